@@ -1,0 +1,264 @@
+//! The command line: `serve`, `migrate`, `clients …`, `keys …`, `openapi`.
+//!
+//! Commands that print data print JSON on stdout; logs go to stderr.
+
+use crate::app::{self, AppState};
+use crate::clients::{self, ClientError};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Settings, SettingsArgs};
+use crate::keys::KeySet;
+use crate::oauth::registration::ClientMetadata;
+use crate::oauth::types::GrantType;
+use crate::store::{self, Db};
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "latchkey", version, about = "A self-hostable OAuth 2.1 authorization server")]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies pending migrations first unless --no-migrate)
+    Serve {
+        /// Leave migrations to `latchkey migrate`
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending database migrations and exit
+    Migrate,
+    /// Manage OAuth clients
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Inspect signing keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print the OpenAPI document
+    Openapi {
+        /// YAML instead of JSON
+        #[arg(long)]
+        yaml: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client; prints its id and (for confidential clients) its secret, once
+    Create {
+        /// Display name
+        #[arg(long)]
+        name: String,
+        /// Allowed scopes, space-separated [default: every scope in the catalogue]
+        #[arg(long)]
+        scope: Option<String>,
+        /// Allowed grant type (repeatable) [default: client_credentials; public
+        /// clients and clients with redirect URIs: authorization_code refresh_token]
+        #[arg(long = "grant-type", value_parser = parse_grant_type)]
+        grant_types: Vec<GrantType>,
+        /// Redirect URI (repeatable): https, or http on 127.0.0.1 / [::1] / localhost
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A public client (no secret; must use PKCE)
+        #[arg(long)]
+        public: bool,
+        /// Description shown on consent pages
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Website shown on consent pages
+        #[arg(long)]
+        website: Option<String>,
+    },
+    /// List clients (never their secrets)
+    List,
+    /// Delete a client
+    Delete { client_id: String },
+    /// Replace a confidential client's secret; prints the new one, once
+    RotateSecret { client_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys: kid, algorithm, file, whether it signs
+    List,
+}
+
+fn parse_grant_type(raw: &str) -> Result<GrantType, String> {
+    raw.parse()
+}
+
+fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Openapi { yaml } = cli.command {
+        let settings = Settings::load(&cli.settings)?;
+        let spec = crate::http::spec_document(&settings.issuer);
+        println!("{}", if yaml { spec.spec_yaml() } else { spec.spec() });
+        return Ok(());
+    }
+    let settings = Settings::load(&cli.settings)?;
+    match cli.command {
+        Command::Serve { no_migrate } => serve(settings, no_migrate).await,
+        Command::Migrate => {
+            let applied = store::migrate::run(&settings.database).await?;
+            print_json(&json!({ "applied": applied }))
+        }
+        Command::Clients(cmd) => clients_command(settings, cmd).await,
+        Command::Keys(KeysCommand::List) => {
+            let dir = settings.keys_dir.clone();
+            let keys = tokio::task::spawn_blocking(move || KeySet::load(&dir)).await??;
+            let list: Vec<_> = keys
+                .keys()
+                .iter()
+                .map(|k| {
+                    json!({
+                        "kid": k.kid,
+                        "alg": k.alg(),
+                        "file": k.path.display().to_string(),
+                        "modified_at": k.modified,
+                        "active": k.kid == keys.active().kid,
+                    })
+                })
+                .collect();
+            print_json(&json!(list))
+        }
+        Command::Openapi { .. } => Ok(()),
+    }
+}
+
+async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(&settings.database).await?;
+    store::migrate::run(&settings.database).await?;
+    Ok(db)
+}
+
+async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Result<()> {
+    let db = open_db(&settings).await?;
+    let now = SystemClock.now();
+    match cmd {
+        ClientsCommand::Create {
+            name,
+            scope,
+            grant_types,
+            redirect_uris,
+            public,
+            description,
+            website,
+        } => {
+            let meta = ClientMetadata {
+                name,
+                description,
+                website,
+                icon_url: None,
+                redirect_uris,
+                grant_types,
+                scope,
+                public,
+            };
+            let created = match clients::create_client(&db, &settings.scopes, meta, None, now).await {
+                Ok(c) => c,
+                Err(ClientError::Invalid(e)) => bail!("{}", e.description),
+                Err(ClientError::Store(e)) => return Err(e.into()),
+            };
+            let row = &created.row;
+            let mut out = client_json(row)?;
+            if let Some(secret) = created.client_secret {
+                out["client_secret"] = json!(secret);
+            }
+            print_json(&out)
+        }
+        ClientsCommand::List => {
+            let rows = store::clients::list_clients(&db).await?;
+            let list = rows.iter().map(client_json).collect::<anyhow::Result<Vec<_>>>()?;
+            print_json(&json!(list))
+        }
+        ClientsCommand::Delete { client_id } => {
+            if !store::clients::delete_client(&db, &client_id).await? {
+                bail!("no client with id {client_id}");
+            }
+            print_json(&json!({ "deleted": client_id }))
+        }
+        ClientsCommand::RotateSecret { client_id } => {
+            match clients::rotate_secret(&db, &client_id, now).await? {
+                Some(secret) => print_json(&json!({ "client_id": client_id, "client_secret": secret })),
+                None => bail!("no confidential client with id {client_id}"),
+            }
+        }
+    }
+}
+
+fn client_json(row: &store::models::ClientRow) -> anyhow::Result<serde_json::Value> {
+    Ok(json!({
+        "client_id": row.id,
+        "client_type": row.client_type,
+        "name": row.name,
+        "description": row.description,
+        "website": row.website,
+        "redirect_uris": row.redirect_uri_list()?,
+        "grant_types": row.grant_types.split_whitespace().collect::<Vec<_>>(),
+        "scope": row.scopes,
+        "created_at": row.created_at,
+    }))
+}
+
+async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database).await?;
+    if no_migrate {
+        tracing::info!("skipping migrations (--no-migrate)");
+    } else {
+        let applied = store::migrate::run(&settings.database).await?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied database migrations");
+        }
+    }
+    let dir = settings.keys_dir.clone();
+    let keys = tokio::task::spawn_blocking(move || KeySet::load_or_generate(&dir))
+        .await
+        .context("key loading task failed")??;
+    let bind = settings.bind;
+    let issuer = settings.issuer.clone();
+    let backend = db.backend_name();
+    let kid = keys.active().kid.clone();
+    let state = AppState::new(settings, db, keys, Arc::new(SystemClock));
+    let app = app::build(&state);
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    tracing::info!(%bind, %issuer, database = backend, signing_kid = %kid, "latchkey is serving");
+    poem::Server::new_with_acceptor(poem::listener::TcpAcceptor::from_tokio(listener)?)
+        .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(10)))
+        .await?;
+    tracing::info!("latchkey stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,355 @@
+//! Settings: read once at start from flags, then `LATCHKEY_*` environment variables,
+//! then an optional `latchkey.toml`, then defaults; validated, then passed explicitly.
+
+use crate::oauth::scope::{ScopeCatalogue, ScopeEntry};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// A configuration value that cannot be used; the message names the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+/// Settings flags shared by every CLI command (each also readable from the environment).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct SettingsArgs {
+    /// Configuration file [default: ./latchkey.toml when it exists]
+    #[arg(long, global = true, env = "LATCHKEY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, global = true, env = "LATCHKEY_BIND", value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Issuer URL put in tokens and metadata [default: http:// + bind address]
+    #[arg(long, global = true, env = "LATCHKEY_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+    /// sqlite://PATH or postgres://… (DATABASE_URL is read too) [default: sqlite://latchkey.db]
+    #[arg(long, global = true, env = "LATCHKEY_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Directory holding the signing keys [default: ./keys]
+    #[arg(long, global = true, env = "LATCHKEY_KEYS_DIR", value_name = "DIR")]
+    pub keys_dir: Option<PathBuf>,
+    /// Access token lifetime in seconds [default: 3600]
+    #[arg(long, global = true, env = "LATCHKEY_ACCESS_TOKEN_TTL", value_name = "SECONDS")]
+    pub access_token_ttl: Option<u64>,
+    /// JWS algorithm for access tokens [default: RS256]
+    #[arg(long, global = true, env = "LATCHKEY_SIGNING_ALG", value_name = "ALG")]
+    pub signing_alg: Option<String>,
+}
+
+/// The optional TOML file. Unknown keys are errors, so a typo never goes unnoticed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<String>,
+    issuer: Option<String>,
+    database_url: Option<String>,
+    keys_dir: Option<PathBuf>,
+    access_token_ttl: Option<u64>,
+    signing_alg: Option<String>,
+    #[serde(default)]
+    scopes: Vec<ScopeEntry>,
+    resources: Option<Vec<String>>,
+    default_audience: Option<String>,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            if path.is_empty() || path.starts_with(':') {
+                return Err(ConfigError(format!(
+                    "database URL `{raw}` needs a file path, e.g. sqlite://latchkey.db (in-memory databases are not supported)"
+                )));
+            }
+            let path = path.split('?').next().unwrap_or(path);
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Url::parse(raw).map_err(|e| {
+                ConfigError(format!("database URL `{}` is not a valid URL: {e}", redact_url(raw)))
+            })?;
+            return Ok(Self::Postgres(raw.to_owned()));
+        }
+        Err(ConfigError(format!(
+            "database URL `{}` must start with sqlite:// or postgres://",
+            redact_url(raw)
+        )))
+    }
+
+    /// A form safe to print: the password is masked.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(p) => format!("sqlite://{}", p.display()),
+            Self::Postgres(u) => redact_url(u),
+        }
+    }
+}
+
+/// Masks the password of a URL so it can appear in messages and logs.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<unparseable URL>".to_owned(),
+    }
+}
+
+/// JWS algorithms for access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningAlg {
+    Rs256,
+}
+
+impl SigningAlg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, ConfigError> {
+        match raw {
+            "RS256" => Ok(Self::Rs256),
+            other => Err(ConfigError(format!(
+                "signing_alg `{}` is not supported (supported: RS256)",
+                other.escape_default()
+            ))),
+        }
+    }
+}
+
+/// Validated settings, loaded once and passed to whoever needs them.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    /// Issuer URL without a trailing slash.
+    pub issuer: String,
+    pub database: DatabaseUrl,
+    pub keys_dir: PathBuf,
+    pub access_token_ttl: i64,
+    pub signing_alg: SigningAlg,
+    pub scopes: ScopeCatalogue,
+    /// RFC 8707 resource identifiers tokens may be issued for.
+    pub resources: Vec<String>,
+    pub default_audience: String,
+}
+
+const MAX_ACCESS_TOKEN_TTL: u64 = 86_400;
+
+impl Settings {
+    /// Merges flags/environment (`args`), the TOML file and defaults, and validates.
+    pub fn load(args: &SettingsArgs) -> Result<Self, ConfigError> {
+        let file = read_file_config(args.config.as_deref())?;
+        // DATABASE_URL is the conventional fallback after LATCHKEY_DATABASE_URL.
+        let env_database_url = std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty());
+        Self::merge(args, file, env_database_url)
+    }
+
+    fn merge(
+        args: &SettingsArgs,
+        file: FileConfig,
+        env_database_url: Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let bind_raw = args
+            .bind
+            .clone()
+            .or(file.bind)
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let bind: SocketAddr = bind_raw.parse().map_err(|_| {
+            ConfigError(format!(
+                "bind `{bind_raw}` is not a socket address such as 127.0.0.1:8080 or [::]:8080"
+            ))
+        })?;
+
+        let issuer_raw = args
+            .issuer
+            .clone()
+            .or(file.issuer)
+            .unwrap_or_else(|| format!("http://{bind}"));
+        let issuer = validate_issuer(&issuer_raw)?;
+
+        let database_raw = args
+            .database_url
+            .clone()
+            .or(env_database_url)
+            .or(file.database_url)
+            .unwrap_or_else(|| "sqlite://latchkey.db".to_owned());
+        let database = DatabaseUrl::parse(&database_raw)?;
+
+        let keys_dir = args
+            .keys_dir
+            .clone()
+            .or(file.keys_dir)
+            .unwrap_or_else(|| PathBuf::from("keys"));
+
+        let ttl = args.access_token_ttl.or(file.access_token_ttl).unwrap_or(3600);
+        if !(1..=MAX_ACCESS_TOKEN_TTL).contains(&ttl) {
+            return Err(ConfigError(format!(
+                "access_token_ttl {ttl} is out of range: use 1 to {MAX_ACCESS_TOKEN_TTL} seconds (access tokens cannot be recalled from resource servers, so keep them short)"
+            )));
+        }
+
+        let signing_alg = SigningAlg::parse(
+            args.signing_alg
+                .as_deref()
+                .or(file.signing_alg.as_deref())
+                .unwrap_or("RS256"),
+        )?;
+
+        let scopes = ScopeCatalogue::new(file.scopes).map_err(ConfigError)?;
+
+        let resources = file.resources.unwrap_or_else(|| vec![issuer.clone()]);
+        if resources.is_empty() {
+            return Err(ConfigError(
+                "resources must name at least one resource identifier".to_owned(),
+            ));
+        }
+        for r in &resources {
+            let ok = Url::parse(r).is_ok_and(|u| u.fragment().is_none()) && !r.contains('#');
+            if !ok {
+                return Err(ConfigError(format!(
+                    "resource `{r}` must be an absolute URI without a fragment (RFC 8707)"
+                )));
+            }
+        }
+        let default_audience = file
+            .default_audience
+            .unwrap_or_else(|| resources[0].clone());
+        if !resources.contains(&default_audience) {
+            return Err(ConfigError(format!(
+                "default_audience `{default_audience}` must be one of the configured resources"
+            )));
+        }
+
+        Ok(Self {
+            bind,
+            issuer,
+            database,
+            keys_dir,
+            access_token_ttl: ttl as i64,
+            signing_alg,
+            scopes,
+            resources,
+            default_audience,
+        })
+    }
+}
+
+fn read_file_config(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    let (path, must_exist) = match explicit {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from("latchkey.toml"), false),
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+            return Ok(FileConfig::default());
+        }
+        Err(e) => {
+            return Err(ConfigError(format!(
+                "cannot read config file {}: {e}",
+                path.display()
+            )));
+        }
+    };
+    toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+}
+
+/// RFC 8414 §2: an http(s) URL with no query or fragment.
+fn validate_issuer(raw: &str) -> Result<String, ConfigError> {
+    let url = Url::parse(raw)
+        .map_err(|e| ConfigError(format!("issuer `{raw}` is not a valid URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError(format!("issuer `{raw}` must be an http or https URL")));
+    }
+    if url.query().is_some() || url.fragment().is_some() || raw.contains('#') {
+        return Err(ConfigError(format!(
+            "issuer `{raw}` must not have a query or fragment (RFC 8414 §2)"
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError(format!("issuer `{raw}` needs a host")));
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn merge(args: SettingsArgs, toml_text: &str) -> Result<Settings, ConfigError> {
+        let file: FileConfig = toml::from_str(toml_text).map_err(|e| ConfigError(e.to_string()))?;
+        Settings::merge(&args, file, None)
+    }
+
+    #[test]
+    fn defaults() {
+        let s = merge(SettingsArgs::default(), "").unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.issuer, "http://127.0.0.1:8080");
+        assert_eq!(s.database, DatabaseUrl::Sqlite("latchkey.db".into()));
+        assert_eq!(s.keys_dir, PathBuf::from("keys"));
+        assert_eq!(s.access_token_ttl, 3600);
+        assert_eq!(s.resources, vec!["http://127.0.0.1:8080".to_owned()]);
+        assert_eq!(s.default_audience, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn flags_beat_file() {
+        let args = SettingsArgs {
+            access_token_ttl: Some(60),
+            ..Default::default()
+        };
+        let s = merge(args, "access_token_ttl = 120\nbind = \"127.0.0.1:9000\"").unwrap();
+        assert_eq!(s.access_token_ttl, 60);
+        assert_eq!(s.bind.port(), 9000);
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let err = merge(SettingsArgs::default(), "acess_token_ttl = 5").unwrap_err();
+        assert!(err.to_string().contains("acess_token_ttl"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let bad = |args: SettingsArgs, file: &str, needle: &str| {
+            let err = merge(args, file).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        };
+        bad(SettingsArgs { issuer: Some("not a url".into()), ..Default::default() }, "", "issuer");
+        bad(SettingsArgs { issuer: Some("https://a.example/?q".into()), ..Default::default() }, "", "query");
+        bad(SettingsArgs { bind: Some("nowhere".into()), ..Default::default() }, "", "bind");
+        bad(SettingsArgs { database_url: Some("mysql://x".into()), ..Default::default() }, "", "sqlite://");
+        bad(SettingsArgs { access_token_ttl: Some(0), ..Default::default() }, "", "access_token_ttl");
+        bad(SettingsArgs { signing_alg: Some("HS256".into()), ..Default::default() }, "", "HS256");
+        bad(SettingsArgs::default(), "resources = [\"https://a#b\"]", "fragment");
+        bad(SettingsArgs::default(), "default_audience = \"https://x\"", "default_audience");
+        bad(SettingsArgs::default(), "[[scopes]]\nname = \"a b\"\ndescription = \"d\"", "scope token");
+    }
+
+    #[test]
+    fn postgres_password_is_redacted() {
+        let err = DatabaseUrl::parse("mysql://u:hunter2@h/db").unwrap_err().to_string();
+        assert!(!err.contains("hunter2"));
+        let ok = DatabaseUrl::parse("postgres://u:hunter2@h/db").unwrap();
+        assert!(!ok.redacted().contains("hunter2"));
+    }
+
+    #[test]
+    fn issuer_trailing_slash_dropped() {
+        let s = merge(SettingsArgs { issuer: Some("https://auth.example/".into()), ..Default::default() }, "").unwrap();
+        assert_eq!(s.issuer, "https://auth.example");
+    }
+}

@@ -1,0 +1,277 @@
+//! Metadata documents (RFC 8414, RFC 9728), the JWK Set, and the scope catalogue,
+//! served from bytes serialized once at start with strong ETags.
+
+use super::ApiTags;
+use super::payloads::PreSerialized;
+use crate::app::AppState;
+use crate::config::Settings;
+use crate::keys::etag_for;
+use crate::keys::jwks::JwkSet;
+use crate::oauth::token::SUPPORTED_GRANTS;
+use bytes::Bytes;
+use poem_openapi::param::Header;
+use poem_openapi::types::ToJSON;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+/// Authorization server metadata (RFC 8414 §2). Lists only what this server does.
+#[derive(Debug, Clone, Object)]
+pub struct AuthorizationServerMetadata {
+    /// The issuer identifier; equals `iss` in every token.
+    pub issuer: String,
+    /// URL of the token endpoint.
+    pub token_endpoint: String,
+    /// URL of the JWK Set with the token signing keys.
+    pub jwks_uri: String,
+    /// Scopes clients may request.
+    pub scopes_supported: Vec<String>,
+    /// Response types for the authorization endpoint (none yet: no authorization endpoint).
+    pub response_types_supported: Vec<String>,
+    /// Grant types the token endpoint accepts.
+    pub grant_types_supported: Vec<String>,
+    /// Client authentication methods the token endpoint accepts.
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Human-readable API documentation.
+    pub service_documentation: String,
+}
+
+/// Protected resource metadata (RFC 9728 §2) for this server's own API.
+#[derive(Debug, Clone, Object)]
+pub struct ProtectedResourceMetadata {
+    /// The resource identifier.
+    pub resource: String,
+    /// Authorization servers that issue tokens for it.
+    pub authorization_servers: Vec<String>,
+    /// How bearer tokens are sent: in the `Authorization` header.
+    pub bearer_methods_supported: Vec<String>,
+    /// Human-readable name.
+    pub resource_name: String,
+}
+
+/// One scope of the public catalogue.
+#[derive(Debug, Clone, Object)]
+pub struct ScopeInfo {
+    /// The scope token, as used in `scope` parameters.
+    pub name: String,
+    /// What it allows, as shown to people on consent pages.
+    pub description: String,
+}
+
+/// The public scope catalogue.
+#[derive(Debug, Clone, Object)]
+pub struct ScopeList {
+    /// Every scope this server knows.
+    pub scopes: Vec<ScopeInfo>,
+}
+
+/// A document serialized once, with its strong ETag.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub body: Bytes,
+    pub etag: String,
+}
+
+impl Document {
+    fn new<T: ToJSON>(value: &T) -> Self {
+        let body = value.to_json_string().into_bytes();
+        Self {
+            etag: etag_for(&body),
+            body: body.into(),
+        }
+    }
+}
+
+/// The discovery documents, built from settings at start.
+#[derive(Debug, Clone)]
+pub struct Documents {
+    pub server_metadata: Document,
+    pub resource_metadata: Document,
+    pub scopes: Document,
+}
+
+impl Documents {
+    pub fn build(settings: &Settings) -> Self {
+        let issuer = &settings.issuer;
+        let server = AuthorizationServerMetadata {
+            issuer: issuer.clone(),
+            token_endpoint: format!("{issuer}/oauth/token"),
+            jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+            scopes_supported: settings.scopes.names().iter().map(str::to_owned).collect(),
+            response_types_supported: vec![],
+            grant_types_supported: SUPPORTED_GRANTS.iter().map(|g| g.as_str().to_owned()).collect(),
+            token_endpoint_auth_methods_supported: vec![
+                "client_secret_basic".to_owned(),
+                "client_secret_post".to_owned(),
+            ],
+            service_documentation: format!("{issuer}/docs"),
+        };
+        let resource = ProtectedResourceMetadata {
+            resource: issuer.clone(),
+            authorization_servers: vec![issuer.clone()],
+            bearer_methods_supported: vec!["header".to_owned()],
+            resource_name: "Latchkey".to_owned(),
+        };
+        let scopes = ScopeList {
+            scopes: settings
+                .scopes
+                .entries()
+                .iter()
+                .map(|e| ScopeInfo {
+                    name: e.name.clone(),
+                    description: e.description.clone(),
+                })
+                .collect(),
+        };
+        Self {
+            server_metadata: Document::new(&server),
+            resource_metadata: Document::new(&resource),
+            scopes: Document::new(&scopes),
+        }
+    }
+}
+
+/// Metadata and key sets change rarely; five minutes bounds how long a cache may
+/// hold a stale copy.
+const CACHE_PUBLIC: &str = "public, max-age=300";
+
+/// Does an `If-None-Match` value match `etag` (RFC 9110 §13.1.2, weak comparison)?
+fn etag_matches(if_none_match: Option<&str>, etag: &str) -> bool {
+    let Some(value) = if_none_match else {
+        return false;
+    };
+    value.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
+#[derive(ApiResponse)]
+pub enum CachedResponse<T: poem_openapi::types::Type + Send> {
+    /// The document.
+    #[oai(status = 200)]
+    Ok(
+        PreSerialized<T>,
+        #[oai(header = "Cache-Control")] String,
+        /// Entity tag; send it back in `If-None-Match`.
+        #[oai(header = "ETag")]
+        String,
+    ),
+    /// The copy the client holds (`If-None-Match`) is current.
+    #[oai(status = 304)]
+    NotModified(
+        #[oai(header = "Cache-Control")] String,
+        #[oai(header = "ETag")] String,
+    ),
+}
+
+fn cached<T: poem_openapi::types::Type + Send>(
+    body: &Bytes,
+    etag: &str,
+    if_none_match: Option<&str>,
+) -> CachedResponse<T> {
+    if etag_matches(if_none_match, etag) {
+        CachedResponse::NotModified(CACHE_PUBLIC.to_owned(), etag.to_owned())
+    } else {
+        CachedResponse::Ok(
+            PreSerialized::new(body.clone()),
+            CACHE_PUBLIC.to_owned(),
+            etag.to_owned(),
+        )
+    }
+}
+
+pub struct DiscoveryApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "ApiTags::Discovery")]
+impl DiscoveryApi {
+    /// Authorization server metadata
+    ///
+    /// RFC 8414 metadata: endpoints, supported grants, scopes and authentication methods.
+    #[oai(
+        path = "/.well-known/oauth-authorization-server",
+        method = "get",
+        operation_id = "getAuthorizationServerMetadata"
+    )]
+    async fn server_metadata(
+        &self,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> CachedResponse<AuthorizationServerMetadata> {
+        let doc = &self.state.documents.server_metadata;
+        cached(&doc.body, &doc.etag, if_none_match.0.as_deref())
+    }
+
+    /// Authorization server metadata (OpenID Connect location)
+    ///
+    /// The same document as `/.well-known/oauth-authorization-server`, for clients
+    /// that only look here.
+    #[oai(
+        path = "/.well-known/openid-configuration",
+        method = "get",
+        operation_id = "getOpenidConfiguration"
+    )]
+    async fn openid_configuration(
+        &self,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> CachedResponse<AuthorizationServerMetadata> {
+        let doc = &self.state.documents.server_metadata;
+        cached(&doc.body, &doc.etag, if_none_match.0.as_deref())
+    }
+
+    /// Protected resource metadata
+    ///
+    /// RFC 9728 metadata for this server's own API.
+    #[oai(
+        path = "/.well-known/oauth-protected-resource",
+        method = "get",
+        operation_id = "getProtectedResourceMetadata"
+    )]
+    async fn resource_metadata(
+        &self,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> CachedResponse<ProtectedResourceMetadata> {
+        let doc = &self.state.documents.resource_metadata;
+        cached(&doc.body, &doc.etag, if_none_match.0.as_deref())
+    }
+
+    /// Token signing keys
+    ///
+    /// The JWK Set (RFC 7517) resource servers verify access tokens with. Cache it
+    /// as `Cache-Control` says, and fetch it again when a token names an unknown `kid`.
+    #[oai(path = "/.well-known/jwks.json", method = "get", operation_id = "getJwks")]
+    async fn jwks(
+        &self,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> CachedResponse<JwkSet> {
+        let jwks = self.state.keys.jwks();
+        cached(&jwks.body, &jwks.etag, if_none_match.0.as_deref())
+    }
+
+    /// Scope catalogue
+    ///
+    /// Every scope this server knows, with the description people see when asked
+    /// for consent.
+    #[oai(path = "/oauth/scopes", method = "get", operation_id = "listScopes")]
+    async fn scopes(
+        &self,
+        #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
+    ) -> CachedResponse<ScopeList> {
+        let doc = &self.state.documents.scopes;
+        cached(&doc.body, &doc.etag, if_none_match.0.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::etag_matches;
+
+    #[test]
+    fn if_none_match_forms() {
+        let tag = "\"abc\"";
+        assert!(etag_matches(Some("\"abc\""), tag));
+        assert!(etag_matches(Some("W/\"abc\""), tag));
+        assert!(etag_matches(Some("\"x\", \"abc\""), tag));
+        assert!(etag_matches(Some("*"), tag));
+        assert!(!etag_matches(Some("\"abd\""), tag));
+        assert!(!etag_matches(None, tag));
+    }
+}

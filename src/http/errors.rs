@@ -1,0 +1,139 @@
+//! Error bodies on the wire: RFC 6749 §5.2 for OAuth endpoints, RFC 9457 problem
+//! details for everything else, and the catch-all that gives every failure a JSON body.
+
+use super::payloads::{MAX_BODY_BYTES, ProblemJson};
+use crate::oauth::{ErrorCode, OAuthError};
+use poem::http::{StatusCode, header};
+use poem::{Endpoint, IntoResponse, Request, Response};
+use poem_openapi::Object;
+use poem_openapi::types::ToJSON;
+
+/// An OAuth error response (RFC 6749 §5.2).
+#[derive(Debug, Clone, Object)]
+pub struct OAuthErrorBody {
+    /// The error code, e.g. `invalid_request`, `invalid_client`, `invalid_scope`.
+    pub error: String,
+    /// What went wrong, for the developer reading it.
+    pub error_description: String,
+}
+
+impl From<&OAuthError> for OAuthErrorBody {
+    fn from(e: &OAuthError) -> Self {
+        Self {
+            error: e.code.as_str().to_owned(),
+            error_description: e.description.to_string(),
+        }
+    }
+}
+
+/// A problem details document (RFC 9457).
+#[derive(Debug, Clone, Object)]
+pub struct Problem {
+    /// A URI naming the problem type; stable, safe to compare.
+    #[oai(rename = "type")]
+    pub type_: String,
+    /// A short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this occurrence.
+    #[oai(skip_serializing_if_is_none)]
+    pub detail: Option<String>,
+}
+
+/// Problem type URIs: stable names to compare, not pages to fetch.
+pub fn problem_type(slug: &str) -> String {
+    format!("urn:latchkey:problem:{slug}")
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: Option<String>) -> Self {
+        Self {
+            type_: problem_type(slug),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+        }
+    }
+}
+
+/// The HTTP status for an OAuth error at the token, revocation or introspection
+/// endpoint (RFC 6749 §5.2).
+pub fn oauth_status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The response for an error nobody handled more specifically: unknown path, wrong
+/// method, oversized body, or an error from a poem extractor. OAuth paths answer in
+/// RFC 6749 shape so OAuth client libraries can read it; other paths with a problem.
+pub fn fallback_error_response(path: &str, err: &poem::Error) -> Response {
+    let status = err.status();
+    let (slug, title, detail) = match status {
+        StatusCode::NOT_FOUND => ("not-found", "Not Found", format!("no resource at {path}")),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method-not-allowed",
+            "Method Not Allowed",
+            format!("{path} does not support this HTTP method"),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "payload-too-large",
+            "Payload Too Large",
+            format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+        ),
+        s if s.is_server_error() => (
+            "internal",
+            "Internal Server Error",
+            "the server could not complete the request".to_owned(),
+        ),
+        _ => ("bad-request", "Bad Request", err.to_string()),
+    };
+    if path.starts_with("/oauth/") && status != StatusCode::NOT_FOUND {
+        let code = if status.is_server_error() {
+            ErrorCode::ServerError
+        } else {
+            ErrorCode::InvalidRequest
+        };
+        let body = OAuthErrorBody {
+            error: code.as_str().to_owned(),
+            error_description: detail,
+        };
+        return Response::builder()
+            .status(status)
+            .content_type("application/json")
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(body.to_json_string());
+    }
+    let mut resp = ProblemJson(Problem::new(status, slug, title, Some(detail))).into_response();
+    resp.set_status(status);
+    resp
+}
+
+/// Gives every error a JSON body, refuses oversized bodies before reading them, and
+/// logs server errors once.
+pub async fn shape_errors<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
+    let path = req.uri().path().to_owned();
+    // Refuse early: a declared length over the limit is never read.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        let err = poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
+        return Ok(fallback_error_response(&path, &err));
+    }
+    match ep.call(req).await {
+        Ok(resp) => Ok(resp.into_response()),
+        Err(err) => {
+            if err.status().is_server_error() {
+                tracing::error!(path = %path, error = %err, "request failed");
+            }
+            Ok(fallback_error_response(&path, &err))
+        }
+    }
+}

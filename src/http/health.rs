@@ -1,0 +1,74 @@
+//! Liveness and readiness probes for orchestrators and load balancers.
+
+use super::ApiTags;
+use crate::app::AppState;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+/// Probe result.
+#[derive(Debug, Clone, Object)]
+pub struct HealthStatus {
+    /// `ok`, or `unavailable` when a dependency is down.
+    pub status: String,
+    /// Readiness only: is the database reachable?
+    #[oai(skip_serializing_if_is_none)]
+    pub database: Option<bool>,
+    /// Readiness only: is a signing key loaded?
+    #[oai(skip_serializing_if_is_none)]
+    pub signing_key: Option<bool>,
+}
+
+#[derive(ApiResponse)]
+pub enum ReadyResponse {
+    /// Ready to serve.
+    #[oai(status = 200)]
+    Ready(Json<HealthStatus>),
+    /// Not ready: a dependency is down.
+    #[oai(status = 503)]
+    NotReady(Json<HealthStatus>),
+}
+
+pub struct HealthApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "ApiTags::Health")]
+impl HealthApi {
+    /// Liveness
+    ///
+    /// 200 while the process serves HTTP.
+    #[oai(path = "/healthz", method = "get", operation_id = "getHealth")]
+    async fn healthz(&self) -> Json<HealthStatus> {
+        Json(HealthStatus {
+            status: "ok".to_owned(),
+            database: None,
+            signing_key: None,
+        })
+    }
+
+    /// Readiness
+    ///
+    /// 200 when the database answers and a signing key is loaded; 503 otherwise.
+    #[oai(path = "/readyz", method = "get", operation_id = "getReadiness")]
+    async fn readyz(&self) -> ReadyResponse {
+        let database = match self.state.db.ping().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: database unreachable");
+                false
+            }
+        };
+        let signing_key = !self.state.keys.keys().is_empty();
+        let ready = database && signing_key;
+        let body = Json(HealthStatus {
+            status: if ready { "ok" } else { "unavailable" }.to_owned(),
+            database: Some(database),
+            signing_key: Some(signing_key),
+        });
+        if ready {
+            ReadyResponse::Ready(body)
+        } else {
+            ReadyResponse::NotReady(body)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The HTTP surface: one poem-openapi API struct per tag, combined into one service
+//! whose generated spec is served at `/openapi.json` and checked in under `openapi/`.
+
+pub mod discovery;
+pub mod errors;
+pub mod health;
+pub mod payloads;
+pub mod token;
+
+use crate::app::AppState;
+use poem::http::header;
+use poem::{Endpoint, IntoResponse, Request, Response};
+use poem_openapi::registry::{MetaSecurityScheme, Registry};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, OpenApiService, Tags};
+
+/// Operation groups in the generated spec.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// OAuth 2.1 protocol endpoints.
+    #[oai(rename = "OAuth")]
+    OAuth,
+    /// Metadata and signing keys for clients and resource servers.
+    Discovery,
+    /// Probes for orchestrators and load balancers.
+    Health,
+}
+
+/// The raw `Authorization` header of a token endpoint request, documented as the
+/// optional `ClientBasic` security scheme (clients may authenticate in the body
+/// instead). Parsing is left to the protocol core, which needs to see malformed
+/// credentials to answer `invalid_client` rather than ignore them.
+pub struct ClientAuthHeader(pub Option<String>);
+
+impl<'a> ApiExtractor<'a> for ClientAuthHeader {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            "ClientBasic",
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some(
+                    "client_secret_basic: HTTP Basic with the form-urlencoded client_id as user name and client_secret as password (RFC 6749 §2.3.1).",
+                ),
+                name: None,
+                key_in: None,
+                scheme: Some("basic"),
+                bearer_format: None,
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec!["ClientBasic"]
+    }
+
+    fn has_security_fallback() -> bool {
+        true
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut poem::RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        Ok(Self(
+            request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        ))
+    }
+}
+
+pub type Apis = (token::TokenApi, discovery::DiscoveryApi, health::HealthApi);
+
+/// The combined API, with `issuer` as its server URL.
+pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
+    let apis = (
+        token::TokenApi {
+            state: state.clone(),
+        },
+        discovery::DiscoveryApi {
+            state: state.clone(),
+        },
+        health::HealthApi {
+            state: state.clone(),
+        },
+    );
+    spec_service(apis, &state.settings.issuer)
+}
+
+/// Title, version and description of the spec; shared with `latchkey openapi`.
+pub fn spec_service<T: poem_openapi::OpenApi>(apis: T, issuer: &str) -> OpenApiService<T, ()> {
+    OpenApiService::new(apis, "Latchkey", env!("CARGO_PKG_VERSION"))
+        .summary("A self-hostable OAuth 2.1 authorization server")
+        .description(
+            "Latchkey issues JWT access tokens (RFC 9068) that resource servers verify with the JWK Set at `/.well-known/jwks.json`. OAuth endpoints answer errors in RFC 6749 §5.2 form; other endpoints with RFC 9457 problem details.",
+        )
+        .license("Apache-2.0")
+        .server(issuer)
+}
+
+/// Security headers on every response. The pages are plain HTML with no third-party
+/// content, so framing and sniffing are refused outright.
+pub async fn security_headers<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
+    let path_is_docs = req.uri().path() == "/docs";
+    let mut resp = ep.call(req).await?.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    if !path_is_docs {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    Ok(resp)
+}
+
+/// One log line per request: method, path (never the query string, which can carry
+/// codes), status and latency. Bodies and headers are never logged.
+pub async fn access_log<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let result = ep.call(req).await.map(IntoResponse::into_response);
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    let status = match &result {
+        Ok(resp) => resp.status().as_u16(),
+        Err(err) => err.status().as_u16(),
+    };
+    tracing::debug!(%method, %path, status, elapsed_us, "request");
+    result
+}
+
+/// An `OpenApi` that describes `T` without serving it: the spec needs only types,
+/// so `latchkey openapi` and the drift test need no database or keys.
+pub struct SpecOnly<T>(std::marker::PhantomData<T>);
+
+impl<T: poem_openapi::OpenApi> poem_openapi::OpenApi for SpecOnly<T> {
+    fn meta() -> Vec<poem_openapi::registry::MetaApi> {
+        T::meta()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn add_routes(
+        self,
+        _route_table: &mut std::collections::HashMap<
+            String,
+            std::collections::HashMap<poem::http::Method, poem::endpoint::BoxEndpoint<'static>>,
+        >,
+    ) {
+    }
+}
+
+/// The spec document for an issuer, without a running server.
+pub fn spec_document(issuer: &str) -> OpenApiService<SpecOnly<Apis>, ()> {
+    spec_service(SpecOnly(std::marker::PhantomData), issuer)
+}

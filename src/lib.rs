@@ -1,0 +1,12 @@
+//! Latchkey: a self-hostable OAuth 2.1 authorization server.
+
+pub mod app;
+pub mod cli;
+pub mod clients;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod oauth;
+pub mod random;
+pub mod store;

@@ -1,0 +1,32 @@
+//! The `latchkey` binary: parse the command line, set up logging, run.
+
+use clap::Parser;
+use latchkey::cli::{Cli, run};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging() {
+    // LATCHKEY_LOG takes tracing filter directives; LATCHKEY_LOG_FORMAT=json for
+    // one JSON object per line.
+    let filter = EnvFilter::try_from_env("LATCHKEY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("LATCHKEY_LOG_FORMAT").is_ok_and(|v| v == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

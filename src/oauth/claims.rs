@@ -1,0 +1,135 @@
+//! JWT access token claims (RFC 9068 §2.2) and the policy that fills them in.
+
+use super::OAuthError;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// `aud`: one string for one audience, an array for several (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    pub fn from_list(mut list: Vec<String>) -> Self {
+        if list.len() == 1 {
+            Self::One(list.remove(0))
+        } else {
+            Self::Many(list)
+        }
+    }
+}
+
+/// The claims of an RFC 9068 access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: Audience,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+}
+
+/// Server-wide settings that shape every access token.
+#[derive(Debug, Clone)]
+pub struct TokenPolicy {
+    pub issuer: String,
+    /// RFC 8707 resource identifiers clients may ask for.
+    pub resources: Vec<String>,
+    /// `aud` when the client names no resource.
+    pub default_audience: String,
+    /// Access token lifetime in seconds.
+    pub access_token_ttl: i64,
+}
+
+impl TokenPolicy {
+    /// Resolves the requested `resource` values into the token's audience
+    /// (RFC 8707 §2: absolute URIs without a fragment, known to this server).
+    pub fn audience(&self, requested: &[String]) -> Result<Audience, OAuthError> {
+        if requested.is_empty() {
+            return Ok(Audience::One(self.default_audience.clone()));
+        }
+        let mut list: Vec<String> = Vec::with_capacity(requested.len());
+        for r in requested {
+            let valid = Url::parse(r).is_ok_and(|u| u.fragment().is_none()) && !r.contains('#');
+            if !valid {
+                return Err(OAuthError::invalid_target(format!(
+                    "resource `{}` must be an absolute URI without a fragment",
+                    r.escape_default()
+                )));
+            }
+            if !self.resources.iter().any(|known| known == r) {
+                return Err(OAuthError::invalid_target(format!(
+                    "resource `{}` is not a resource this server issues tokens for",
+                    r.escape_default()
+                )));
+            }
+            if !list.contains(r) {
+                list.push(r.clone());
+            }
+        }
+        Ok(Audience::from_list(list))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::ErrorCode;
+
+    fn policy() -> TokenPolicy {
+        TokenPolicy {
+            issuer: "https://auth.example".into(),
+            resources: vec!["https://api.example".into(), "https://b.example/".into()],
+            default_audience: "https://api.example".into(),
+            access_token_ttl: 3600,
+        }
+    }
+
+    #[test]
+    fn default_audience_when_none_requested() {
+        assert_eq!(policy().audience(&[]).unwrap(), Audience::One("https://api.example".into()));
+    }
+
+    #[test]
+    fn several_resources_become_an_array() {
+        let aud = policy()
+            .audience(&["https://api.example".into(), "https://b.example/".into()])
+            .unwrap();
+        assert_eq!(
+            aud,
+            Audience::Many(vec!["https://api.example".into(), "https://b.example/".into()])
+        );
+    }
+
+    #[test]
+    fn unknown_or_malformed_resource_is_invalid_target() {
+        for r in ["https://evil.example", "not a uri", "https://api.example#f"] {
+            let err = policy().audience(&[r.into()]).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidTarget, "{r}");
+        }
+    }
+
+    #[test]
+    fn single_audience_serializes_as_string() {
+        let c = AccessTokenClaims {
+            iss: "i".into(),
+            sub: "s".into(),
+            aud: Audience::One("a".into()),
+            exp: 2,
+            iat: 1,
+            jti: "j".into(),
+            client_id: "c".into(),
+            scope: String::new(),
+        };
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["aud"], "a");
+        assert!(json.get("scope").is_none());
+    }
+}

@@ -1,0 +1,17 @@
+//! The protocol core: OAuth 2.1 request validation and decisions, free of I/O.
+//!
+//! Nothing here touches the network, the database, the clock or a random number
+//! generator: the HTTP layer loads rows, passes `now` and fresh random values in,
+//! calls `validate` then `decide`, and carries out the result.
+
+pub mod claims;
+pub mod client_auth;
+pub mod error;
+pub mod form;
+pub mod redirect_uri;
+pub mod registration;
+pub mod scope;
+pub mod token;
+pub mod types;
+
+pub use error::{ErrorCode, OAuthError};

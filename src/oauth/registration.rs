@@ -1,0 +1,199 @@
+//! Client metadata validation (RFC 7591 §2), shared by every way a client is made:
+//! the CLI, the apps API and dynamic registration.
+
+use super::OAuthError;
+use super::redirect_uri;
+use super::scope::{ScopeCatalogue, ScopeSet};
+use super::types::{ClientType, GrantType};
+use url::Url;
+
+/// Client metadata as submitted.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMetadata {
+    pub name: String,
+    pub description: String,
+    pub website: Option<String>,
+    pub icon_url: Option<String>,
+    pub redirect_uris: Vec<String>,
+    /// Empty: the default for the client type.
+    pub grant_types: Vec<GrantType>,
+    /// `None`: every scope in the catalogue.
+    pub scope: Option<String>,
+    pub public: bool,
+}
+
+/// Client metadata that passed validation, with defaults filled in.
+#[derive(Debug, Clone)]
+pub struct ValidClient {
+    pub name: String,
+    pub description: String,
+    pub website: Option<String>,
+    pub icon_url: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub scopes: ScopeSet,
+    pub client_type: ClientType,
+}
+
+const MAX_NAME: usize = 100;
+const MAX_DESCRIPTION: usize = 1000;
+const MAX_REDIRECT_URIS: usize = 20;
+
+fn web_url(field: &str, raw: &str) -> Result<String, OAuthError> {
+    match Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host_str().is_some() => {
+            Ok(raw.to_owned())
+        }
+        _ => Err(OAuthError::invalid_client_metadata(format!(
+            "{field} must be an http or https URL"
+        ))),
+    }
+}
+
+/// Validates `meta` against the catalogue; errors are `invalid_client_metadata` or
+/// `invalid_redirect_uri` (RFC 7591 §3.2.2).
+pub fn validate(meta: ClientMetadata, catalogue: &ScopeCatalogue) -> Result<ValidClient, OAuthError> {
+    let name = meta.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(OAuthError::invalid_client_metadata(format!(
+            "the client name must be 1 to {MAX_NAME} characters"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(OAuthError::invalid_client_metadata(
+            "the client name must not contain control characters",
+        ));
+    }
+    if meta.description.chars().count() > MAX_DESCRIPTION {
+        return Err(OAuthError::invalid_client_metadata(format!(
+            "the description must be at most {MAX_DESCRIPTION} characters"
+        )));
+    }
+    let website = meta.website.as_deref().map(|w| web_url("website", w)).transpose()?;
+    let icon_url = meta.icon_url.as_deref().map(|w| web_url("icon URL", w)).transpose()?;
+
+    if meta.redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(OAuthError::invalid_redirect_uri(format!(
+            "at most {MAX_REDIRECT_URIS} redirect URIs may be registered"
+        )));
+    }
+    let mut redirect_uris: Vec<String> = Vec::with_capacity(meta.redirect_uris.len());
+    for uri in meta.redirect_uris {
+        redirect_uri::validate_for_registration(&uri).map_err(OAuthError::invalid_redirect_uri)?;
+        if !redirect_uris.contains(&uri) {
+            redirect_uris.push(uri);
+        }
+    }
+
+    let client_type = if meta.public {
+        ClientType::Public
+    } else {
+        ClientType::Confidential
+    };
+    let mut grant_types = meta.grant_types;
+    if grant_types.is_empty() {
+        grant_types = if meta.public || !redirect_uris.is_empty() {
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        } else {
+            vec![GrantType::ClientCredentials]
+        };
+    }
+    grant_types.sort();
+    grant_types.dedup();
+    if client_type == ClientType::Public && grant_types.contains(&GrantType::ClientCredentials) {
+        // A public client cannot keep a secret, so it cannot act on its own behalf.
+        return Err(OAuthError::invalid_client_metadata(
+            "public clients cannot use the client_credentials grant",
+        ));
+    }
+    if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+        return Err(OAuthError::invalid_redirect_uri(
+            "the authorization_code grant needs at least one redirect URI",
+        ));
+    }
+    if grant_types.contains(&GrantType::RefreshToken)
+        && !grant_types.contains(&GrantType::AuthorizationCode)
+    {
+        return Err(OAuthError::invalid_client_metadata(
+            "refresh_token is only issued with authorization_code; add that grant too",
+        ));
+    }
+
+    let scopes = match meta.scope.as_deref() {
+        Some(raw) => {
+            let set = ScopeSet::parse(raw)
+                .map_err(|e| OAuthError::invalid_client_metadata(e.description))?;
+            catalogue
+                .check_known(&set)
+                .map_err(|e| OAuthError::invalid_client_metadata(e.description))?;
+            set
+        }
+        None => catalogue.names().clone(),
+    };
+
+    Ok(ValidClient {
+        name,
+        description: meta.description.trim().to_owned(),
+        website,
+        icon_url,
+        redirect_uris,
+        grant_types,
+        scopes,
+        client_type,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::ErrorCode;
+
+    fn cat() -> ScopeCatalogue {
+        ScopeCatalogue::new(vec![]).unwrap()
+    }
+
+    fn meta(name: &str) -> ClientMetadata {
+        ClientMetadata {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn confidential_defaults_to_client_credentials_and_all_scopes() {
+        let v = validate(meta("svc"), &cat()).unwrap();
+        assert_eq!(v.grant_types, vec![GrantType::ClientCredentials]);
+        assert_eq!(v.client_type, ClientType::Confidential);
+        assert_eq!(&v.scopes, cat().names());
+    }
+
+    #[test]
+    fn public_client_rules() {
+        let mut m = meta("spa");
+        m.public = true;
+        assert_eq!(validate(m.clone(), &cat()).unwrap_err().code, ErrorCode::InvalidRedirectUri);
+        m.redirect_uris = vec!["http://127.0.0.1/cb".into()];
+        let v = validate(m.clone(), &cat()).unwrap();
+        assert_eq!(v.grant_types, vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
+        m.grant_types = vec![GrantType::ClientCredentials];
+        assert_eq!(validate(m, &cat()).unwrap_err().code, ErrorCode::InvalidClientMetadata);
+    }
+
+    #[test]
+    fn bad_metadata_is_refused() {
+        assert!(validate(meta(" "), &cat()).is_err());
+        assert!(validate(meta(&"x".repeat(101)), &cat()).is_err());
+        let mut m = meta("a");
+        m.scope = Some("nope".into());
+        assert_eq!(validate(m, &cat()).unwrap_err().code, ErrorCode::InvalidClientMetadata);
+        let mut m = meta("a");
+        m.website = Some("javascript:alert(1)".into());
+        assert!(validate(m, &cat()).is_err());
+        let mut m = meta("a");
+        m.redirect_uris = vec!["http://evil.example/cb".into()];
+        assert_eq!(validate(m, &cat()).unwrap_err().code, ErrorCode::InvalidRedirectUri);
+        let mut m = meta("a");
+        m.grant_types = vec![GrantType::RefreshToken];
+        assert!(validate(m, &cat()).is_err());
+    }
+}

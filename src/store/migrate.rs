@@ -1,0 +1,85 @@
+//! Embedded migrations, one tree per backend, applied safely when several instances
+//! start at once: PostgreSQL holds an advisory lock, SQLite an immediate transaction.
+
+use super::{StoreError, sqlite_pragmas};
+use crate::config::DatabaseUrl;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, SqliteConnection};
+use diesel_async::{AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Arbitrary but fixed: the advisory lock every instance takes to migrate.
+const PG_MIGRATION_LOCK: i64 = 0x6c61_7463_686b_6579; // "latchkey"
+
+/// Applies pending migrations; returns the versions applied.
+pub async fn run(url: &DatabaseUrl) -> Result<Vec<String>, StoreError> {
+    match url {
+        DatabaseUrl::Postgres(raw) => run_postgres(url, raw).await,
+        DatabaseUrl::Sqlite(path) => {
+            let path = path.to_string_lossy().into_owned();
+            let redacted = url.redacted();
+            tokio::task::spawn_blocking(move || run_sqlite(&redacted, &path))
+                .await
+                .map_err(|e| StoreError::Migration(e.to_string()))?
+        }
+    }
+}
+
+async fn run_postgres(url: &DatabaseUrl, raw: &str) -> Result<Vec<String>, StoreError> {
+    use diesel_async::AsyncConnection;
+    let mut conn = AsyncPgConnection::establish(raw)
+        .await
+        .map_err(|e| StoreError::Connect {
+            url: url.redacted(),
+            reason: e.to_string(),
+        })?;
+    // Session-level lock: a second instance waits here until the first is done, then
+    // finds nothing pending.
+    diesel::sql_query(format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))
+        .execute(&mut conn)
+        .await?;
+    let mut harness = AsyncMigrationHarness::new(conn);
+    let result = harness
+        .run_pending_migrations(POSTGRES)
+        .map(|versions| versions.iter().map(ToString::to_string).collect())
+        .map_err(|e| StoreError::Migration(e.to_string()));
+    let mut conn = harness.into_inner();
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({PG_MIGRATION_LOCK})"))
+        .execute(&mut conn)
+        .await?;
+    result
+}
+
+#[derive(Debug)]
+enum TxError {
+    Diesel(diesel::result::Error),
+    Migration(String),
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Diesel(e)
+    }
+}
+
+fn run_sqlite(redacted: &str, path: &str) -> Result<Vec<String>, StoreError> {
+    let mut conn = SqliteConnection::establish(path).map_err(|e| StoreError::Connect {
+        url: redacted.to_owned(),
+        reason: e.to_string(),
+    })?;
+    conn.batch_execute(&sqlite_pragmas())?;
+    // BEGIN IMMEDIATE takes the write lock up front: a concurrent instance waits
+    // (busy_timeout), then sees the migrations already recorded.
+    conn.immediate_transaction(|conn| {
+        conn.run_pending_migrations(SQLITE)
+            .map(|versions| versions.iter().map(ToString::to_string).collect())
+            .map_err(|e| TxError::Migration(e.to_string()))
+    })
+    .map_err(|e| match e {
+        TxError::Diesel(e) => StoreError::Query(e),
+        TxError::Migration(m) => StoreError::Migration(m),
+    })
+}
