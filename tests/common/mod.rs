@@ -1,0 +1,297 @@
+//! Test harness: the real application (`app::build`, as `serve` uses) on a loopback
+//! port, over a fresh SQLite file or a fresh PostgreSQL database per test.
+#![allow(dead_code)]
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use latchkey::app::{self, AppState};
+use latchkey::clock::ManualClock;
+use latchkey::config::{Settings, SettingsArgs};
+use latchkey::keys::KeySet;
+use latchkey::oauth::registration::ClientMetadata;
+use latchkey::oauth::types::GrantType;
+use latchkey::store::Db;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use tempfile::TempDir;
+
+/// Runs each named `async fn name(backend: Backend)` once per backend.
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(backend) = crate::common::Backend::postgres() {
+                        super::$name(backend).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Which database a test runs on.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    /// The admin URL new per-test databases are created through.
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL from `LATCHKEY_TEST_DATABASE_URL`. When it is unset the test says so
+    /// loudly and skips, unless `LATCHKEY_REQUIRE_POSTGRES` is set (as in CI), where
+    /// skipping would hide that half the suite did not run.
+    pub fn postgres() -> Option<Self> {
+        match std::env::var("LATCHKEY_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => Some(Self::Postgres(url)),
+            _ => {
+                if std::env::var_os("LATCHKEY_REQUIRE_POSTGRES").is_some() {
+                    panic!("LATCHKEY_REQUIRE_POSTGRES is set but LATCHKEY_TEST_DATABASE_URL is not");
+                }
+                eprintln!(
+                    "SKIPPED (PostgreSQL): set LATCHKEY_TEST_DATABASE_URL=postgres://… to run this test on PostgreSQL"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// A database made for one test, dropped when the test ends.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn create(backend: &Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    pg: None,
+                }
+            }
+            Backend::Postgres(admin) => {
+                let name = format!("lk_test_{}", latchkey::random::url_token::<9>().to_lowercase().replace(['-', '_'], "x"));
+                let mut conn = AsyncPgConnection::establish(admin).await.expect("connect to LATCHKEY_TEST_DATABASE_URL");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let mut url = url::Url::parse(admin).unwrap();
+                url.set_path(&format!("/{name}"));
+                Self {
+                    url: url.to_string(),
+                    _dir: None,
+                    pg: Some((admin.clone(), name)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg.take() {
+            // Best effort, on a thread of its own: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    if let Ok(mut conn) = AsyncPgConnection::establish(&admin).await {
+                        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// One RSA key per test binary: generating RSA keys is slow, and tests that need a
+/// fresh key make their own directory.
+fn shared_key_pem() -> &'static (String, String) {
+    static KEY: OnceLock<(String, String)> = OnceLock::new();
+    KEY.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let set = KeySet::load_or_generate(dir.path()).unwrap();
+        let path = set.active().path.clone();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        (name, std::fs::read_to_string(path).unwrap())
+    })
+}
+
+/// Writes the shared test key into a new directory with owner-only permissions.
+pub fn keys_dir_with_shared_key() -> TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (name, pem) = shared_key_pem();
+    let path = dir.path().join(name);
+    std::fs::write(&path, pem).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    dir
+}
+
+pub const START: i64 = 1_800_000_000;
+
+/// The application on a loopback port.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    pub clock: ManualClock,
+    pub db: TestDb,
+    pub keys_dir: TempDir,
+    _config_dir: TempDir,
+}
+
+/// Options for a test application.
+#[derive(Default)]
+pub struct TestAppBuilder {
+    config_toml: String,
+    args: SettingsArgs,
+}
+
+impl TestAppBuilder {
+    /// Contents of a `latchkey.toml` to load.
+    pub fn config(mut self, toml: &str) -> Self {
+        self.config_toml = toml.to_owned();
+        self
+    }
+
+    pub fn args(mut self, f: impl FnOnce(&mut SettingsArgs)) -> Self {
+        f(&mut self.args);
+        self
+    }
+
+    pub async fn spawn(self, backend: &Backend) -> TestApp {
+        let db = TestDb::create(backend).await;
+        let keys_dir = keys_dir_with_shared_key();
+        let config_dir = tempfile::tempdir().unwrap();
+        let config_path: PathBuf = config_dir.path().join("latchkey.toml");
+        std::fs::write(&config_path, &self.config_toml).unwrap();
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut args = self.args;
+        args.config = Some(config_path);
+        args.bind = Some(addr.to_string());
+        args.database_url = Some(db.url.clone());
+        args.keys_dir = Some(keys_dir.path().to_owned());
+        let settings = Settings::load(&args).unwrap();
+
+        latchkey::store::migrate::run(&settings.database).await.unwrap();
+        let database = Db::connect(&settings.database).await.unwrap();
+        let keys = KeySet::load(keys_dir.path()).unwrap();
+        let clock = ManualClock::new(START);
+        let state = AppState::new(settings, database, keys, Arc::new(clock.clone()));
+        let endpoint = app::build(&state);
+        let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
+        tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(endpoint));
+        TestApp {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            state,
+            clock,
+            db,
+            keys_dir,
+            _config_dir: config_dir,
+        }
+    }
+}
+
+/// A confidential client made for a test.
+pub struct TestClient {
+    pub id: String,
+    pub secret: String,
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder::default()
+    }
+
+    pub async fn spawn(backend: &Backend) -> TestApp {
+        Self::builder().spawn(backend).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A confidential client-credentials client with `scope` allowed (default: all).
+    pub async fn client(&self, scope: Option<&str>) -> TestClient {
+        let meta = ClientMetadata {
+            name: "test service".into(),
+            grant_types: vec![GrantType::ClientCredentials],
+            scope: scope.map(str::to_owned),
+            ..Default::default()
+        };
+        let created = latchkey::clients::create_client(
+            &self.state.db,
+            &self.state.settings.scopes,
+            meta,
+            None,
+            START,
+        )
+        .await
+        .unwrap();
+        TestClient {
+            id: created.row.id,
+            secret: created.client_secret.unwrap(),
+        }
+    }
+
+    /// POSTs a form body to the token endpoint with HTTP Basic credentials.
+    pub async fn token_basic(&self, client: &TestClient, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth/token"))
+            .basic_auth(&client.id, Some(&client.secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs a raw body with a content type to a path.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// Checks an OAuth error response: status, `error`, no-store.
+pub async fn expect_oauth_error(resp: reqwest::Response, status: u16, error: &str) -> serde_json::Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    assert_eq!(
+        resp.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let body: serde_json::Value = resp.json().await.expect("a JSON error body");
+    assert_eq!(body["error"], error, "{body}");
+    assert!(
+        body["error_description"].as_str().is_some_and(|d| !d.is_empty()),
+        "error_description: {body}"
+    );
+    body
+}
