@@ -50,7 +50,7 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
     Route::new()
         .nest("/", api)
         .at("/openapi.json", spec)
-        .at("/docs", docs)
+        .nest("/docs", docs)
         .around(http::errors::shape_errors)
         .around(http::security_headers)
         .around(http::access_log)

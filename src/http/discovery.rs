@@ -149,7 +149,9 @@ pub enum CachedResponse<T: poem_openapi::types::Type + Send> {
     #[oai(status = 200)]
     Ok(
         PreSerialized<T>,
-        #[oai(header = "Cache-Control")] String,
+        /// How long the document may be cached.
+        #[oai(header = "Cache-Control")]
+        String,
         /// Entity tag; send it back in `If-None-Match`.
         #[oai(header = "ETag")]
         String,
@@ -157,8 +159,12 @@ pub enum CachedResponse<T: poem_openapi::types::Type + Send> {
     /// The copy the client holds (`If-None-Match`) is current.
     #[oai(status = 304)]
     NotModified(
-        #[oai(header = "Cache-Control")] String,
-        #[oai(header = "ETag")] String,
+        /// How long the document may be cached.
+        #[oai(header = "Cache-Control")]
+        String,
+        /// Entity tag of the current document.
+        #[oai(header = "ETag")]
+        String,
     ),
 }
 

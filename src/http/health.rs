@@ -19,6 +19,13 @@ pub struct HealthStatus {
 }
 
 #[derive(ApiResponse)]
+pub enum LiveResponse {
+    /// The process is serving HTTP.
+    #[oai(status = 200)]
+    Live(Json<HealthStatus>),
+}
+
+#[derive(ApiResponse)]
 pub enum ReadyResponse {
     /// Ready to serve.
     #[oai(status = 200)]
@@ -38,12 +45,12 @@ impl HealthApi {
     ///
     /// 200 while the process serves HTTP.
     #[oai(path = "/healthz", method = "get", operation_id = "getHealth")]
-    async fn healthz(&self) -> Json<HealthStatus> {
-        Json(HealthStatus {
+    async fn healthz(&self) -> LiveResponse {
+        LiveResponse::Live(Json(HealthStatus {
             status: "ok".to_owned(),
             database: None,
             signing_key: None,
-        })
+        }))
     }
 
     /// Readiness

@@ -97,9 +97,8 @@ pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
 /// Title, version and description of the spec; shared with `latchkey openapi`.
 pub fn spec_service<T: poem_openapi::OpenApi>(apis: T, issuer: &str) -> OpenApiService<T, ()> {
     OpenApiService::new(apis, "Latchkey", env!("CARGO_PKG_VERSION"))
-        .summary("A self-hostable OAuth 2.1 authorization server")
         .description(
-            "Latchkey issues JWT access tokens (RFC 9068) that resource servers verify with the JWK Set at `/.well-known/jwks.json`. OAuth endpoints answer errors in RFC 6749 §5.2 form; other endpoints with RFC 9457 problem details.",
+            "A self-hostable OAuth 2.1 authorization server. Latchkey issues JWT access tokens (RFC 9068) that resource servers verify with the JWK Set at `/.well-known/jwks.json`. OAuth endpoints answer errors in RFC 6749 §5.2 form; other endpoints with RFC 9457 problem details.",
         )
         .license("Apache-2.0")
         .server(issuer)
@@ -108,7 +107,8 @@ pub fn spec_service<T: poem_openapi::OpenApi>(apis: T, issuer: &str) -> OpenApiS
 /// Security headers on every response. The pages are plain HTML with no third-party
 /// content, so framing and sniffing are refused outright.
 pub async fn security_headers<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
-    let path_is_docs = req.uri().path() == "/docs";
+    // The API viewer runs inline scripts; everything else runs none.
+    let path_is_docs = req.uri().path().starts_with("/docs");
     let mut resp = ep.call(req).await?.into_response();
     let h = resp.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));

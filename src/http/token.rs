@@ -70,7 +70,12 @@ pub enum TokenResponse {
     /// `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`,
     /// `invalid_scope`, `invalid_target`).
     #[oai(status = 400)]
-    BadRequest(Json<OAuthErrorBody>, #[oai(header = "Cache-Control")] String),
+    BadRequest(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
     /// Client authentication failed (`invalid_client`).
     #[oai(status = 401)]
     Unauthorized(
@@ -78,14 +83,26 @@ pub enum TokenResponse {
         /// The authentication scheme to use: `Basic`.
         #[oai(header = "WWW-Authenticate")]
         String,
-        #[oai(header = "Cache-Control")] String,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
     ),
     /// The request body is over the size limit (`invalid_request`).
     #[oai(status = 413)]
-    TooLarge(Json<OAuthErrorBody>, #[oai(header = "Cache-Control")] String),
+    TooLarge(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
     /// The server failed (`server_error`); nothing was issued.
     #[oai(status = 500)]
-    ServerError(Json<OAuthErrorBody>, #[oai(header = "Cache-Control")] String),
+    ServerError(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
 }
 
 impl TokenResponse {
