@@ -17,7 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "latchkey", version, about = "A self-hostable OAuth 2.1 authorization server")]
+#[command(
+    name = "latchkey",
+    version,
+    about = "A self-hostable OAuth 2.1 authorization server"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub settings: SettingsArgs,
@@ -166,7 +170,8 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
                 scope,
                 public,
             };
-            let created = match clients::create_client(&db, &settings.scopes, meta, None, now).await {
+            let created = match clients::create_client(&db, &settings.scopes, meta, None, now).await
+            {
                 Ok(c) => c,
                 Err(ClientError::Invalid(e)) => bail!("{}", e.description),
                 Err(ClientError::Store(e)) => return Err(e.into()),
@@ -180,7 +185,10 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
         }
         ClientsCommand::List => {
             let rows = store::clients::list_clients(&db).await?;
-            let list = rows.iter().map(client_json).collect::<anyhow::Result<Vec<_>>>()?;
+            let list = rows
+                .iter()
+                .map(client_json)
+                .collect::<anyhow::Result<Vec<_>>>()?;
             print_json(&json!(list))
         }
         ClientsCommand::Delete { client_id } => {
@@ -191,7 +199,9 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
         }
         ClientsCommand::RotateSecret { client_id } => {
             match clients::rotate_secret(&db, &client_id, now).await? {
-                Some(secret) => print_json(&json!({ "client_id": client_id, "client_secret": secret })),
+                Some(secret) => {
+                    print_json(&json!({ "client_id": client_id, "client_secret": secret }))
+                }
                 None => bail!("no confidential client with id {client_id}"),
             }
         }
@@ -247,13 +257,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

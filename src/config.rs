@@ -31,7 +31,12 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "LATCHKEY_KEYS_DIR", value_name = "DIR")]
     pub keys_dir: Option<PathBuf>,
     /// Access token lifetime in seconds [default: 3600]
-    #[arg(long, global = true, env = "LATCHKEY_ACCESS_TOKEN_TTL", value_name = "SECONDS")]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_ACCESS_TOKEN_TTL",
+        value_name = "SECONDS"
+    )]
     pub access_token_ttl: Option<u64>,
     /// JWS algorithm for access tokens [default: RS256]
     #[arg(long, global = true, env = "LATCHKEY_SIGNING_ALG", value_name = "ALG")]
@@ -74,7 +79,10 @@ impl DatabaseUrl {
         }
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
             Url::parse(raw).map_err(|e| {
-                ConfigError(format!("database URL `{}` is not a valid URL: {e}", redact_url(raw)))
+                ConfigError(format!(
+                    "database URL `{}` is not a valid URL: {e}",
+                    redact_url(raw)
+                ))
             })?;
             return Ok(Self::Postgres(raw.to_owned()));
         }
@@ -193,7 +201,10 @@ impl Settings {
             .or(file.keys_dir)
             .unwrap_or_else(|| PathBuf::from("keys"));
 
-        let ttl = args.access_token_ttl.or(file.access_token_ttl).unwrap_or(3600);
+        let ttl = args
+            .access_token_ttl
+            .or(file.access_token_ttl)
+            .unwrap_or(3600);
         if !(1..=MAX_ACCESS_TOKEN_TTL).contains(&ttl) {
             return Err(ConfigError(format!(
                 "access_token_ttl {ttl} is out of range: use 1 to {MAX_ACCESS_TOKEN_TTL} seconds (access tokens cannot be recalled from resource servers, so keep them short)"
@@ -271,7 +282,9 @@ fn validate_issuer(raw: &str) -> Result<String, ConfigError> {
     let url = Url::parse(raw)
         .map_err(|e| ConfigError(format!("issuer `{raw}` is not a valid URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(ConfigError(format!("issuer `{raw}` must be an http or https URL")));
+        return Err(ConfigError(format!(
+            "issuer `{raw}` must be an http or https URL"
+        )));
     }
     if url.query().is_some() || url.fragment().is_some() || raw.contains('#') {
         return Err(ConfigError(format!(
@@ -328,20 +341,76 @@ mod tests {
             let err = merge(args, file).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         };
-        bad(SettingsArgs { issuer: Some("not a url".into()), ..Default::default() }, "", "issuer");
-        bad(SettingsArgs { issuer: Some("https://a.example/?q".into()), ..Default::default() }, "", "query");
-        bad(SettingsArgs { bind: Some("nowhere".into()), ..Default::default() }, "", "bind");
-        bad(SettingsArgs { database_url: Some("mysql://x".into()), ..Default::default() }, "", "sqlite://");
-        bad(SettingsArgs { access_token_ttl: Some(0), ..Default::default() }, "", "access_token_ttl");
-        bad(SettingsArgs { signing_alg: Some("HS256".into()), ..Default::default() }, "", "HS256");
-        bad(SettingsArgs::default(), "resources = [\"https://a#b\"]", "fragment");
-        bad(SettingsArgs::default(), "default_audience = \"https://x\"", "default_audience");
-        bad(SettingsArgs::default(), "[[scopes]]\nname = \"a b\"\ndescription = \"d\"", "scope token");
+        bad(
+            SettingsArgs {
+                issuer: Some("not a url".into()),
+                ..Default::default()
+            },
+            "",
+            "issuer",
+        );
+        bad(
+            SettingsArgs {
+                issuer: Some("https://a.example/?q".into()),
+                ..Default::default()
+            },
+            "",
+            "query",
+        );
+        bad(
+            SettingsArgs {
+                bind: Some("nowhere".into()),
+                ..Default::default()
+            },
+            "",
+            "bind",
+        );
+        bad(
+            SettingsArgs {
+                database_url: Some("mysql://x".into()),
+                ..Default::default()
+            },
+            "",
+            "sqlite://",
+        );
+        bad(
+            SettingsArgs {
+                access_token_ttl: Some(0),
+                ..Default::default()
+            },
+            "",
+            "access_token_ttl",
+        );
+        bad(
+            SettingsArgs {
+                signing_alg: Some("HS256".into()),
+                ..Default::default()
+            },
+            "",
+            "HS256",
+        );
+        bad(
+            SettingsArgs::default(),
+            "resources = [\"https://a#b\"]",
+            "fragment",
+        );
+        bad(
+            SettingsArgs::default(),
+            "default_audience = \"https://x\"",
+            "default_audience",
+        );
+        bad(
+            SettingsArgs::default(),
+            "[[scopes]]\nname = \"a b\"\ndescription = \"d\"",
+            "scope token",
+        );
     }
 
     #[test]
     fn postgres_password_is_redacted() {
-        let err = DatabaseUrl::parse("mysql://u:hunter2@h/db").unwrap_err().to_string();
+        let err = DatabaseUrl::parse("mysql://u:hunter2@h/db")
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("hunter2"));
         let ok = DatabaseUrl::parse("postgres://u:hunter2@h/db").unwrap();
         assert!(!ok.redacted().contains("hunter2"));
@@ -349,7 +418,14 @@ mod tests {
 
     #[test]
     fn issuer_trailing_slash_dropped() {
-        let s = merge(SettingsArgs { issuer: Some("https://auth.example/".into()), ..Default::default() }, "").unwrap();
+        let s = merge(
+            SettingsArgs {
+                issuer: Some("https://auth.example/".into()),
+                ..Default::default()
+            },
+            "",
+        )
+        .unwrap();
         assert_eq!(s.issuer, "https://auth.example");
     }
 }

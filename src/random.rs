@@ -10,7 +10,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 /// secret this server could issue would be safe.
 pub fn url_token<const N: usize>() -> String {
     let mut bytes = [0u8; N];
-    #[expect(clippy::expect_used, reason = "no safe way to continue without an RNG")]
+    // No safe way to continue without an RNG.
     SystemRandom::new()
         .fill(&mut bytes)
         .expect("the operating system random number generator failed");

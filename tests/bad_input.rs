@@ -1,5 +1,7 @@
 //! Hostile and malformed input: always a 4xx with a JSON body, never a 5xx or a hang,
 //! and the server stays healthy.
+// Test helpers unwrap freely: an unexpected error should fail the test loudly.
+#![allow(clippy::unwrap_used)]
 
 #[macro_use]
 mod common;
@@ -23,22 +25,39 @@ async fn malformed_token_requests(backend: Backend) {
     let bodies: Vec<(&str, Vec<u8>)> = vec![
         (FORM, vec![]),
         (FORM, b"\x00\x01garbage&&==&=&%".to_vec()),
-        (FORM, b"grant_type=client_credentials&scope=\xff\xfe".to_vec()),
+        (
+            FORM,
+            b"grant_type=client_credentials&scope=\xff\xfe".to_vec(),
+        ),
         (FORM, b"grant_type=client%FF".to_vec()),
         (FORM, b"%%%%%%".to_vec()),
-        ("application/json", br#"{"grant_type":"client_credentials"}"#.to_vec()),
+        (
+            "application/json",
+            br#"{"grant_type":"client_credentials"}"#.to_vec(),
+        ),
         ("text/plain", b"grant_type=client_credentials".to_vec()),
         ("multipart/form-data; boundary=x", b"--x--".to_vec()),
     ];
     for (content_type, body) in bodies {
-        let resp = app.post_raw("/oauth/token", content_type, body.clone()).await;
+        let resp = app
+            .post_raw("/oauth/token", content_type, body.clone())
+            .await;
         let status = resp.status().as_u16();
-        assert!((400..500).contains(&status), "{content_type} {body:?}: {status}");
+        assert!(
+            (400..500).contains(&status),
+            "{content_type} {body:?}: {status}"
+        );
         let json: Value = resp.json().await.expect("JSON error body");
         assert!(json["error"].is_string(), "{json}");
     }
     // No content type at all.
-    let resp = app.http.post(app.url("/oauth/token")).body("grant_type=client_credentials").send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url("/oauth/token"))
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
     expect_oauth_error(resp, 400, "invalid_request").await;
     assert_healthy(&app).await;
 }
@@ -82,12 +101,27 @@ async fn oversized_bodies_are_refused(backend: Backend) {
 
 async fn wrong_methods_and_paths(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
-    for method in [reqwest::Method::GET, reqwest::Method::PUT, reqwest::Method::DELETE, reqwest::Method::PATCH] {
-        let resp = app.http.request(method.clone(), app.url("/oauth/token")).send().await.unwrap();
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+        reqwest::Method::PATCH,
+    ] {
+        let resp = app
+            .http
+            .request(method.clone(), app.url("/oauth/token"))
+            .send()
+            .await
+            .unwrap();
         let body = expect_oauth_error(resp, 405, "invalid_request").await;
         eprintln!("{method} /oauth/token -> {body}");
     }
-    let resp = app.http.post(app.url("/.well-known/jwks.json")).send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 405);
     let problem: Value = resp.json().await.unwrap();
     assert_eq!(problem["status"], 405);
@@ -115,9 +149,15 @@ async fn hostile_headers(backend: Backend) {
         let resp = app
             .http
             .post(app.url("/oauth/token"))
-            .header("authorization", reqwest::header::HeaderValue::from_bytes(&value).unwrap())
+            .header(
+                "authorization",
+                reqwest::header::HeaderValue::from_bytes(&value).unwrap(),
+            )
             .header("content-type", FORM)
-            .body(format!("grant_type=client_credentials&client_id={}", client.id))
+            .body(format!(
+                "grant_type=client_credentials&client_id={}",
+                client.id
+            ))
             .send()
             .await
             .unwrap();

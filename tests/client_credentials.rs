@@ -1,4 +1,6 @@
 //! The client credentials grant end to end, verified as a resource server would.
+// Test helpers unwrap freely: an unexpected error should fail the test loudly.
+#![allow(clippy::unwrap_used)]
 
 #[macro_use]
 mod common;
@@ -61,7 +63,9 @@ async fn basic_auth_issues_a_verifiable_jwt(backend: Backend) {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
     assert_eq!(body["scope"], "apps:read profile");
-    let claims = verify_like_a_resource_server(&app, body["access_token"].as_str().unwrap(), &app.base).await;
+    let claims =
+        verify_like_a_resource_server(&app, body["access_token"].as_str().unwrap(), &app.base)
+            .await;
     assert_eq!(claims["sub"], client.id.as_str());
     assert_eq!(claims["client_id"], client.id.as_str());
     assert_eq!(claims["scope"], "apps:read profile");
@@ -88,7 +92,9 @@ async fn post_auth_and_narrower_scope(backend: Backend) {
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["scope"], "profile");
-    let claims = verify_like_a_resource_server(&app, body["access_token"].as_str().unwrap(), &app.base).await;
+    let claims =
+        verify_like_a_resource_server(&app, body["access_token"].as_str().unwrap(), &app.base)
+            .await;
     assert_eq!(claims["scope"], "profile");
 }
 
@@ -130,19 +136,32 @@ description = "Read orders"
         .json()
         .await
         .unwrap();
-    let claims = verify_like_a_resource_server(&app, body["access_token"].as_str().unwrap(), "https://orders.example").await;
+    let claims = verify_like_a_resource_server(
+        &app,
+        body["access_token"].as_str().unwrap(),
+        "https://orders.example",
+    )
+    .await;
     assert_eq!(claims["aud"], "https://orders.example");
 
     let body: Value = app
         .token_basic(
             &client,
-            &[("grant_type", "client_credentials"), ("resource", "https://billing.example")],
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", "https://billing.example"),
+            ],
         )
         .await
         .json()
         .await
         .unwrap();
-    let claims = verify_like_a_resource_server(&app, body["access_token"].as_str().unwrap(), "https://billing.example").await;
+    let claims = verify_like_a_resource_server(
+        &app,
+        body["access_token"].as_str().unwrap(),
+        "https://billing.example",
+    )
+    .await;
     assert_eq!(claims["aud"], "https://billing.example");
 
     let body: Value = app
@@ -158,13 +177,24 @@ description = "Read orders"
         .json()
         .await
         .unwrap();
-    let claims = verify_like_a_resource_server(&app, body["access_token"].as_str().unwrap(), "https://orders.example").await;
-    assert_eq!(claims["aud"], serde_json::json!(["https://billing.example", "https://orders.example"]));
+    let claims = verify_like_a_resource_server(
+        &app,
+        body["access_token"].as_str().unwrap(),
+        "https://orders.example",
+    )
+    .await;
+    assert_eq!(
+        claims["aud"],
+        serde_json::json!(["https://billing.example", "https://orders.example"])
+    );
 
     let resp = app
         .token_basic(
             &client,
-            &[("grant_type", "client_credentials"), ("resource", "https://evil.example")],
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", "https://evil.example"),
+            ],
         )
         .await;
     expect_oauth_error(resp, 400, "invalid_target").await;
@@ -183,7 +213,9 @@ async fn access_token_ttl_is_configurable(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(body["expires_in"], 120);
-    let claims = verify_like_a_resource_server(&app, body["access_token"].as_str().unwrap(), &app.base).await;
+    let claims =
+        verify_like_a_resource_server(&app, body["access_token"].as_str().unwrap(), &app.base)
+            .await;
     assert_eq!(claims["exp"], START + 120);
 }
 
@@ -201,7 +233,10 @@ async fn authentication_failures(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.headers()["www-authenticate"], "Basic realm=\"latchkey\"");
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        "Basic realm=\"latchkey\""
+    );
     let wrong = expect_oauth_error(resp, 401, "invalid_client").await;
 
     // Unknown client: the same answer, so client ids cannot be probed.
@@ -217,14 +252,23 @@ async fn authentication_failures(backend: Backend) {
     assert_eq!(wrong, unknown);
 
     // No authentication at all.
-    let resp = app.http.post(app.url("/oauth/token")).form(&form).send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url("/oauth/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     expect_oauth_error(resp, 401, "invalid_client").await;
 
     // A confidential client presenting no secret.
     let resp = app
         .http
         .post(app.url("/oauth/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", client.id.as_str())])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client.id.as_str()),
+        ])
         .send()
         .await
         .unwrap();
@@ -274,30 +318,69 @@ async fn rotated_secret_replaces_the_old_one(backend: Backend) {
 async fn request_errors(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
     let client = app.client(Some("profile")).await;
-    let cases: &[(&[(&str, &str)], u16, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], u16, &'a str);
+    let cases: &[Case] = &[
         (&[], 400, "invalid_request"),
         (&[("grant_type", "password")], 400, "unsupported_grant_type"),
-        (&[("grant_type", "authorization_code")], 400, "unsupported_grant_type"),
         (
-            &[("grant_type", "client_credentials"), ("grant_type", "client_credentials")],
+            &[("grant_type", "authorization_code")],
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            &[
+                ("grant_type", "client_credentials"),
+                ("grant_type", "client_credentials"),
+            ],
             400,
             "invalid_request",
         ),
         (
-            &[("grant_type", "client_credentials"), ("scope", "profile"), ("scope", "profile")],
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "profile"),
+                ("scope", "profile"),
+            ],
             400,
             "invalid_request",
         ),
-        (&[("grant_type", "client_credentials"), ("scope", "nonexistent")], 400, "invalid_scope"),
-        (&[("grant_type", "client_credentials"), ("scope", "apps:write")], 400, "invalid_scope"),
-        (&[("grant_type", "client_credentials"), ("scope", "bad\"scope")], 400, "invalid_scope"),
         (
-            &[("grant_type", "client_credentials"), ("resource", "https://unknown.example")],
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "nonexistent"),
+            ],
+            400,
+            "invalid_scope",
+        ),
+        (
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "apps:write"),
+            ],
+            400,
+            "invalid_scope",
+        ),
+        (
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "bad\"scope"),
+            ],
+            400,
+            "invalid_scope",
+        ),
+        (
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", "https://unknown.example"),
+            ],
             400,
             "invalid_target",
         ),
         (
-            &[("grant_type", "client_credentials"), ("resource", "relative/path")],
+            &[
+                ("grant_type", "client_credentials"),
+                ("resource", "relative/path"),
+            ],
             400,
             "invalid_target",
         ),
@@ -316,22 +399,36 @@ async fn client_without_the_grant_is_unauthorized(backend: Backend) {
         redirect_uris: vec!["https://app.example/cb".into()],
         ..Default::default()
     };
-    let created = latchkey::clients::create_client(&app.state.db, &app.state.settings.scopes, meta, None, START)
-        .await
-        .unwrap();
+    let created = latchkey::clients::create_client(
+        &app.state.db,
+        &app.state.settings.scopes,
+        meta,
+        None,
+        START,
+    )
+    .await
+    .unwrap();
     let client = common::TestClient {
         id: created.row.id,
         secret: created.client_secret.unwrap(),
     };
-    let resp = app.token_basic(&client, &[("grant_type", "client_credentials")]).await;
+    let resp = app
+        .token_basic(&client, &[("grant_type", "client_credentials")])
+        .await;
     expect_oauth_error(resp, 400, "unauthorized_client").await;
 }
 
 async fn deleted_client_cannot_get_tokens(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
     let client = app.client(None).await;
-    assert!(latchkey::store::clients::delete_client(&app.state.db, &client.id).await.unwrap());
-    let resp = app.token_basic(&client, &[("grant_type", "client_credentials")]).await;
+    assert!(
+        latchkey::store::clients::delete_client(&app.state.db, &client.id)
+            .await
+            .unwrap()
+    );
+    let resp = app
+        .token_basic(&client, &[("grant_type", "client_credentials")])
+        .await;
     expect_oauth_error(resp, 401, "invalid_client").await;
 }
 

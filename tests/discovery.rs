@@ -1,4 +1,6 @@
 //! Metadata documents, the JWK Set, the scope catalogue, probes and docs.
+// Test helpers unwrap freely: an unexpected error should fail the test loudly.
+#![allow(clippy::unwrap_used)]
 
 #[macro_use]
 mod common;
@@ -39,7 +41,12 @@ async fn server_metadata_advertises_what_exists(backend: Backend) {
     );
     // Every advertised URL answers.
     for key in ["jwks_uri", "service_documentation"] {
-        let resp = app.http.get(oauth[key].as_str().unwrap()).send().await.unwrap();
+        let resp = app
+            .http
+            .get(oauth[key].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200, "{key}");
     }
 
@@ -50,7 +57,12 @@ async fn server_metadata_advertises_what_exists(backend: Backend) {
 
 async fn jwks_is_public_cacheable_and_correct(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
-    let resp = app.http.get(app.url("/.well-known/jwks.json")).send().await.unwrap();
+    let resp = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let cache = resp.headers()["cache-control"].to_str().unwrap().to_owned();
     assert!(cache.contains("max-age="), "{cache}");
@@ -76,7 +88,13 @@ async fn jwks_is_public_cacheable_and_correct(backend: Backend) {
     let digest = ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes());
     assert_eq!(key["kid"], URL_SAFE_NO_PAD.encode(digest));
     // 2048-bit modulus.
-    assert_eq!(URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap().len(), 256);
+    assert_eq!(
+        URL_SAFE_NO_PAD
+            .decode(key["n"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        256
+    );
 
     // Conditional request: 304, no body, same ETag.
     let resp = app
@@ -108,7 +126,11 @@ async fn scope_catalogue(backend: Backend) {
     let scopes = body["scopes"].as_array().unwrap();
     assert!(scopes.contains(&json!({"name": "orders:read", "description": "Read your orders"})));
     assert!(scopes.iter().any(|s| s["name"] == "profile"));
-    assert!(scopes.iter().all(|s| s["description"].as_str().is_some_and(|d| !d.is_empty())));
+    assert!(
+        scopes
+            .iter()
+            .all(|s| s["description"].as_str().is_some_and(|d| !d.is_empty()))
+    );
 }
 
 async fn probes_report_the_database(backend: Backend) {
@@ -116,7 +138,10 @@ async fn probes_report_the_database(backend: Backend) {
     let (_, live) = get_json(&app, "/healthz").await;
     assert_eq!(live["status"], "ok");
     let (_, ready) = get_json(&app, "/readyz").await;
-    assert_eq!(ready, json!({"status": "ok", "database": true, "signing_key": true}));
+    assert_eq!(
+        ready,
+        json!({"status": "ok", "database": true, "signing_key": true})
+    );
     // The pool closed: the database is unreachable from the application's view.
     match &app.state.db {
         latchkey::store::Db::Postgres(p) => p.close(),
@@ -127,7 +152,15 @@ async fn probes_report_the_database(backend: Backend) {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["database"], false);
     // Liveness does not depend on the database.
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     // A token request now fails cleanly with server_error, not a hang or a panic.
     let resp = app
         .http
@@ -143,11 +176,17 @@ async fn probes_report_the_database(backend: Backend) {
 async fn openapi_and_docs_are_served(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
     let (_, spec) = get_json(&app, "/openapi.json").await;
-    let generated: Value = serde_json::from_str(&latchkey::http::spec_document(&app.base).spec()).unwrap();
+    let generated: Value =
+        serde_json::from_str(&latchkey::http::spec_document(&app.base).spec()).unwrap();
     assert_eq!(spec, generated);
     let resp = app.http.get(app.url("/docs")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }
 
 both_backends!(

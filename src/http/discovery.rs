@@ -97,7 +97,10 @@ impl Documents {
             jwks_uri: format!("{issuer}/.well-known/jwks.json"),
             scopes_supported: settings.scopes.names().iter().map(str::to_owned).collect(),
             response_types_supported: vec![],
-            grant_types_supported: SUPPORTED_GRANTS.iter().map(|g| g.as_str().to_owned()).collect(),
+            grant_types_supported: SUPPORTED_GRANTS
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
             token_endpoint_auth_methods_supported: vec![
                 "client_secret_basic".to_owned(),
                 "client_secret_post".to_owned(),
@@ -243,7 +246,11 @@ impl DiscoveryApi {
     ///
     /// The JWK Set (RFC 7517) resource servers verify access tokens with. Cache it
     /// as `Cache-Control` says, and fetch it again when a token names an unknown `kid`.
-    #[oai(path = "/.well-known/jwks.json", method = "get", operation_id = "getJwks")]
+    #[oai(
+        path = "/.well-known/jwks.json",
+        method = "get",
+        operation_id = "getJwks"
+    )]
     async fn jwks(
         &self,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,

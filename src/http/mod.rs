@@ -67,12 +67,9 @@ impl<'a> ApiExtractor<'a> for ClientAuthHeader {
         _body: &mut poem::RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        Ok(Self(
-            request
-                .headers()
-                .get(header::AUTHORIZATION)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
-        ))
+        Ok(Self(request.headers().get(header::AUTHORIZATION).map(
+            |v| String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        )))
     }
 }
 
@@ -111,9 +108,18 @@ pub async fn security_headers<E: Endpoint>(ep: E, req: Request) -> poem::Result<
     let path_is_docs = req.uri().path().starts_with("/docs");
     let mut resp = ep.call(req).await?.into_response();
     let h = resp.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
     if !path_is_docs {
         h.insert(
             header::CONTENT_SECURITY_POLICY,

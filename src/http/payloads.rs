@@ -53,17 +53,20 @@ impl<S: Type> ParsePayload for OAuthForm<S> {
 
     async fn from_request(_request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let body = body.take()?;
-        let bytes = body.into_bytes_limit(MAX_BODY_BYTES).await.map_err(|e| match e {
-            poem::error::ReadBodyError::PayloadTooLarge => {
-                poem::Error::new(BodyError::TooLarge, StatusCode::PAYLOAD_TOO_LARGE)
-            }
-            other => poem::Error::new(
-                BodyError::Invalid(OAuthError::invalid_request(format!(
-                    "the request body could not be read: {other}"
-                ))),
-                StatusCode::BAD_REQUEST,
-            ),
-        })?;
+        let bytes = body
+            .into_bytes_limit(MAX_BODY_BYTES)
+            .await
+            .map_err(|e| match e {
+                poem::error::ReadBodyError::PayloadTooLarge => {
+                    poem::Error::new(BodyError::TooLarge, StatusCode::PAYLOAD_TOO_LARGE)
+                }
+                other => poem::Error::new(
+                    BodyError::Invalid(OAuthError::invalid_request(format!(
+                        "the request body could not be read: {other}"
+                    ))),
+                    StatusCode::BAD_REQUEST,
+                ),
+            })?;
         let params = FormParams::parse(&bytes)
             .map_err(|e| poem::Error::new(BodyError::Invalid(e), StatusCode::BAD_REQUEST))?;
         Ok(Self {

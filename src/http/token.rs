@@ -13,7 +13,7 @@ use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
-/// Grant types accepted at the token endpoint.
+/// The grant being exchanged. Grant types accepted at the token endpoint.
 #[derive(Debug, Clone, Copy, Enum)]
 #[oai(rename_all = "snake_case")]
 pub enum TokenGrantType {
@@ -24,7 +24,8 @@ pub enum TokenGrantType {
 /// A token request (RFC 6749 §4.4.2), form-encoded.
 #[derive(Debug, Clone, Object)]
 pub struct TokenRequest {
-    /// The grant being exchanged.
+    // No doc comment: the enum's own description travels with the `$ref`, and a
+    // described `$ref` becomes an `allOf` that SDK generators choke on.
     pub grant_type: TokenGrantType,
     /// Space-separated scopes wanted; default: every scope the client is allowed.
     pub scope: Option<String>,
@@ -170,11 +171,9 @@ impl TokenApi {
     #[oai(path = "/oauth/token", method = "post", operation_id = "issueToken")]
     async fn token(&self, auth: ClientAuthHeader, form: OAuthForm<TokenRequest>) -> TokenResponse {
         match self.issue(auth.0.as_deref(), &form.params).await {
-            Ok(success) => TokenResponse::Ok(
-                Json(success),
-                NO_STORE.to_owned(),
-                "no-cache".to_owned(),
-            ),
+            Ok(success) => {
+                TokenResponse::Ok(Json(success), NO_STORE.to_owned(), "no-cache".to_owned())
+            }
             Err(Failure::OAuth(e)) => e.into(),
             Err(Failure::Internal(detail)) => {
                 tracing::error!(error = %detail, "token endpoint failed");

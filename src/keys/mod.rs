@@ -118,7 +118,10 @@ impl SigningKey {
 /// RFC 7638 §3: SHA-256 over the required members in lexicographic order.
 fn rsa_thumbprint(n: &str, e: &str) -> String {
     let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
-    URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes()))
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        canonical.as_bytes(),
+    ))
 }
 
 fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
@@ -188,7 +191,10 @@ impl KeySet {
             if mode & 0o077 != 0 {
                 return Err(file_error(
                     &path,
-                    format!("is readable by group or others (mode {mode:04o}); run `chmod 600 {}`", path.display()),
+                    format!(
+                        "is readable by group or others (mode {mode:04o}); run `chmod 600 {}`",
+                        path.display()
+                    ),
                 ));
             }
             let modified = meta
@@ -275,7 +281,8 @@ fn list_key_files(dir: &Path) -> Result<Vec<PathBuf>, KeyError> {
 /// Generates an RSA-2048 key with the `rsa` crate and writes it as PKCS#8 PEM, 0600.
 fn generate_rsa_key(dir: &Path) -> Result<PathBuf, KeyError> {
     let mut rng = rsa::rand_core::OsRng;
-    let key = rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(|e| KeyError::Generate(e.to_string()))?;
+    let key =
+        rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(|e| KeyError::Generate(e.to_string()))?;
     let pem = key
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| KeyError::Generate(e.to_string()))?;
@@ -316,6 +323,27 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_first_starts_generate_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let kids: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..3)
+                .map(|_| {
+                    s.spawn(|| {
+                        KeySet::load_or_generate(dir.path())
+                            .unwrap()
+                            .active()
+                            .kid
+                            .clone()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(list_key_files(dir.path()).unwrap().len(), 1);
+        assert!(kids.iter().all(|k| k == &kids[0]));
+    }
+
+    #[test]
     fn refuses_a_key_others_can_read() {
         let dir = tempfile::tempdir().unwrap();
         let set = KeySet::load_or_generate(dir.path()).unwrap();
@@ -338,6 +366,9 @@ mod tests {
     fn thumbprint_matches_rfc7638_example() {
         // RFC 7638 §3.1 example key.
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
-        assert_eq!(rsa_thumbprint(n, "AQAB"), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            rsa_thumbprint(n, "AQAB"),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 }

@@ -94,7 +94,10 @@ mod tests {
 
     #[test]
     fn default_audience_when_none_requested() {
-        assert_eq!(policy().audience(&[]).unwrap(), Audience::One("https://api.example".into()));
+        assert_eq!(
+            policy().audience(&[]).unwrap(),
+            Audience::One("https://api.example".into())
+        );
     }
 
     #[test]
@@ -104,7 +107,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             aud,
-            Audience::Many(vec!["https://api.example".into(), "https://b.example/".into()])
+            Audience::Many(vec![
+                "https://api.example".into(),
+                "https://b.example/".into()
+            ])
         );
     }
 

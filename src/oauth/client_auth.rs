@@ -95,7 +95,9 @@ pub fn extract(
 
 /// Parses `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 §2.3.1).
 fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
-    let malformed = || OAuthError::invalid_client("the Authorization header is not valid HTTP Basic credentials");
+    let malformed = || {
+        OAuthError::invalid_client("the Authorization header is not valid HTTP Basic credentials")
+    };
     let (scheme, rest) = header.trim().split_once(' ').ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(OAuthError::invalid_client(
@@ -105,7 +107,9 @@ fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
     let decoded = STANDARD.decode(rest.trim()).map_err(|_| malformed())?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
-    let id = percent_decode_str(id).decode_utf8().map_err(|_| malformed())?;
+    let id = percent_decode_str(id)
+        .decode_utf8()
+        .map_err(|_| malformed())?;
     let secret = percent_decode_str(secret)
         .decode_utf8()
         .map_err(|_| malformed())?;
@@ -146,9 +150,11 @@ pub fn authenticate<'a>(
                 .map_err(|_| failed())
         }
         (ClientCredentials::None { .. }, ClientType::Public, _) => Ok(client),
-        (ClientCredentials::None { .. }, ClientType::Confidential, _) => Err(
-            OAuthError::invalid_client("this client is confidential and must authenticate with its secret"),
-        ),
+        (ClientCredentials::None { .. }, ClientType::Confidential, _) => {
+            Err(OAuthError::invalid_client(
+                "this client is confidential and must authenticate with its secret",
+            ))
+        }
         (_, ClientType::Public, _) => Err(OAuthError::invalid_client(
             "this client is public and has no secret: send only client_id",
         )),
@@ -215,7 +221,11 @@ mod tests {
     fn garbage_basic_is_invalid_client() {
         let form = FormParams::default();
         for h in ["Basic !!!", "Basic", "Bearer abc", "Basic Zm9v"] {
-            assert_eq!(extract(Some(h), &form).unwrap_err().code, ErrorCode::InvalidClient, "{h}");
+            assert_eq!(
+                extract(Some(h), &form).unwrap_err().code,
+                ErrorCode::InvalidClient,
+                "{h}"
+            );
         }
     }
 
@@ -231,10 +241,21 @@ mod tests {
             id: ClientId::new("c1"),
             secret: ClientSecret::new("wrong"),
         };
-        assert_eq!(authenticate(Some(&client), &wrong).unwrap_err().code, ErrorCode::InvalidClient);
-        assert_eq!(authenticate(None, &ok).unwrap_err().code, ErrorCode::InvalidClient);
-        let none = ClientCredentials::None { id: ClientId::new("c1") };
-        assert_eq!(authenticate(Some(&client), &none).unwrap_err().code, ErrorCode::InvalidClient);
+        assert_eq!(
+            authenticate(Some(&client), &wrong).unwrap_err().code,
+            ErrorCode::InvalidClient
+        );
+        assert_eq!(
+            authenticate(None, &ok).unwrap_err().code,
+            ErrorCode::InvalidClient
+        );
+        let none = ClientCredentials::None {
+            id: ClientId::new("c1"),
+        };
+        assert_eq!(
+            authenticate(Some(&client), &none).unwrap_err().code,
+            ErrorCode::InvalidClient
+        );
     }
 
     #[test]

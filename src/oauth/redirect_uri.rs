@@ -14,7 +14,8 @@ fn is_loopback_host(url: &Url) -> bool {
 
 /// Validates a redirect URI offered for registration. The error says what is wrong.
 pub fn validate_for_registration(raw: &str) -> Result<(), String> {
-    let url = Url::parse(raw).map_err(|e| format!("redirect URI `{raw}` is not an absolute URL: {e}"))?;
+    let url =
+        Url::parse(raw).map_err(|e| format!("redirect URI `{raw}` is not an absolute URL: {e}"))?;
     if raw.contains('#') {
         // A fragment would be dropped by the browser or leak into the client's page.
         return Err(format!("redirect URI `{raw}` must not contain a fragment"));
@@ -97,8 +98,14 @@ mod tests {
         assert!(matches("http://127.0.0.1/cb", "http://127.0.0.1:53211/cb"));
         assert!(matches("http://localhost:80/cb", "http://localhost:9/cb"));
         assert!(matches("http://[::1]/cb", "http://[::1]:8000/cb"));
-        assert!(!matches("http://127.0.0.1/cb", "http://127.0.0.1:5321/other"));
+        assert!(!matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:5321/other"
+        ));
         assert!(!matches("http://127.0.0.1/cb", "http://localhost:5321/cb"));
-        assert!(!matches("http://127.0.0.1/cb?a=1", "http://127.0.0.1:1/cb?a=2"));
+        assert!(!matches(
+            "http://127.0.0.1/cb?a=1",
+            "http://127.0.0.1:1/cb?a=2"
+        ));
     }
 }

@@ -52,7 +52,10 @@ fn web_url(field: &str, raw: &str) -> Result<String, OAuthError> {
 
 /// Validates `meta` against the catalogue; errors are `invalid_client_metadata` or
 /// `invalid_redirect_uri` (RFC 7591 §3.2.2).
-pub fn validate(meta: ClientMetadata, catalogue: &ScopeCatalogue) -> Result<ValidClient, OAuthError> {
+pub fn validate(
+    meta: ClientMetadata,
+    catalogue: &ScopeCatalogue,
+) -> Result<ValidClient, OAuthError> {
     let name = meta.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > MAX_NAME {
         return Err(OAuthError::invalid_client_metadata(format!(
@@ -69,8 +72,16 @@ pub fn validate(meta: ClientMetadata, catalogue: &ScopeCatalogue) -> Result<Vali
             "the description must be at most {MAX_DESCRIPTION} characters"
         )));
     }
-    let website = meta.website.as_deref().map(|w| web_url("website", w)).transpose()?;
-    let icon_url = meta.icon_url.as_deref().map(|w| web_url("icon URL", w)).transpose()?;
+    let website = meta
+        .website
+        .as_deref()
+        .map(|w| web_url("website", w))
+        .transpose()?;
+    let icon_url = meta
+        .icon_url
+        .as_deref()
+        .map(|w| web_url("icon URL", w))
+        .transpose()?;
 
     if meta.redirect_uris.len() > MAX_REDIRECT_URIS {
         return Err(OAuthError::invalid_redirect_uri(format!(
@@ -171,12 +182,21 @@ mod tests {
     fn public_client_rules() {
         let mut m = meta("spa");
         m.public = true;
-        assert_eq!(validate(m.clone(), &cat()).unwrap_err().code, ErrorCode::InvalidRedirectUri);
+        assert_eq!(
+            validate(m.clone(), &cat()).unwrap_err().code,
+            ErrorCode::InvalidRedirectUri
+        );
         m.redirect_uris = vec!["http://127.0.0.1/cb".into()];
         let v = validate(m.clone(), &cat()).unwrap();
-        assert_eq!(v.grant_types, vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
+        assert_eq!(
+            v.grant_types,
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
         m.grant_types = vec![GrantType::ClientCredentials];
-        assert_eq!(validate(m, &cat()).unwrap_err().code, ErrorCode::InvalidClientMetadata);
+        assert_eq!(
+            validate(m, &cat()).unwrap_err().code,
+            ErrorCode::InvalidClientMetadata
+        );
     }
 
     #[test]
@@ -185,13 +205,19 @@ mod tests {
         assert!(validate(meta(&"x".repeat(101)), &cat()).is_err());
         let mut m = meta("a");
         m.scope = Some("nope".into());
-        assert_eq!(validate(m, &cat()).unwrap_err().code, ErrorCode::InvalidClientMetadata);
+        assert_eq!(
+            validate(m, &cat()).unwrap_err().code,
+            ErrorCode::InvalidClientMetadata
+        );
         let mut m = meta("a");
         m.website = Some("javascript:alert(1)".into());
         assert!(validate(m, &cat()).is_err());
         let mut m = meta("a");
         m.redirect_uris = vec!["http://evil.example/cb".into()];
-        assert_eq!(validate(m, &cat()).unwrap_err().code, ErrorCode::InvalidRedirectUri);
+        assert_eq!(
+            validate(m, &cat()).unwrap_err().code,
+            ErrorCode::InvalidRedirectUri
+        );
         let mut m = meta("a");
         m.grant_types = vec![GrantType::RefreshToken];
         assert!(validate(m, &cat()).is_err());

@@ -100,10 +100,7 @@ impl ScopeCatalogue {
                 "Create, change and delete your OAuth applications",
             ),
             ("grants:read", "See which applications you have authorized"),
-            (
-                "grants:write",
-                "Withdraw access you gave to applications",
-            ),
+            ("grants:write", "Withdraw access you gave to applications"),
         ]
         .into_iter()
         .map(|(name, description)| ScopeEntry {

@@ -42,7 +42,9 @@ pub async fn list_clients(db: &Db) -> Result<Vec<ClientRow>, StoreError> {
 /// Deletes a client; `false` when there was none.
 pub async fn delete_client(db: &Db, id: &str) -> Result<bool, StoreError> {
     with_conn!(db, |conn| {
-        let n = diesel::delete(clients::table.find(id)).execute(conn).await?;
+        let n = diesel::delete(clients::table.find(id))
+            .execute(conn)
+            .await?;
         Ok(n > 0)
     })
 }

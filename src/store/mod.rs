@@ -77,7 +77,8 @@ const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
 /// not block the writer, and a busy timeout instead of immediate "database is locked".
 pub(crate) fn sqlite_pragmas() -> String {
     format!(
-        "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS};"
+        // busy_timeout first: switching to WAL itself waits for other connections.
+        "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
     )
 }
 
@@ -91,6 +92,11 @@ impl Db {
         };
         let db = match url {
             DatabaseUrl::Postgres(raw) => {
+                // One direct connection first: its error names the cause ("connection
+                // refused", "password authentication failed"); the pool's hides it.
+                AsyncPgConnection::establish(raw)
+                    .await
+                    .map_err(|e| connect_error(e.to_string()))?;
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(raw.as_str());
                 let pool = Pool::builder(manager)
                     .max_size(16)

@@ -57,8 +57,12 @@ impl ClientRow {
     /// The protocol core's view of this client. A row that does not parse is
     /// reported as corrupt rather than guessed at.
     pub fn to_registered(&self) -> Result<RegisteredClient, StoreError> {
-        let corrupt = |what: &str, e: String| StoreError::Corrupt(format!("client {}: {what}: {e}", self.id));
-        let client_type: ClientType = self.client_type.parse().map_err(|e| corrupt("client_type", e))?;
+        let corrupt =
+            |what: &str, e: String| StoreError::Corrupt(format!("client {}: {what}: {e}", self.id));
+        let client_type: ClientType = self
+            .client_type
+            .parse()
+            .map_err(|e| corrupt("client_type", e))?;
         let grant_types = self
             .grant_types
             .split_whitespace()
@@ -67,12 +71,11 @@ impl ClientRow {
             .map_err(|e| corrupt("grant_types", e))?;
         let secret_hash = match &self.secret_hash {
             None => None,
-            Some(bytes) => Some(SecretHash(
-                bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| corrupt("secret_hash", "not 32 bytes".into()))?,
-            )),
+            Some(bytes) => {
+                Some(SecretHash(bytes.as_slice().try_into().map_err(|_| {
+                    corrupt("secret_hash", "not 32 bytes".into())
+                })?))
+            }
         };
         Ok(RegisteredClient {
             id: ClientId::new(self.id.clone()),

@@ -55,7 +55,9 @@ impl Backend {
             Ok(url) if !url.is_empty() => Some(Self::Postgres(url)),
             _ => {
                 if std::env::var_os("LATCHKEY_REQUIRE_POSTGRES").is_some() {
-                    panic!("LATCHKEY_REQUIRE_POSTGRES is set but LATCHKEY_TEST_DATABASE_URL is not");
+                    panic!(
+                        "LATCHKEY_REQUIRE_POSTGRES is set but LATCHKEY_TEST_DATABASE_URL is not"
+                    );
                 }
                 eprintln!(
                     "SKIPPED (PostgreSQL): set LATCHKEY_TEST_DATABASE_URL=postgres://… to run this test on PostgreSQL"
@@ -86,8 +88,15 @@ impl TestDb {
                 }
             }
             Backend::Postgres(admin) => {
-                let name = format!("lk_test_{}", latchkey::random::url_token::<9>().to_lowercase().replace(['-', '_'], "x"));
-                let mut conn = AsyncPgConnection::establish(admin).await.expect("connect to LATCHKEY_TEST_DATABASE_URL");
+                let name = format!(
+                    "lk_test_{}",
+                    latchkey::random::url_token::<9>()
+                        .to_lowercase()
+                        .replace(['-', '_'], "x")
+                );
+                let mut conn = AsyncPgConnection::establish(admin)
+                    .await
+                    .expect("connect to LATCHKEY_TEST_DATABASE_URL");
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
                     .execute(&mut conn)
                     .await
@@ -109,12 +118,17 @@ impl Drop for TestDb {
         if let Some((admin, name)) = self.pg.take() {
             // Best effort, on a thread of its own: Drop cannot await.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
                     if let Ok(mut conn) = AsyncPgConnection::establish(&admin).await {
-                        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut conn)
-                            .await;
+                        let _ = diesel::sql_query(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        ))
+                        .execute(&mut conn)
+                        .await;
                     }
                 });
             })
@@ -195,7 +209,9 @@ impl TestAppBuilder {
         args.keys_dir = Some(keys_dir.path().to_owned());
         let settings = Settings::load(&args).unwrap();
 
-        latchkey::store::migrate::run(&settings.database).await.unwrap();
+        latchkey::store::migrate::run(&settings.database)
+            .await
+            .unwrap();
         let database = Db::connect(&settings.database).await.unwrap();
         let keys = KeySet::load(keys_dir.path()).unwrap();
         let clock = ManualClock::new(START);
@@ -258,7 +274,11 @@ impl TestApp {
     }
 
     /// POSTs a form body to the token endpoint with HTTP Basic credentials.
-    pub async fn token_basic(&self, client: &TestClient, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn token_basic(
+        &self,
+        client: &TestClient,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
         self.http
             .post(self.url("/oauth/token"))
             .basic_auth(&client.id, Some(&client.secret))
@@ -269,7 +289,12 @@ impl TestApp {
     }
 
     /// POSTs a raw body with a content type to a path.
-    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
         self.http
             .post(self.url(path))
             .header("content-type", content_type)
@@ -281,16 +306,24 @@ impl TestApp {
 }
 
 /// Checks an OAuth error response: status, `error`, no-store.
-pub async fn expect_oauth_error(resp: reqwest::Response, status: u16, error: &str) -> serde_json::Value {
+pub async fn expect_oauth_error(
+    resp: reqwest::Response,
+    status: u16,
+    error: &str,
+) -> serde_json::Value {
     assert_eq!(resp.status().as_u16(), status, "status");
     assert_eq!(
-        resp.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        resp.headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
         Some("no-store")
     );
     let body: serde_json::Value = resp.json().await.expect("a JSON error body");
     assert_eq!(body["error"], error, "{body}");
     assert!(
-        body["error_description"].as_str().is_some_and(|d| !d.is_empty()),
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
         "error_description: {body}"
     );
     body

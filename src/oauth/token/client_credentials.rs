@@ -88,8 +88,14 @@ mod tests {
 
     fn catalogue() -> ScopeCatalogue {
         ScopeCatalogue::new(vec![
-            ScopeEntry { name: "orders:read".into(), description: "d".into() },
-            ScopeEntry { name: "orders:write".into(), description: "d".into() },
+            ScopeEntry {
+                name: "orders:read".into(),
+                description: "d".into(),
+            },
+            ScopeEntry {
+                name: "orders:write".into(),
+                description: "d".into(),
+            },
         ])
         .unwrap()
     }
@@ -159,9 +165,15 @@ mod tests {
     fn client_without_the_grant_is_unauthorized() {
         let mut c = client();
         c.grant_types = vec![GrantType::AuthorizationCode];
-        assert_eq!(run(b"", &c).unwrap_err().code, ErrorCode::UnauthorizedClient);
+        assert_eq!(
+            run(b"", &c).unwrap_err().code,
+            ErrorCode::UnauthorizedClient
+        );
         let mut p = client();
         p.client_type = ClientType::Public;
-        assert_eq!(run(b"", &p).unwrap_err().code, ErrorCode::UnauthorizedClient);
+        assert_eq!(
+            run(b"", &p).unwrap_err().code,
+            ErrorCode::UnauthorizedClient
+        );
     }
 }

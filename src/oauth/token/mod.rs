@@ -44,11 +44,19 @@ mod tests {
     #[test]
     fn grant_type_rules() {
         let f = |b: &[u8]| grant_type(&FormParams::parse(b).unwrap());
-        assert_eq!(f(b"grant_type=client_credentials").unwrap(), GrantType::ClientCredentials);
-        assert_eq!(f(b"").unwrap_err().code, ErrorCode::InvalidRequest);
-        assert_eq!(f(b"grant_type=password").unwrap_err().code, ErrorCode::UnsupportedGrantType);
         assert_eq!(
-            f(b"grant_type=client_credentials&grant_type=client_credentials").unwrap_err().code,
+            f(b"grant_type=client_credentials").unwrap(),
+            GrantType::ClientCredentials
+        );
+        assert_eq!(f(b"").unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            f(b"grant_type=password").unwrap_err().code,
+            ErrorCode::UnsupportedGrantType
+        );
+        assert_eq!(
+            f(b"grant_type=client_credentials&grant_type=client_credentials")
+                .unwrap_err()
+                .code,
             ErrorCode::InvalidRequest
         );
     }

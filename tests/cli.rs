@@ -1,0 +1,319 @@
+//! The binary as an operator uses it: real processes, real ports.
+// Test helpers unwrap freely: an unexpected error should fail the test loudly.
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod common;
+
+use common::{Backend, TestDb};
+use serde_json::Value;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_latchkey");
+
+/// A `latchkey` command in `dir` with a clean environment for our settings.
+fn latchkey(dir: &Path, db_url: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env("LATCHKEY_DATABASE_URL", db_url)
+        .env("LATCHKEY_LOG", "warn");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("LATCHKEY_") && key != "LATCHKEY_LOG" && key != "LATCHKEY_DATABASE_URL" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn run_ok(cmd: &mut Command) -> Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON on stdout ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+fn run_err(cmd: &mut Command) -> String {
+    let out: Output = cmd.output().unwrap();
+    assert!(
+        !out.status.success(),
+        "expected failure; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_ready(base: &str) {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "server did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The README walk-through: serve, create a client with the CLI, get a token.
+async fn serve_then_client_credentials_with_the_cli(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = Server(
+        latchkey(dir.path(), &db.url)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(&base).await;
+
+    // The first start generated one private key, owner-only.
+    let keys: Vec<_> = std::fs::read_dir(dir.path().join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+        .collect();
+    assert_eq!(keys.len(), 1);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&keys[0]).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let created = run_ok(latchkey(dir.path(), &db.url).args([
+        "clients",
+        "create",
+        "--name",
+        "billing",
+        "--scope",
+        "profile apps:read",
+        "--grant-type",
+        "client_credentials",
+    ]));
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("lk_cs_") && secret.len() >= 6 + 43);
+    assert_eq!(created["scope"], "apps:read profile");
+
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["access_token"].as_str().unwrap().split('.').count() == 3);
+
+    // The list shows the client but never a secret or its hash.
+    let listed = run_ok(latchkey(dir.path(), &db.url).args(["clients", "list"]));
+    let text = listed.to_string();
+    assert!(text.contains(&id));
+    assert!(!text.contains(&secret) && !text.contains("secret"));
+
+    // keys list names the active key.
+    let keys = run_ok(latchkey(dir.path(), &db.url).args(["keys", "list"]));
+    assert_eq!(keys[0]["active"], true);
+    assert_eq!(keys[0]["alg"], "RS256");
+
+    // Rotation: the old secret stops working at once, the new one works.
+    let rotated = run_ok(latchkey(dir.path(), &db.url).args(["clients", "rotate-secret", &id]));
+    let new_secret = rotated["client_secret"].as_str().unwrap();
+    let status = |s: String| {
+        let http = http.clone();
+        let (id, base) = (id.clone(), base.clone());
+        async move {
+            http.post(format!("{base}/oauth/token"))
+                .basic_auth(&id, Some(s))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(secret.clone()).await, 401);
+    assert_eq!(status(new_secret.to_owned()).await, 200);
+
+    run_ok(latchkey(dir.path(), &db.url).args(["clients", "delete", &id]));
+    assert_eq!(status(new_secret.to_owned()).await, 401);
+    let err = run_err(latchkey(dir.path(), &db.url).args(["clients", "delete", &id]));
+    assert!(err.contains("no client"), "{err}");
+}
+
+async fn bad_client_input_is_explained(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["clients", "create", "--name", "x", "--scope", "nope"],
+            "nope",
+        ),
+        (
+            &[
+                "clients",
+                "create",
+                "--name",
+                "x",
+                "--redirect-uri",
+                "http://evil.example/cb",
+            ],
+            "https",
+        ),
+        (
+            &[
+                "clients",
+                "create",
+                "--name",
+                "x",
+                "--public",
+                "--grant-type",
+                "client_credentials",
+            ],
+            "public",
+        ),
+        (
+            &[
+                "clients",
+                "create",
+                "--name",
+                "x",
+                "--grant-type",
+                "password",
+            ],
+            "password",
+        ),
+    ];
+    for (args, needle) in cases {
+        let err = run_err(latchkey(dir.path(), &db.url).args(*args));
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn unreachable_database_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = run_err(
+        latchkey(
+            dir.path(),
+            "postgres://latchkey:hunter2@127.0.0.1:1/latchkey",
+        )
+        .args(["serve"]),
+    );
+    assert!(err.contains("cannot connect to the database"), "{err}");
+    assert!(!err.contains("hunter2"), "password leaked: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let err = run_err(latchkey(dir.path(), "sqlite:///no/such/dir/x.db").args(["serve"]));
+    assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn bad_configuration_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("x.db").display());
+
+    std::fs::write(dir.path().join("latchkey.toml"), "acess_token_ttl = 60\n").unwrap();
+    let err = run_err(latchkey(dir.path(), &sqlite).args(["serve"]));
+    assert!(
+        err.contains("unknown field") && err.contains("acess_token_ttl"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.path().join("latchkey.toml")).unwrap();
+
+    let err = run_err(latchkey(dir.path(), &sqlite).args(["serve", "--issuer", "ftp://x"]));
+    assert!(err.contains("issuer"), "{err}");
+
+    let err = run_err(latchkey(dir.path(), &sqlite).args(["serve", "--access-token-ttl", "abc"]));
+    assert!(err.contains("access-token-ttl"), "{err}");
+
+    let err = run_err(latchkey(dir.path(), "mysql://x").args(["serve"]));
+    assert!(err.contains("sqlite://"), "{err}");
+
+    // A keys "directory" that is a file.
+    std::fs::write(dir.path().join("notadir"), "").unwrap();
+    let err = run_err(latchkey(dir.path(), &sqlite).args([
+        "serve",
+        "--keys-dir",
+        "notadir",
+        "--bind",
+        "127.0.0.1:0",
+    ]));
+    assert!(err.contains("not a directory"), "{err}");
+
+    // Environment overrides the file; flags override the environment.
+    std::fs::write(dir.path().join("latchkey.toml"), "access_token_ttl = 0\n").unwrap();
+    let err = run_err(
+        latchkey(dir.path(), &sqlite)
+            .env("LATCHKEY_ACCESS_TOKEN_TTL", "99999999")
+            .args(["serve"]),
+    );
+    assert!(err.contains("99999999"), "environment beats file: {err}");
+    let err = run_err(
+        latchkey(dir.path(), &sqlite)
+            .env("LATCHKEY_ACCESS_TOKEN_TTL", "99999999")
+            .args(["serve", "--access-token-ttl", "88888888"]),
+    );
+    assert!(err.contains("88888888"), "flag beats environment: {err}");
+}
+
+#[test]
+fn openapi_command_prints_the_committed_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .arg("openapi")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/openapi/latchkey.json"
+    ))
+    .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
+}
+
+both_backends!(
+    serve_then_client_credentials_with_the_cli,
+    bad_client_input_is_explained
+);
