@@ -93,11 +93,15 @@ async fn serve_then_client_credentials_with_the_cli(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let _server = Server(
+    // Logs at the most verbose level, to show that even then no secret or token leaks.
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = Server(
         latchkey(dir.path(), &db.url)
+            .env("LATCHKEY_LOG", "trace")
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap(),
     );
@@ -141,7 +145,8 @@ async fn serve_then_client_credentials_with_the_cli(backend: Backend) {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
-    assert!(body["access_token"].as_str().unwrap().split('.').count() == 3);
+    let access_token = body["access_token"].as_str().unwrap().to_owned();
+    assert!(access_token.split('.').count() == 3);
 
     // The list shows the client but never a secret or its hash.
     let listed = run_ok(latchkey(dir.path(), &db.url).args(["clients", "list"]));
@@ -178,6 +183,15 @@ async fn serve_then_client_credentials_with_the_cli(backend: Backend) {
     assert_eq!(status(new_secret.to_owned()).await, 401);
     let err = run_err(latchkey(dir.path(), &db.url).args(["clients", "delete", &id]));
     assert!(err.contains("no client"), "{err}");
+
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("issued access token"), "the log has content: {log}");
+    for secret_value in [secret.as_str(), new_secret, access_token.as_str()] {
+        // Any 20-character piece would identify the secret.
+        assert!(!log.contains(&secret_value[secret_value.len() - 20..]), "a secret or token reached the log");
+    }
+    assert!(!log.contains("BEGIN PRIVATE KEY"));
 }
 
 async fn bad_client_input_is_explained(backend: Backend) {
