@@ -186,10 +186,16 @@ async fn serve_then_client_credentials_with_the_cli(backend: Backend) {
 
     drop(server);
     let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(log.contains("issued access token"), "the log has content: {log}");
+    assert!(
+        log.contains("issued access token"),
+        "the log has content: {log}"
+    );
     for secret_value in [secret.as_str(), new_secret, access_token.as_str()] {
         // Any 20-character piece would identify the secret.
-        assert!(!log.contains(&secret_value[secret_value.len() - 20..]), "a secret or token reached the log");
+        assert!(
+            !log.contains(&secret_value[secret_value.len() - 20..]),
+            "a secret or token reached the log"
+        );
     }
     assert!(!log.contains("BEGIN PRIVATE KEY"));
 }

@@ -40,6 +40,19 @@ async fn verify_like_a_resource_server(app: &TestApp, token: &str, audience: &st
     data.claims
 }
 
+/// Requests a token with HTTP Basic, expects success, and returns the verified claims.
+async fn issued_claims(
+    app: &TestApp,
+    client: &common::TestClient,
+    form: &[(&str, &str)],
+    audience: &str,
+) -> Value {
+    let resp = app.token_basic(client, form).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    verify_like_a_resource_server(app, body["access_token"].as_str().unwrap(), audience).await
+}
+
 trait Now {
     fn clock_now(&self) -> i64;
 }
@@ -129,57 +142,20 @@ description = "Read orders"
         .spawn(&backend)
         .await;
     let client = app.client(Some("orders:read")).await;
+    let cc = ("grant_type", "client_credentials");
 
-    let body: Value = app
-        .token_basic(&client, &[("grant_type", "client_credentials")])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let claims = verify_like_a_resource_server(
-        &app,
-        body["access_token"].as_str().unwrap(),
-        "https://orders.example",
-    )
-    .await;
+    let claims = issued_claims(&app, &client, &[cc], "https://orders.example").await;
     assert_eq!(claims["aud"], "https://orders.example");
 
-    let body: Value = app
-        .token_basic(
-            &client,
-            &[
-                ("grant_type", "client_credentials"),
-                ("resource", "https://billing.example"),
-            ],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let claims = verify_like_a_resource_server(
-        &app,
-        body["access_token"].as_str().unwrap(),
-        "https://billing.example",
-    )
-    .await;
+    let billing = ("resource", "https://billing.example");
+    let claims = issued_claims(&app, &client, &[cc, billing], "https://billing.example").await;
     assert_eq!(claims["aud"], "https://billing.example");
 
-    let body: Value = app
-        .token_basic(
-            &client,
-            &[
-                ("grant_type", "client_credentials"),
-                ("resource", "https://billing.example"),
-                ("resource", "https://orders.example"),
-            ],
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let claims = verify_like_a_resource_server(
+    let orders = ("resource", "https://orders.example");
+    let claims = issued_claims(
         &app,
-        body["access_token"].as_str().unwrap(),
+        &client,
+        &[cc, billing, orders],
         "https://orders.example",
     )
     .await;
@@ -399,19 +375,7 @@ async fn client_without_the_grant_is_unauthorized(backend: Backend) {
         redirect_uris: vec!["https://app.example/cb".into()],
         ..Default::default()
     };
-    let created = latchkey::clients::create_client(
-        &app.state.db,
-        &app.state.settings.scopes,
-        meta,
-        None,
-        START,
-    )
-    .await
-    .unwrap();
-    let client = common::TestClient {
-        id: created.row.id,
-        secret: created.client_secret.unwrap(),
-    };
+    let client = app.client_from(meta).await;
     let resp = app
         .token_basic(&client, &[("grant_type", "client_credentials")])
         .await;

@@ -252,12 +252,17 @@ impl TestApp {
 
     /// A confidential client-credentials client with `scope` allowed (default: all).
     pub async fn client(&self, scope: Option<&str>) -> TestClient {
-        let meta = ClientMetadata {
+        self.client_from(ClientMetadata {
             name: "test service".into(),
             grant_types: vec![GrantType::ClientCredentials],
             scope: scope.map(str::to_owned),
             ..Default::default()
-        };
+        })
+        .await
+    }
+
+    /// A confidential client registered with `meta`, as the CLI would register it.
+    pub async fn client_from(&self, meta: ClientMetadata) -> TestClient {
         let created = latchkey::clients::create_client(
             &self.state.db,
             &self.state.settings.scopes,
