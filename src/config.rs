@@ -38,6 +38,15 @@ pub struct SettingsArgs {
         value_name = "SECONDS"
     )]
     pub access_token_ttl: Option<u64>,
+    /// Refresh token lifetime in seconds [default: 2592000]
+    #[arg(long, global = true, env = "LATCHKEY_REFRESH_TOKEN_TTL", value_name = "SECONDS")]
+    pub refresh_token_ttl: Option<u64>,
+    /// Authorization code lifetime in seconds [default: 60]
+    #[arg(long, global = true, env = "LATCHKEY_CODE_TTL", value_name = "SECONDS")]
+    pub code_ttl: Option<u64>,
+    /// Seconds a rotated-out refresh token may be retried once [default: 0]
+    #[arg(long, global = true, env = "LATCHKEY_REFRESH_REUSE_INTERVAL", value_name = "SECONDS")]
+    pub refresh_reuse_interval: Option<u64>,
     /// JWS algorithm for access tokens [default: RS256]
     #[arg(long, global = true, env = "LATCHKEY_SIGNING_ALG", value_name = "ALG")]
     pub signing_alg: Option<String>,
@@ -52,6 +61,11 @@ struct FileConfig {
     database_url: Option<String>,
     keys_dir: Option<PathBuf>,
     access_token_ttl: Option<u64>,
+    refresh_token_ttl: Option<u64>,
+    code_ttl: Option<u64>,
+    refresh_reuse_interval: Option<u64>,
+    session_idle_timeout: Option<u64>,
+    session_lifetime: Option<u64>,
     signing_alg: Option<String>,
     #[serde(default)]
     scopes: Vec<ScopeEntry>,
@@ -146,6 +160,14 @@ pub struct Settings {
     pub database: DatabaseUrl,
     pub keys_dir: PathBuf,
     pub access_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    pub code_ttl: i64,
+    /// 0 disables the retry: any rotated-out refresh token revokes its family.
+    pub refresh_reuse_interval: i64,
+    /// A session unused this long ends.
+    pub session_idle_timeout: i64,
+    /// A session ends this long after sign-in, however active.
+    pub session_lifetime: i64,
     pub signing_alg: SigningAlg,
     pub scopes: ScopeCatalogue,
     /// RFC 8707 resource identifiers tokens may be issued for.
@@ -154,6 +176,26 @@ pub struct Settings {
 }
 
 const MAX_ACCESS_TOKEN_TTL: u64 = 86_400;
+
+/// A duration setting: flag/environment, then file, then default, within `range`.
+fn seconds(
+    name: &str,
+    arg: Option<u64>,
+    file: Option<u64>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+    why: &str,
+) -> Result<i64, ConfigError> {
+    let value = arg.or(file).unwrap_or(default);
+    if !range.contains(&value) {
+        return Err(ConfigError(format!(
+            "{name} {value} is out of range: use {} to {} seconds{why}",
+            range.start(),
+            range.end()
+        )));
+    }
+    Ok(value as i64)
+}
 
 impl Settings {
     /// Merges flags/environment (`args`), the TOML file and defaults, and validates.
@@ -201,15 +243,54 @@ impl Settings {
             .or(file.keys_dir)
             .unwrap_or_else(|| PathBuf::from("keys"));
 
-        let ttl = args
-            .access_token_ttl
-            .or(file.access_token_ttl)
-            .unwrap_or(3600);
-        if !(1..=MAX_ACCESS_TOKEN_TTL).contains(&ttl) {
-            return Err(ConfigError(format!(
-                "access_token_ttl {ttl} is out of range: use 1 to {MAX_ACCESS_TOKEN_TTL} seconds (access tokens cannot be recalled from resource servers, so keep them short)"
-            )));
-        }
+        let ttl = seconds(
+            "access_token_ttl",
+            args.access_token_ttl,
+            file.access_token_ttl,
+            3600,
+            1..=MAX_ACCESS_TOKEN_TTL,
+            " (access tokens cannot be recalled from resource servers, so keep them short)",
+        )?;
+        let refresh_token_ttl = seconds(
+            "refresh_token_ttl",
+            args.refresh_token_ttl,
+            file.refresh_token_ttl,
+            2_592_000,
+            60..=31_536_000,
+            "",
+        )?;
+        let code_ttl = seconds(
+            "code_ttl",
+            args.code_ttl,
+            file.code_ttl,
+            60,
+            1..=600,
+            " (RFC 9700 §4.1: codes should live minutes at most)",
+        )?;
+        let refresh_reuse_interval = seconds(
+            "refresh_reuse_interval",
+            args.refresh_reuse_interval,
+            file.refresh_reuse_interval,
+            0,
+            0..=300,
+            "",
+        )?;
+        let session_idle_timeout = seconds(
+            "session_idle_timeout",
+            None,
+            file.session_idle_timeout,
+            7_200,
+            60..=2_592_000,
+            "",
+        )?;
+        let session_lifetime = seconds(
+            "session_lifetime",
+            None,
+            file.session_lifetime,
+            86_400,
+            60..=31_536_000,
+            "",
+        )?;
 
         let signing_alg = SigningAlg::parse(
             args.signing_alg
@@ -248,7 +329,12 @@ impl Settings {
             issuer,
             database,
             keys_dir,
-            access_token_ttl: ttl as i64,
+            access_token_ttl: ttl,
+            refresh_token_ttl,
+            code_ttl,
+            refresh_reuse_interval,
+            session_idle_timeout,
+            session_lifetime,
             signing_alg,
             scopes,
             resources,
@@ -314,6 +400,9 @@ mod tests {
         assert_eq!(s.database, DatabaseUrl::Sqlite("latchkey.db".into()));
         assert_eq!(s.keys_dir, PathBuf::from("keys"));
         assert_eq!(s.access_token_ttl, 3600);
+        assert_eq!(s.refresh_token_ttl, 2_592_000);
+        assert_eq!(s.code_ttl, 60);
+        assert_eq!(s.refresh_reuse_interval, 0);
         assert_eq!(s.resources, vec!["http://127.0.0.1:8080".to_owned()]);
         assert_eq!(s.default_audience, "http://127.0.0.1:8080");
     }

@@ -10,3 +10,4 @@ pub mod keys;
 pub mod oauth;
 pub mod random;
 pub mod store;
+pub mod users;

@@ -49,6 +49,28 @@ pub struct TokenPolicy {
 }
 
 impl TokenPolicy {
+    /// The claims of a token for `sub`, issued to `client_id` at `now`.
+    pub fn claims(
+        &self,
+        sub: String,
+        client_id: &str,
+        scope: &super::scope::ScopeSet,
+        aud: Audience,
+        now: i64,
+        jti: String,
+    ) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: self.issuer.clone(),
+            sub,
+            aud,
+            exp: now + self.access_token_ttl,
+            iat: now,
+            jti,
+            client_id: client_id.to_owned(),
+            scope: scope.to_string(),
+        }
+    }
+
     /// Resolves the requested `resource` values into the token's audience
     /// (RFC 8707 §2: absolute URIs without a fragment, known to this server).
     pub fn audience(&self, requested: &[String]) -> Result<Audience, OAuthError> {

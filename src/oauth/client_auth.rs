@@ -41,10 +41,7 @@ impl ClientCredentials {
 
 /// SHA-256 of a secret: what is stored, and what a presented secret is compared by.
 pub fn hash_secret(secret: &str) -> SecretHash {
-    let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    SecretHash(out)
+    SecretHash(super::types::sha256(secret.as_bytes()))
 }
 
 /// Step 1: work out which credentials the request carries.

@@ -1,7 +1,7 @@
 //! OAuth error codes and the error value every protocol step returns.
 //!
 //! Wire strings follow RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
-//! RFC 7591 §3.2.2 and RFC 8707 §2. Mapping to HTTP status codes lives in `http/`.
+//! RFC 7591 §3.2.2, RFC 8707 §2 and OpenID Connect Core §3.1.2.6 (`prompt=none`). Mapping to HTTP status codes lives in `http/`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -23,6 +23,8 @@ pub enum ErrorCode {
     InsufficientScope,
     InvalidRedirectUri,
     InvalidClientMetadata,
+    LoginRequired,
+    ConsentRequired,
     ServerError,
     TemporarilyUnavailable,
 }
@@ -45,6 +47,8 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidRedirectUri => "invalid_redirect_uri",
             Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }

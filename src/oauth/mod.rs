@@ -4,10 +4,12 @@
 //! generator: the HTTP layer loads rows, passes `now` and fresh random values in,
 //! calls `validate` then `decide`, and carries out the result.
 
+pub mod authorize;
 pub mod claims;
 pub mod client_auth;
 pub mod error;
 pub mod form;
+pub mod pkce;
 pub mod redirect_uri;
 pub mod registration;
 pub mod scope;

@@ -142,3 +142,38 @@ impl RegisteredClient {
         self.grant_types.contains(&grant)
     }
 }
+
+/// A refresh token as presented (`lk_rt_…`). Never printed: `Debug` redacts it.
+pub struct RefreshToken(String);
+
+impl RefreshToken {
+    /// The prefix that marks Latchkey refresh tokens (and lets secret scanners find them).
+    pub const PREFIX: &'static str = "lk_rt_";
+
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(token.into())
+    }
+
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+
+    /// The SHA-256 digest under which it is stored.
+    pub fn hash(&self) -> [u8; 32] {
+        sha256(self.0.as_bytes())
+    }
+}
+
+impl fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RefreshToken(<redacted>)")
+    }
+}
+
+/// SHA-256 of `data`: how codes, refresh tokens and session ids are stored.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}

@@ -6,9 +6,14 @@
 //! over its connection traits drown in bounds; the macro avoids both.
 
 pub mod clients;
+pub mod codes;
+pub mod grants;
 pub mod migrate;
 pub mod models;
 pub mod schema;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
 
 use crate::config::DatabaseUrl;
 use diesel::SqliteConnection;

@@ -87,3 +87,142 @@ impl ClientRow {
         })
     }
 }
+
+use super::schema::{
+    authorization_codes, consents, refresh_tokens, sessions, token_families, users,
+};
+use crate::oauth::pkce::CodeChallenge;
+use crate::oauth::token::authorization_code::IssuedCode;
+use crate::oauth::token::refresh_token::Family;
+
+/// A row of `users`.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// PHC string (Argon2id).
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+/// A row of `sessions`, keyed by the SHA-256 of the cookie value.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct SessionRow {
+    pub id_hash: Vec<u8>,
+    pub user_id: String,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+/// A row of `consents`: the scopes a user granted a client.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = consents)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct ConsentRow {
+    pub user_id: String,
+    pub client_id: String,
+    pub scopes: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A row of `token_families`.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = token_families)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct FamilyRow {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scopes: String,
+    pub resources: String,
+    pub current_hash: Option<Vec<u8>>,
+    pub previous_hash: Option<Vec<u8>>,
+    pub rotated_at: Option<i64>,
+    pub retry_used: bool,
+    pub activated_at: Option<i64>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A row of `authorization_codes`.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = authorization_codes)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct CodeRow {
+    pub code_hash: Vec<u8>,
+    pub family_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub redirect_uri_explicit: bool,
+    pub scopes: String,
+    pub resources: String,
+    pub code_challenge: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub consumed_at: Option<i64>,
+}
+
+/// A row of `refresh_tokens`: lets any token ever issued be traced to its family.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct RefreshTokenRow {
+    pub token_hash: Vec<u8>,
+    pub family_id: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+fn hash32(bytes: &Option<Vec<u8>>, what: &str) -> Result<Option<[u8; 32]>, StoreError> {
+    bytes
+        .as_deref()
+        .map(|b| b.try_into().map_err(|_| StoreError::Corrupt(format!("{what}: not 32 bytes"))))
+        .transpose()
+}
+
+fn json_list(raw: &str, what: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+impl FamilyRow {
+    pub fn to_family(&self) -> Result<Family, StoreError> {
+        Ok(Family {
+            id: self.id.clone(),
+            client_id: self.client_id.clone(),
+            user_id: self.user_id.clone(),
+            scope: ScopeSet::from_trusted(self.scopes.split_whitespace()),
+            resources: json_list(&self.resources, "family resources")?,
+            revoked: self.revoked_at.is_some(),
+            current: hash32(&self.current_hash, "current_hash")?,
+            previous: hash32(&self.previous_hash, "previous_hash")?,
+            rotated_at: self.rotated_at,
+            retry_used: self.retry_used,
+        })
+    }
+}
+
+impl CodeRow {
+    pub fn to_issued(&self) -> Result<IssuedCode, StoreError> {
+        Ok(IssuedCode {
+            client_id: self.client_id.clone(),
+            user_id: self.user_id.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+            redirect_uri_explicit: self.redirect_uri_explicit,
+            scope: ScopeSet::from_trusted(self.scopes.split_whitespace()),
+            resources: json_list(&self.resources, "code resources")?,
+            code_challenge: self.code_challenge.clone().map(CodeChallenge::from_stored),
+            expires_at: self.expires_at,
+        })
+    }
+}

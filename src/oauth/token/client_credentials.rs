@@ -63,16 +63,7 @@ pub fn decide(
     };
 
     let aud = policy.audience(&request.resources)?;
-    Ok(AccessTokenClaims {
-        iss: policy.issuer.clone(),
-        sub: client.id.to_string(),
-        aud,
-        exp: now + policy.access_token_ttl,
-        iat: now,
-        jti,
-        client_id: client.id.to_string(),
-        scope: scope.to_string(),
-    })
+    Ok(policy.claims(client.id.to_string(), client.id.as_str(), &scope, aud, now, jti))
 }
 
 #[cfg(test)]

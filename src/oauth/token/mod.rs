@@ -1,14 +1,19 @@
 //! The token endpoint's grant dispatch (RFC 6749 §3.2) and the success body (§5.1).
 
+pub mod authorization_code;
 pub mod client_credentials;
+pub mod refresh_token;
 
 use super::OAuthError;
 use super::form::FormParams;
 use super::types::GrantType;
-use serde::Serialize;
 
 /// Grants this build of the token endpoint carries out.
-pub const SUPPORTED_GRANTS: [GrantType; 1] = [GrantType::ClientCredentials];
+pub const SUPPORTED_GRANTS: [GrantType; 3] = [
+    GrantType::AuthorizationCode,
+    GrantType::RefreshToken,
+    GrantType::ClientCredentials,
+];
 
 /// Reads `grant_type` and checks that this server supports it.
 pub fn grant_type(form: &FormParams) -> Result<GrantType, OAuthError> {
@@ -25,15 +30,6 @@ pub fn grant_type(form: &FormParams) -> Result<GrantType, OAuthError> {
             raw.escape_default()
         ))),
     }
-}
-
-/// A successful access token response (RFC 6749 §5.1).
-#[derive(Debug, Clone, Serialize)]
-pub struct IssuedToken {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: i64,
-    pub scope: String,
 }
 
 #[cfg(test)]

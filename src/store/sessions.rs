@@ -1,0 +1,54 @@
+//! Queries on `sessions`. Rows are keyed by the SHA-256 of the cookie value, so a
+//! copy of the database does not let anyone sign in.
+
+use super::models::{SessionRow, UserRow};
+use super::schema::{sessions, users};
+use super::{Db, StoreError};
+use crate::with_conn;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+pub async fn insert_session(db: &Db, row: &SessionRow) -> Result<(), StoreError> {
+    with_conn!(db, |conn| {
+        diesel::insert_into(sessions::table)
+            .values(row)
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// The session and its user, if the session exists.
+pub async fn find_session(
+    db: &Db,
+    id_hash: &[u8],
+) -> Result<Option<(SessionRow, UserRow)>, StoreError> {
+    with_conn!(db, |conn| {
+        Ok(sessions::table
+            .inner_join(users::table)
+            .filter(sessions::id_hash.eq(id_hash))
+            .select((SessionRow::as_select(), UserRow::as_select()))
+            .first(conn)
+            .await
+            .optional()?)
+    })
+}
+
+pub async fn touch_session(db: &Db, id_hash: &[u8], now: i64) -> Result<(), StoreError> {
+    with_conn!(db, |conn| {
+        diesel::update(sessions::table.find(id_hash))
+            .set(sessions::last_seen_at.eq(now))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+pub async fn delete_session(db: &Db, id_hash: &[u8]) -> Result<(), StoreError> {
+    with_conn!(db, |conn| {
+        diesel::delete(sessions::table.find(id_hash))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}

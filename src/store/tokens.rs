@@ -1,0 +1,205 @@
+//! Queries on token families, refresh tokens and revoked access tokens.
+//!
+//! Every state change of a family is one conditional UPDATE of its row (a
+//! compare-and-set), which is atomic on PostgreSQL and SQLite alike.
+
+use super::models::{FamilyRow, RefreshTokenRow};
+use super::schema::{refresh_tokens, revoked_access_tokens, token_families};
+use super::{Db, StoreError};
+use crate::with_conn;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+/// First use of a family, at code redemption: marks it active and installs its first
+/// refresh token, unless it was revoked in between (a replayed code). `false` then.
+pub async fn activate_family(
+    db: &Db,
+    family_id: &str,
+    refresh: Option<&RefreshTokenRow>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let current = refresh.map(|r| r.token_hash.clone());
+    with_conn!(db, |conn| {
+        let current = current.clone();
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            {
+                let n = diesel::update(
+                    token_families::table
+                        .filter(token_families::id.eq(family_id))
+                        .filter(token_families::activated_at.is_null())
+                        .filter(token_families::revoked_at.is_null()),
+                )
+                .set((
+                    token_families::activated_at.eq(now),
+                    token_families::last_used_at.eq(now),
+                    token_families::current_hash.eq(current),
+                ))
+                .execute(conn)
+                .await?;
+                if n == 1
+                    && let Some(row) = refresh
+                {
+                    diesel::insert_into(refresh_tokens::table)
+                        .values(row)
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(n == 1)
+            }
+        })
+        .await
+    })
+}
+
+/// A refresh token by hash, with its family.
+pub async fn find_refresh(
+    db: &Db,
+    token_hash: &[u8],
+) -> Result<Option<(RefreshTokenRow, FamilyRow)>, StoreError> {
+    with_conn!(db, |conn| {
+        Ok(refresh_tokens::table
+            .inner_join(token_families::table)
+            .filter(refresh_tokens::token_hash.eq(token_hash))
+            .select((RefreshTokenRow::as_select(), FamilyRow::as_select()))
+            .first(conn)
+            .await
+            .optional()?)
+    })
+}
+
+pub async fn find_family(db: &Db, id: &str) -> Result<Option<FamilyRow>, StoreError> {
+    with_conn!(db, |conn| {
+        Ok(token_families::table
+            .find(id)
+            .select(FamilyRow::as_select())
+            .first(conn)
+            .await
+            .optional()?)
+    })
+}
+
+/// Rotates `old` to `new`: succeeds only if `old` is still the family's live token and
+/// the family is not revoked. Of concurrent rotations of one token, one succeeds.
+pub async fn rotate_refresh(
+    db: &Db,
+    family_id: &str,
+    old: &[u8],
+    new: &RefreshTokenRow,
+    now: i64,
+) -> Result<bool, StoreError> {
+    with_conn!(db, |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            {
+                let n = diesel::update(
+                    token_families::table
+                        .filter(token_families::id.eq(family_id))
+                        .filter(token_families::current_hash.eq(old))
+                        .filter(token_families::revoked_at.is_null()),
+                )
+                .set((
+                    token_families::current_hash.eq(&new.token_hash),
+                    token_families::previous_hash.eq(old),
+                    token_families::rotated_at.eq(now),
+                    token_families::retry_used.eq(false),
+                    token_families::last_used_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+                if n == 1 {
+                    diesel::insert_into(refresh_tokens::table)
+                        .values(new)
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(n == 1)
+            }
+        })
+        .await
+    })
+}
+
+/// The reuse-interval retry: replaces the successor `successor` (never received by the
+/// client) with `new`, once. Succeeds only if nothing moved since the caller looked.
+pub async fn retry_refresh(
+    db: &Db,
+    family_id: &str,
+    previous: &[u8],
+    successor: &[u8],
+    new: &RefreshTokenRow,
+    now: i64,
+) -> Result<bool, StoreError> {
+    with_conn!(db, |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            {
+                let n = diesel::update(
+                    token_families::table
+                        .filter(token_families::id.eq(family_id))
+                        .filter(token_families::previous_hash.eq(previous))
+                        .filter(token_families::current_hash.eq(successor))
+                        .filter(token_families::retry_used.eq(false))
+                        .filter(token_families::revoked_at.is_null()),
+                )
+                .set((
+                    token_families::current_hash.eq(&new.token_hash),
+                    token_families::retry_used.eq(true),
+                    token_families::last_used_at.eq(now),
+                ))
+                .execute(conn)
+                .await?;
+                if n == 1 {
+                    diesel::insert_into(refresh_tokens::table)
+                        .values(new)
+                        .execute(conn)
+                        .await?;
+                }
+                Ok(n == 1)
+            }
+        })
+        .await
+    })
+}
+
+/// Revokes a family: its refresh tokens stop working and its access tokens turn
+/// inactive at introspection. `false` if it was already revoked or does not exist.
+pub async fn revoke_family(db: &Db, family_id: &str, now: i64) -> Result<bool, StoreError> {
+    with_conn!(db, |conn| {
+        let n = diesel::update(
+            token_families::table
+                .filter(token_families::id.eq(family_id))
+                .filter(token_families::revoked_at.is_null()),
+        )
+        .set((
+            token_families::revoked_at.eq(now),
+            token_families::current_hash.eq(None::<Vec<u8>>),
+        ))
+        .execute(conn)
+        .await?;
+        Ok(n > 0)
+    })
+}
+
+/// Denies one access token by `jti` until its expiry.
+pub async fn revoke_access_token(db: &Db, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+    with_conn!(db, |conn| {
+        diesel::insert_into(revoked_access_tokens::table)
+            .values((
+                revoked_access_tokens::jti.eq(jti),
+                revoked_access_tokens::expires_at.eq(expires_at),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+pub async fn is_access_token_revoked(db: &Db, jti: &str) -> Result<bool, StoreError> {
+    with_conn!(db, |conn| {
+        let n: i64 = revoked_access_tokens::table
+            .filter(revoked_access_tokens::jti.eq(jti))
+            .count()
+            .get_result(conn)
+            .await?;
+        Ok(n > 0)
+    })
+}
