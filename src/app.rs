@@ -7,7 +7,8 @@ use crate::http::{self, discovery::Documents};
 use crate::keys::KeySet;
 use crate::oauth::claims::TokenPolicy;
 use crate::store::Db;
-use poem::{Endpoint, EndpointExt, Route};
+use crate::web;
+use poem::{Endpoint, EndpointExt, Route, get, post};
 use std::sync::Arc;
 
 /// Everything a request handler may need, cheap to clone.
@@ -51,6 +52,18 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
         .nest("/", api)
         .at("/openapi.json", spec)
         .nest("/docs", docs)
+        .at(
+            "/oauth/authorize",
+            get(http::authorize::authorize_get).post(http::authorize::authorize_post),
+        )
+        .at(
+            "/login",
+            get(web::login::login_page).post(web::login::login_submit),
+        )
+        .at("/logout", post(web::login::logout))
+        .at("/account", get(web::login::home))
+        .at("/assets/latchkey.css", get(web::stylesheet))
+        .data(state.clone())
         .around(http::errors::shape_errors)
         .around(http::security_headers)
         .around(http::access_log)

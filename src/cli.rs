@@ -42,6 +42,9 @@ pub enum Command {
     /// Manage OAuth clients
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Manage users who sign in
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Inspect signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -89,6 +92,26 @@ pub enum ClientsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user; the password is read from standard input, never from argv
+    Create {
+        username: String,
+        /// Read the password from standard input (required: passwords never go in argv)
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long)]
+        email: Option<String>,
+        /// Display name
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List users
+    List,
+    /// Delete a user (by id or username), with their sessions, consents and tokens
+    Delete { user: String },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// List signing keys: kid, algorithm, file, whether it signs
     List,
@@ -119,6 +142,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print_json(&json!({ "applied": applied }))
         }
         Command::Clients(cmd) => clients_command(settings, cmd).await,
+        Command::Users(cmd) => users_command(settings, cmd).await,
         Command::Keys(KeysCommand::List) => {
             let dir = settings.keys_dir.clone();
             let keys = tokio::task::spawn_blocking(move || KeySet::load(&dir)).await??;
@@ -204,6 +228,51 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
                 }
                 None => bail!("no confidential client with id {client_id}"),
             }
+        }
+    }
+}
+
+async fn users_command(settings: Settings, cmd: UsersCommand) -> anyhow::Result<()> {
+    let db = open_db(&settings).await?;
+    match cmd {
+        UsersCommand::Create {
+            username,
+            password_stdin: _,
+            email,
+            name,
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\n', '\r']).to_owned();
+            match crate::users::create_user(
+                &db,
+                &username,
+                password,
+                email,
+                name,
+                SystemClock.now(),
+            )
+            .await
+            {
+                Ok(user) => print_json(&json!({ "id": user.id, "username": user.username })),
+                Err(e) => bail!("{e}"),
+            }
+        }
+        UsersCommand::List => {
+            let users = store::users::list_users(&db).await?;
+            let list: Vec<_> = users
+                .iter()
+                .map(|u| json!({ "id": u.id, "username": u.username, "email": u.email, "name": u.name, "created_at": u.created_at }))
+                .collect();
+            print_json(&json!(list))
+        }
+        UsersCommand::Delete { user } => {
+            if !store::users::delete_user(&db, &user).await? {
+                bail!("no user {user}");
+            }
+            print_json(&json!({ "deleted": user }))
         }
     }
 }

@@ -39,13 +39,23 @@ pub struct SettingsArgs {
     )]
     pub access_token_ttl: Option<u64>,
     /// Refresh token lifetime in seconds [default: 2592000]
-    #[arg(long, global = true, env = "LATCHKEY_REFRESH_TOKEN_TTL", value_name = "SECONDS")]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_REFRESH_TOKEN_TTL",
+        value_name = "SECONDS"
+    )]
     pub refresh_token_ttl: Option<u64>,
     /// Authorization code lifetime in seconds [default: 60]
     #[arg(long, global = true, env = "LATCHKEY_CODE_TTL", value_name = "SECONDS")]
     pub code_ttl: Option<u64>,
     /// Seconds a rotated-out refresh token may be retried once [default: 0]
-    #[arg(long, global = true, env = "LATCHKEY_REFRESH_REUSE_INTERVAL", value_name = "SECONDS")]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_REFRESH_REUSE_INTERVAL",
+        value_name = "SECONDS"
+    )]
     pub refresh_reuse_interval: Option<u64>,
     /// JWS algorithm for access tokens [default: RS256]
     #[arg(long, global = true, env = "LATCHKEY_SIGNING_ALG", value_name = "ALG")]

@@ -11,3 +11,4 @@ pub mod oauth;
 pub mod random;
 pub mod store;
 pub mod users;
+pub mod web;

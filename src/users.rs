@@ -32,7 +32,10 @@ pub enum UserError {
 }
 
 fn argon2() -> Argon2<'static> {
-    #[expect(clippy::unwrap_used, reason = "constant parameters, valid by construction")]
+    #[expect(
+        clippy::unwrap_used,
+        reason = "constant parameters, valid by construction"
+    )]
     let params = Params::new(MEMORY_KIB, PASSES, LANES, None).unwrap();
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
@@ -56,7 +59,9 @@ fn dummy_hash() -> &'static str {
 
 fn verify_blocking(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
-        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }

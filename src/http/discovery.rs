@@ -18,18 +18,37 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 pub struct AuthorizationServerMetadata {
     /// The issuer identifier; equals `iss` in every token.
     pub issuer: String,
+    /// URL of the authorization endpoint (browser).
+    pub authorization_endpoint: String,
     /// URL of the token endpoint.
     pub token_endpoint: String,
+    /// URL of the revocation endpoint (RFC 7009).
+    pub revocation_endpoint: String,
+    /// URL of the introspection endpoint (RFC 7662).
+    pub introspection_endpoint: String,
+    /// URL of the userinfo endpoint.
+    pub userinfo_endpoint: String,
     /// URL of the JWK Set with the token signing keys.
     pub jwks_uri: String,
     /// Scopes clients may request.
     pub scopes_supported: Vec<String>,
-    /// Response types for the authorization endpoint (none yet: no authorization endpoint).
+    /// Response types for the authorization endpoint: `code`.
     pub response_types_supported: Vec<String>,
+    /// How authorization responses are returned: `query`.
+    pub response_modes_supported: Vec<String>,
     /// Grant types the token endpoint accepts.
     pub grant_types_supported: Vec<String>,
-    /// Client authentication methods the token endpoint accepts.
+    /// Client authentication methods the token endpoint accepts (`none`: public
+    /// clients, which must use PKCE).
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Client authentication methods the revocation endpoint accepts.
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// Client authentication methods the introspection endpoint accepts.
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    /// PKCE methods: `S256` only (`plain` is refused).
+    pub code_challenge_methods_supported: Vec<String>,
+    /// RFC 9207: authorization responses carry `iss`.
+    pub authorization_response_iss_parameter_supported: bool,
     /// Human-readable API documentation.
     pub service_documentation: String,
 }
@@ -80,6 +99,10 @@ impl Document {
     }
 }
 
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
 /// The discovery documents, built from settings at start.
 #[derive(Debug, Clone)]
 pub struct Documents {
@@ -93,18 +116,35 @@ impl Documents {
         let issuer = &settings.issuer;
         let server = AuthorizationServerMetadata {
             issuer: issuer.clone(),
+            authorization_endpoint: format!("{issuer}/oauth/authorize"),
             token_endpoint: format!("{issuer}/oauth/token"),
+            revocation_endpoint: format!("{issuer}/oauth/revoke"),
+            introspection_endpoint: format!("{issuer}/oauth/introspect"),
+            userinfo_endpoint: format!("{issuer}/oauth/userinfo"),
             jwks_uri: format!("{issuer}/.well-known/jwks.json"),
             scopes_supported: settings.scopes.names().iter().map(str::to_owned).collect(),
-            response_types_supported: vec![],
+            response_types_supported: vec!["code".to_owned()],
+            response_modes_supported: vec!["query".to_owned()],
             grant_types_supported: SUPPORTED_GRANTS
                 .iter()
                 .map(|g| g.as_str().to_owned())
                 .collect(),
-            token_endpoint_auth_methods_supported: vec![
-                "client_secret_basic".to_owned(),
-                "client_secret_post".to_owned(),
-            ],
+            token_endpoint_auth_methods_supported: strings(&[
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ]),
+            revocation_endpoint_auth_methods_supported: strings(&[
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ]),
+            introspection_endpoint_auth_methods_supported: strings(&[
+                "client_secret_basic",
+                "client_secret_post",
+            ]),
+            code_challenge_methods_supported: strings(&["S256"]),
+            authorization_response_iss_parameter_supported: true,
             service_documentation: format!("{issuer}/docs"),
         };
         let resource = ProtectedResourceMetadata {

@@ -125,7 +125,13 @@ pub async fn shape_errors<E: Endpoint>(ep: E, req: Request) -> poem::Result<Resp
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         let err = poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE);
-        return Ok(fallback_error_response(&path, &err));
+        let mut resp = fallback_error_response(&path, &err);
+        // The unread body stays on the connection: tell the client not to reuse it.
+        resp.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        return Ok(resp);
     }
     match ep.call(req).await {
         Ok(resp) => Ok(resp.into_response()),

@@ -1,9 +1,12 @@
 //! The HTTP surface: one poem-openapi API struct per tag, combined into one service
 //! whose generated spec is served at `/openapi.json` and checked in under `openapi/`.
 
+pub mod authorize;
+pub mod bearer;
 pub mod discovery;
 pub mod errors;
 pub mod health;
+pub mod oauth;
 pub mod payloads;
 pub mod token;
 
@@ -73,12 +76,20 @@ impl<'a> ApiExtractor<'a> for ClientAuthHeader {
     }
 }
 
-pub type Apis = (token::TokenApi, discovery::DiscoveryApi, health::HealthApi);
+pub type Apis = (
+    token::TokenApi,
+    oauth::OAuthApi,
+    discovery::DiscoveryApi,
+    health::HealthApi,
+);
 
 /// The combined API, with `issuer` as its server URL.
 pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
     let apis = (
         token::TokenApi {
+            state: state.clone(),
+        },
+        oauth::OAuthApi {
             state: state.clone(),
         },
         discovery::DiscoveryApi {
@@ -120,7 +131,7 @@ pub async fn security_headers<E: Endpoint>(ep: E, req: Request) -> poem::Result<
         header::X_FRAME_OPTIONS,
         header::HeaderValue::from_static("DENY"),
     );
-    if !path_is_docs {
+    if !path_is_docs && !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
             header::HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),

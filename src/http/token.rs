@@ -4,11 +4,15 @@ use super::errors::{OAuthErrorBody, oauth_status};
 use super::payloads::{OAuthForm, body_error_to_oauth};
 use super::{ApiTags, ClientAuthHeader};
 use crate::app::AppState;
+use crate::oauth::claims::{AccessTokenClaims, family_jti};
 use crate::oauth::form::FormParams;
-use crate::oauth::token::client_credentials;
-use crate::oauth::types::GrantType;
+use crate::oauth::token::refresh_token::{PresentedToken, RefreshDecision};
+use crate::oauth::token::{authorization_code, client_credentials, refresh_token};
+use crate::oauth::types::{GrantType, RefreshToken, RegisteredClient, sha256};
 use crate::oauth::{ErrorCode, OAuthError, client_auth, token};
+use crate::random::url_token;
 use crate::store;
+use crate::store::models::RefreshTokenRow;
 use poem::http::StatusCode;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -17,17 +21,30 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 #[derive(Debug, Clone, Copy, Enum)]
 #[oai(rename_all = "snake_case")]
 pub enum TokenGrantType {
+    /// RFC 6749 §4.1.3: exchange an authorization code (with its PKCE verifier).
+    AuthorizationCode,
+    /// RFC 6749 §6: exchange a refresh token for a new pair (it is rotated).
+    RefreshToken,
     /// RFC 6749 §4.4: a confidential client acting on its own behalf.
     ClientCredentials,
 }
 
-/// A token request (RFC 6749 §4.4.2), form-encoded.
+/// A token request (RFC 6749 §4.1.3, §6, §4.4.2), form-encoded.
 #[derive(Debug, Clone, Object)]
 pub struct TokenRequest {
     // No doc comment: the enum's own description travels with the `$ref`, and a
     // described `$ref` becomes an `allOf` that SDK generators choke on.
     pub grant_type: TokenGrantType,
-    /// Space-separated scopes wanted; default: every scope the client is allowed.
+    /// authorization_code: the code from the authorization response.
+    pub code: Option<String>,
+    /// authorization_code: the redirect URI of the authorization request, if it had one.
+    pub redirect_uri: Option<String>,
+    /// authorization_code: the PKCE code verifier (RFC 7636).
+    pub code_verifier: Option<String>,
+    /// refresh_token: the refresh token (`lk_rt_…`).
+    pub refresh_token: Option<String>,
+    /// Space-separated scopes wanted. client_credentials: default every scope the
+    /// client is allowed; refresh_token: any subset of the original grant.
     pub scope: Option<String>,
     /// RFC 8707 resource indicators: the APIs the token is for (becomes `aud`).
     /// Repeat the parameter for several.
@@ -49,6 +66,10 @@ pub struct TokenSuccess {
     pub expires_in: i64,
     /// The scopes granted, space-separated.
     pub scope: String,
+    /// A refresh token (`lk_rt_…`), for authorization_code and refresh_token grants
+    /// when the client may refresh. Each use returns a new one; the old one dies.
+    #[oai(skip_serializing_if_is_none)]
+    pub refresh_token: Option<String>,
 }
 
 const NO_STORE: &str = "no-store";
@@ -195,33 +216,167 @@ impl TokenApi {
         let row = store::clients::find_client(&state.db, credentials.client_id().as_str()).await?;
         let registered = row.map(|r| r.to_registered()).transpose()?;
         let client = client_auth::authenticate(registered.as_ref(), &credentials)?;
+        let now = state.clock.now();
 
         match grant {
             GrantType::ClientCredentials => {
                 let request = client_credentials::validate(form)?;
-                let now = state.clock.now();
                 let claims = client_credentials::decide(
                     client,
                     &request,
                     &state.settings.scopes,
                     &state.policy,
                     now,
-                    crate::random::url_token::<16>(),
+                    url_token::<16>(),
                 )?;
                 let access_token = state.keys.active().sign_jwt(&claims)?;
                 tracing::info!(client_id = %client.id, grant = "client_credentials", scope = %claims.scope, "issued access token");
-                Ok(TokenSuccess {
-                    access_token,
-                    token_type: "Bearer".to_owned(),
-                    expires_in: claims.exp - now,
-                    scope: claims.scope,
-                })
+                Ok(success(access_token, &claims, now, None))
             }
-            // `token::grant_type` only returns grants this build supports.
-            other => Err(OAuthError::unsupported_grant_type(format!(
-                "grant type `{other}` is not supported by this server"
-            ))
-            .into()),
+            GrantType::AuthorizationCode => self.exchange_code(client, form, now).await,
+            GrantType::RefreshToken => self.refresh(client, form, now).await,
         }
+    }
+
+    async fn exchange_code(
+        &self,
+        client: &RegisteredClient,
+        form: &FormParams,
+        now: i64,
+    ) -> Result<TokenSuccess, Failure> {
+        let state = &self.state;
+        let request = authorization_code::validate(form)?;
+        let code_hash = sha256(request.code.as_bytes());
+        let Some(row) = store::codes::redeem_code(&state.db, &code_hash, now).await? else {
+            // Spent already? Then this is a replay: whoever holds the code is not to
+            // be trusted, so every token issued from it dies (RFC 6749 §4.1.2).
+            if let Some(spent) = store::codes::find_code(&state.db, &code_hash).await? {
+                store::tokens::revoke_family(&state.db, &spent.family_id, now).await?;
+                tracing::warn!(client_id = %client.id, family = %spent.family_id, "authorization code replayed; its tokens are revoked");
+                return Err(OAuthError::invalid_grant("the code has already been used").into());
+            }
+            return Err(OAuthError::invalid_grant("the code is invalid").into());
+        };
+        let grant =
+            authorization_code::decide(client, &request, &row.to_issued()?, &state.policy, now)?;
+        let refresh = grant
+            .refresh_token
+            .then(|| new_refresh(&row.family_id, now, state.settings.refresh_token_ttl));
+        let activated = store::tokens::activate_family(
+            &state.db,
+            &row.family_id,
+            refresh.as_ref().map(|(_, r)| r),
+            now,
+        )
+        .await?;
+        if !activated {
+            // A replay revoked the family between our redemption and now.
+            return Err(OAuthError::invalid_grant("the code has already been used").into());
+        }
+        let claims = state.policy.claims(
+            row.user_id.clone(),
+            client.id.as_str(),
+            &grant.scope,
+            grant.audience,
+            now,
+            family_jti(&row.family_id, &url_token::<12>()),
+        );
+        let access_token = state.keys.active().sign_jwt(&claims)?;
+        tracing::info!(client_id = %client.id, grant = "authorization_code", scope = %claims.scope, "issued tokens");
+        Ok(success(access_token, &claims, now, refresh.map(|(t, _)| t)))
+    }
+
+    async fn refresh(
+        &self,
+        client: &RegisteredClient,
+        form: &FormParams,
+        now: i64,
+    ) -> Result<TokenSuccess, Failure> {
+        let state = &self.state;
+        let request = refresh_token::validate(form)?;
+        let hash = request.token.hash();
+        let presented = match store::tokens::find_refresh(&state.db, &hash).await? {
+            Some((token, family)) => Some(PresentedToken {
+                hash,
+                expires_at: token.expires_at,
+                family: family.to_family()?,
+            }),
+            None => None,
+        };
+        let decision = refresh_token::decide(
+            client,
+            &request,
+            presented.as_ref(),
+            &state.policy,
+            state.settings.refresh_reuse_interval,
+            now,
+        )?;
+        let family = match &presented {
+            Some(p) => &p.family,
+            None => return Err(OAuthError::server_error().into()),
+        };
+        let (new_token, new_row) = new_refresh(&family.id, now, state.settings.refresh_token_ttl);
+        let won = match decision {
+            RefreshDecision::Rotate(grant) => {
+                store::tokens::rotate_refresh(&state.db, &family.id, &hash, &new_row, now)
+                    .await?
+                    .then_some(grant)
+            }
+            RefreshDecision::Retry { grant, successor } => store::tokens::retry_refresh(
+                &state.db, &family.id, &hash, &successor, &new_row, now,
+            )
+            .await?
+            .then_some(grant),
+            RefreshDecision::Reuse => None,
+        };
+        let Some(grant) = won else {
+            // A rotated-out token, or one that lost a race to rotate: either way the
+            // token was presented after it stopped being the live one. RFC 9700
+            // §4.14.2: assume theft and revoke the whole family.
+            store::tokens::revoke_family(&state.db, &family.id, now).await?;
+            tracing::warn!(client_id = %client.id, family = %family.id, "refresh token reuse; family revoked");
+            return Err(OAuthError::invalid_grant(
+                "the refresh token is invalid, expired or revoked",
+            )
+            .into());
+        };
+        let claims = state.policy.claims(
+            family.user_id.clone(),
+            client.id.as_str(),
+            &grant.scope,
+            grant.audience,
+            now,
+            family_jti(&family.id, &url_token::<12>()),
+        );
+        let access_token = state.keys.active().sign_jwt(&claims)?;
+        tracing::info!(client_id = %client.id, grant = "refresh_token", scope = %claims.scope, "rotated refresh token");
+        Ok(success(access_token, &claims, now, Some(new_token)))
+    }
+}
+
+/// A new refresh token and its row.
+fn new_refresh(family_id: &str, now: i64, ttl: i64) -> (String, RefreshTokenRow) {
+    let token = format!("{}{}", RefreshToken::PREFIX, url_token::<32>());
+    let row = RefreshTokenRow {
+        token_hash: sha256(token.as_bytes()).to_vec(),
+        family_id: family_id.to_owned(),
+        issued_at: now,
+        expires_at: now + ttl,
+    };
+    (token, row)
+}
+
+fn success(
+    access_token: String,
+    claims: &AccessTokenClaims,
+    now: i64,
+    refresh_token: Option<String>,
+) -> TokenSuccess {
+    TokenSuccess {
+        access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: claims.exp - now,
+        scope: claims.scope.clone(),
+        refresh_token,
     }
 }

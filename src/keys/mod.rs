@@ -47,6 +47,8 @@ pub struct SigningKey {
     pub path: PathBuf,
     pub modified: i64,
     signer: Signer,
+    /// The same key for verification, built once.
+    decoding: jsonwebtoken::DecodingKey,
     jwk: Jwk,
     /// base64url of `{"alg":…,"kid":…,"typ":"at+jwt"}`, computed once per key.
     header_b64: String,
@@ -74,6 +76,8 @@ impl SigningKey {
         let kid = rsa_thumbprint(&n, &e);
         let header = serde_json::json!({ "alg": signer.alg(), "kid": kid, "typ": "at+jwt" });
         let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
+        let decoding = jsonwebtoken::DecodingKey::from_rsa_components(&n, &e)
+            .map_err(|e| bad(format!("public key: {e}")))?;
         let jwk = Jwk {
             kty: "RSA".to_owned(),
             use_: "sig".to_owned(),
@@ -87,6 +91,7 @@ impl SigningKey {
             path: path.to_owned(),
             modified,
             signer,
+            decoding,
             jwk,
             header_b64,
         })
@@ -154,6 +159,30 @@ impl KeySet {
 
     pub fn jwks(&self) -> &PublishedJwks {
         &self.jwks
+    }
+
+    /// Verifies an access token issued by this server: a key of ours by `kid`, the
+    /// signature, `typ: at+jwt` (RFC 9068 §4) and `iss`. Expiry is the caller's to
+    /// check against its clock. `None` for anything that is not such a token.
+    pub fn verify_access_token(
+        &self,
+        token: &str,
+        issuer: &str,
+    ) -> Option<crate::oauth::claims::AccessTokenClaims> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.typ.as_deref() != Some("at+jwt") {
+            return None;
+        }
+        let kid = header.kid?;
+        let key = self.keys.iter().find(|k| k.kid == kid)?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_issuer(&[issuer]);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["iss", "sub", "exp"]);
+        jsonwebtoken::decode(token, &key.decoding, &validation)
+            .ok()
+            .map(|data| data.claims)
     }
 
     /// Loads every key in `dir`, generating one first if there is none.
@@ -229,8 +258,20 @@ impl KeySet {
 fn verify_round_trip(key: &SigningKey) -> Result<(), KeyError> {
     let probe = serde_json::json!({ "probe": true, "exp": 4_102_444_800_i64 });
     let token = key.sign_jwt(&probe)?;
-    let decoding = jsonwebtoken::DecodingKey::from_rsa_components(&key.jwk.n, &key.jwk.e)
-        .map_err(|e| KeyError::Invalid(format!("key {}: {e}", key.kid)))?;
+    let decoding = jsonwebtoken::DecodingKey::from_jwk(&jsonwebtoken::jwk::Jwk {
+        common: jsonwebtoken::jwk::CommonParameters {
+            key_id: Some(key.jwk.kid.clone()),
+            ..Default::default()
+        },
+        algorithm: jsonwebtoken::jwk::AlgorithmParameters::RSA(
+            jsonwebtoken::jwk::RSAKeyParameters {
+                key_type: jsonwebtoken::jwk::RSAKeyType::RSA,
+                n: key.jwk.n.clone(),
+                e: key.jwk.e.clone(),
+            },
+        ),
+    })
+    .map_err(|e| KeyError::Invalid(format!("key {}: {e}", key.kid)))?;
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.validate_aud = false;
     jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation)

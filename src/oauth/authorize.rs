@@ -53,14 +53,23 @@ pub fn resolve_redirect(
     params: &FormParams,
     client: Option<&RegisteredClient>,
 ) -> Result<(String, bool), NoRedirect> {
-    let single = |name: &str| params.single(name).map_err(|e| NoRedirect(e.description.into_owned()));
+    let single = |name: &str| {
+        params
+            .single(name)
+            .map_err(|e| NoRedirect(e.description.into_owned()))
+    };
     if single("client_id")?.is_none() {
         return Err(NoRedirect("the client_id parameter is missing".to_owned()));
     }
-    let client = client.ok_or_else(|| NoRedirect("there is no application with this client_id".to_owned()))?;
+    let client = client
+        .ok_or_else(|| NoRedirect("there is no application with this client_id".to_owned()))?;
     match single("redirect_uri")? {
         Some(requested) => {
-            if client.redirect_uris.iter().any(|r| redirect_uri::matches(r, requested)) {
+            if client
+                .redirect_uris
+                .iter()
+                .any(|r| redirect_uri::matches(r, requested))
+            {
                 Ok((requested.to_owned(), true))
             } else {
                 Err(NoRedirect(
@@ -71,7 +80,9 @@ pub fn resolve_redirect(
         // OAuth 2.1 §4.1.1: optional only when exactly one URI is registered.
         None => match client.redirect_uris.as_slice() {
             [only] => Ok((only.clone(), false)),
-            [] => Err(NoRedirect("this application has no redirect URI registered".to_owned())),
+            [] => Err(NoRedirect(
+                "this application has no redirect URI registered".to_owned(),
+            )),
             _ => Err(NoRedirect(
                 "redirect_uri is required: this application registered several".to_owned(),
             )),
@@ -234,7 +245,12 @@ pub fn response_uri(
 }
 
 /// The error redirect for `err`.
-pub fn error_uri(redirect_uri: &str, err: &OAuthError, state: Option<&str>, issuer: &str) -> String {
+pub fn error_uri(
+    redirect_uri: &str,
+    err: &OAuthError,
+    state: Option<&str>,
+    issuer: &str,
+) -> String {
     response_uri(
         redirect_uri,
         &[
@@ -261,7 +277,10 @@ mod tests {
             secret_hash: None,
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             scopes: ScopeSet::parse("profile email").unwrap(),
-            redirect_uris: vec!["https://app.example/cb".into(), "http://127.0.0.1/cb".into()],
+            redirect_uris: vec![
+                "https://app.example/cb".into(),
+                "http://127.0.0.1/cb".into(),
+            ],
         }
     }
 
@@ -275,7 +294,11 @@ mod tests {
     }
 
     fn catalogue() -> ScopeCatalogue {
-        ScopeCatalogue::new(vec![ScopeEntry { name: "x".into(), description: "d".into() }]).unwrap()
+        ScopeCatalogue::new(vec![ScopeEntry {
+            name: "x".into(),
+            description: "d".into(),
+        }])
+        .unwrap()
     }
 
     fn form(q: &str) -> FormParams {
@@ -293,12 +316,28 @@ mod tests {
     fn unknown_client_and_unregistered_redirect_never_redirect() {
         let c = client(ClientType::Public);
         assert!(resolve_redirect(&form("client_id=app"), None).is_err());
-        assert!(resolve_redirect(&form("redirect_uri=https%3A%2F%2Fapp.example%2Fcb"), Some(&c)).is_err());
-        assert!(resolve_redirect(&form("client_id=app&redirect_uri=https%3A%2F%2Fevil.example%2Fcb"), Some(&c)).is_err());
+        assert!(
+            resolve_redirect(
+                &form("redirect_uri=https%3A%2F%2Fapp.example%2Fcb"),
+                Some(&c)
+            )
+            .is_err()
+        );
+        assert!(
+            resolve_redirect(
+                &form("client_id=app&redirect_uri=https%3A%2F%2Fevil.example%2Fcb"),
+                Some(&c)
+            )
+            .is_err()
+        );
         // Several registered: the parameter is required.
         assert!(resolve_redirect(&form("client_id=app"), Some(&c)).is_err());
         // Loopback: any port.
-        let (uri, explicit) = resolve_redirect(&form("client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcb"), Some(&c)).unwrap();
+        let (uri, explicit) = resolve_redirect(
+            &form("client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcb"),
+            Some(&c),
+        )
+        .unwrap();
         assert_eq!(uri, "http://127.0.0.1:5555/cb");
         assert!(explicit);
     }
@@ -320,21 +359,58 @@ mod tests {
         let base = "client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb";
         let pkce = format!("code_challenge={CHALLENGE}&code_challenge_method=S256");
         let cases = [
-            (format!("{base}&scope=profile&{pkce}"), ErrorCode::InvalidRequest),
-            (format!("{base}&response_type=token&scope=profile&{pkce}"), ErrorCode::UnsupportedResponseType),
-            (format!("{base}&response_type=code&scope=profile"), ErrorCode::InvalidRequest),
-            (format!("{base}&response_type=code&scope=profile&code_challenge={CHALLENGE}&code_challenge_method=plain"), ErrorCode::InvalidRequest),
-            (format!("{base}&response_type=code&{pkce}"), ErrorCode::InvalidScope),
-            (format!("{base}&response_type=code&scope=x&{pkce}"), ErrorCode::InvalidScope),
-            (format!("{base}&response_type=code&scope=nope&{pkce}"), ErrorCode::InvalidScope),
-            (format!("{base}&response_type=code&scope=profile&resource=https%3A%2F%2Fother&{pkce}"), ErrorCode::InvalidTarget),
-            (format!("{base}&response_type=code&scope=profile&state=a&state=b&{pkce}"), ErrorCode::InvalidRequest),
+            (
+                format!("{base}&scope=profile&{pkce}"),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                format!("{base}&response_type=token&scope=profile&{pkce}"),
+                ErrorCode::UnsupportedResponseType,
+            ),
+            (
+                format!("{base}&response_type=code&scope=profile"),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                format!(
+                    "{base}&response_type=code&scope=profile&code_challenge={CHALLENGE}&code_challenge_method=plain"
+                ),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                format!("{base}&response_type=code&{pkce}"),
+                ErrorCode::InvalidScope,
+            ),
+            (
+                format!("{base}&response_type=code&scope=x&{pkce}"),
+                ErrorCode::InvalidScope,
+            ),
+            (
+                format!("{base}&response_type=code&scope=nope&{pkce}"),
+                ErrorCode::InvalidScope,
+            ),
+            (
+                format!(
+                    "{base}&response_type=code&scope=profile&resource=https%3A%2F%2Fother&{pkce}"
+                ),
+                ErrorCode::InvalidTarget,
+            ),
+            (
+                format!("{base}&response_type=code&scope=profile&state=a&state=b&{pkce}"),
+                ErrorCode::InvalidRequest,
+            ),
         ];
         for (q, code) in cases {
             assert_eq!(run(&q, ClientType::Public).unwrap_err().code, code, "{q}");
         }
         // A confidential client may skip PKCE.
-        assert!(run(&format!("{base}&response_type=code&scope=profile"), ClientType::Confidential).is_ok());
+        assert!(
+            run(
+                &format!("{base}&response_type=code&scope=profile"),
+                ClientType::Confidential
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -353,14 +429,26 @@ mod tests {
         assert_eq!(decide(&forced, true, Some(&granted)), Decision::Consent);
         let mut none = r.clone();
         none.prompt = Prompt::None;
-        assert!(matches!(decide(&none, false, None), Decision::Fail(e) if e.code == ErrorCode::LoginRequired));
-        assert!(matches!(decide(&none, true, None), Decision::Fail(e) if e.code == ErrorCode::ConsentRequired));
+        assert!(
+            matches!(decide(&none, false, None), Decision::Fail(e) if e.code == ErrorCode::LoginRequired)
+        );
+        assert!(
+            matches!(decide(&none, true, None), Decision::Fail(e) if e.code == ErrorCode::ConsentRequired)
+        );
         assert_eq!(decide(&none, true, Some(&granted)), Decision::Issue);
     }
 
     #[test]
     fn response_uri_keeps_existing_query_and_adds_iss() {
-        let u = response_uri("https://app.example/cb?x=1", &[("code", "c")], Some("s t"), "https://auth.example");
-        assert_eq!(u, "https://app.example/cb?x=1&code=c&state=s+t&iss=https%3A%2F%2Fauth.example");
+        let u = response_uri(
+            "https://app.example/cb?x=1",
+            &[("code", "c")],
+            Some("s t"),
+            "https://auth.example",
+        );
+        assert_eq!(
+            u,
+            "https://app.example/cb?x=1&code=c&state=s+t&iss=https%3A%2F%2Fauth.example"
+        );
     }
 }

@@ -36,6 +36,18 @@ pub struct AccessTokenClaims {
     pub scope: String,
 }
 
+/// The `jti` of an access token issued from token family `family_id`: the family id,
+/// a dot, and fresh randomness. `jti` is opaque to everyone else; to this server it
+/// says which family to check at introspection. (base64url has no dot.)
+pub fn family_jti(family_id: &str, random: &str) -> String {
+    format!("{family_id}.{random}")
+}
+
+/// The token family an access token came from, if any (client credentials: none).
+pub fn family_of_jti(jti: &str) -> Option<&str> {
+    jti.split_once('.').map(|(family, _)| family)
+}
+
 /// Server-wide settings that shape every access token.
 #[derive(Debug, Clone)]
 pub struct TokenPolicy {

@@ -63,6 +63,16 @@ impl FormParams {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Parameters from already-decoded pairs (a JSON body, for instance).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Self { pairs }
+    }
+
+    /// Every pair, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// True when no parameter at all was sent.
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()

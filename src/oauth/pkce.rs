@@ -41,7 +41,8 @@ pub fn parse_challenge(
         (Some(c), Some("S256")) => {
             // The base64url encoding of a 32-byte digest is exactly 43 characters.
             let valid = c.len() == 43
-                && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if valid {
                 Ok(Some(CodeChallenge(c.to_owned())))
             } else {
@@ -108,7 +109,9 @@ mod tests {
 
     #[test]
     fn rfc_example_verifies() {
-        let c = parse_challenge(Some(CHALLENGE), Some("S256")).unwrap().unwrap();
+        let c = parse_challenge(Some(CHALLENGE), Some("S256"))
+            .unwrap()
+            .unwrap();
         assert!(CodeVerifier::parse(VERIFIER).unwrap().matches(&c));
         let wrong = CodeVerifier::parse(&"a".repeat(43)).unwrap();
         assert!(!wrong.matches(&c));

@@ -11,17 +11,15 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 pub async fn insert_code(db: &Db, family: &FamilyRow, code: &CodeRow) -> Result<(), StoreError> {
     with_conn!(db, |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
-            {
-                diesel::insert_into(token_families::table)
-                    .values(family)
-                    .execute(conn)
-                    .await?;
-                diesel::insert_into(authorization_codes::table)
-                    .values(code)
-                    .execute(conn)
-                    .await?;
-                Ok(())
-            }
+            diesel::insert_into(token_families::table)
+                .values(family)
+                .execute(conn)
+                .await?;
+            diesel::insert_into(authorization_codes::table)
+                .values(code)
+                .execute(conn)
+                .await?;
+            Ok(())
         })
         .await
     })
@@ -29,7 +27,11 @@ pub async fn insert_code(db: &Db, family: &FamilyRow, code: &CodeRow) -> Result<
 
 /// Spends a code: one conditional write, so exactly one presentation ever gets the
 /// row back. `None` when the code is unknown or already spent.
-pub async fn redeem_code(db: &Db, code_hash: &[u8], now: i64) -> Result<Option<CodeRow>, StoreError> {
+pub async fn redeem_code(
+    db: &Db,
+    code_hash: &[u8],
+    now: i64,
+) -> Result<Option<CodeRow>, StoreError> {
     with_conn!(db, |conn| {
         Ok(diesel::update(
             authorization_codes::table

@@ -187,7 +187,10 @@ pub struct RefreshTokenRow {
 fn hash32(bytes: &Option<Vec<u8>>, what: &str) -> Result<Option<[u8; 32]>, StoreError> {
     bytes
         .as_deref()
-        .map(|b| b.try_into().map_err(|_| StoreError::Corrupt(format!("{what}: not 32 bytes"))))
+        .map(|b| {
+            b.try_into()
+                .map_err(|_| StoreError::Corrupt(format!("{what}: not 32 bytes")))
+        })
         .transpose()
 }
 

@@ -22,30 +22,28 @@ pub async fn activate_family(
     with_conn!(db, |conn| {
         let current = current.clone();
         conn.transaction::<_, StoreError, _>(async |conn| {
+            let n = diesel::update(
+                token_families::table
+                    .filter(token_families::id.eq(family_id))
+                    .filter(token_families::activated_at.is_null())
+                    .filter(token_families::revoked_at.is_null()),
+            )
+            .set((
+                token_families::activated_at.eq(now),
+                token_families::last_used_at.eq(now),
+                token_families::current_hash.eq(current),
+            ))
+            .execute(conn)
+            .await?;
+            if n == 1
+                && let Some(row) = refresh
             {
-                let n = diesel::update(
-                    token_families::table
-                        .filter(token_families::id.eq(family_id))
-                        .filter(token_families::activated_at.is_null())
-                        .filter(token_families::revoked_at.is_null()),
-                )
-                .set((
-                    token_families::activated_at.eq(now),
-                    token_families::last_used_at.eq(now),
-                    token_families::current_hash.eq(current),
-                ))
-                .execute(conn)
-                .await?;
-                if n == 1
-                    && let Some(row) = refresh
-                {
-                    diesel::insert_into(refresh_tokens::table)
-                        .values(row)
-                        .execute(conn)
-                        .await?;
-                }
-                Ok(n == 1)
+                diesel::insert_into(refresh_tokens::table)
+                    .values(row)
+                    .execute(conn)
+                    .await?;
             }
+            Ok(n == 1)
         })
         .await
     })
@@ -89,30 +87,28 @@ pub async fn rotate_refresh(
 ) -> Result<bool, StoreError> {
     with_conn!(db, |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
-            {
-                let n = diesel::update(
-                    token_families::table
-                        .filter(token_families::id.eq(family_id))
-                        .filter(token_families::current_hash.eq(old))
-                        .filter(token_families::revoked_at.is_null()),
-                )
-                .set((
-                    token_families::current_hash.eq(&new.token_hash),
-                    token_families::previous_hash.eq(old),
-                    token_families::rotated_at.eq(now),
-                    token_families::retry_used.eq(false),
-                    token_families::last_used_at.eq(now),
-                ))
-                .execute(conn)
-                .await?;
-                if n == 1 {
-                    diesel::insert_into(refresh_tokens::table)
-                        .values(new)
-                        .execute(conn)
-                        .await?;
-                }
-                Ok(n == 1)
+            let n = diesel::update(
+                token_families::table
+                    .filter(token_families::id.eq(family_id))
+                    .filter(token_families::current_hash.eq(old))
+                    .filter(token_families::revoked_at.is_null()),
+            )
+            .set((
+                token_families::current_hash.eq(&new.token_hash),
+                token_families::previous_hash.eq(old),
+                token_families::rotated_at.eq(now),
+                token_families::retry_used.eq(false),
+                token_families::last_used_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+            if n == 1 {
+                diesel::insert_into(refresh_tokens::table)
+                    .values(new)
+                    .execute(conn)
+                    .await?;
             }
+            Ok(n == 1)
         })
         .await
     })
@@ -130,30 +126,28 @@ pub async fn retry_refresh(
 ) -> Result<bool, StoreError> {
     with_conn!(db, |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
-            {
-                let n = diesel::update(
-                    token_families::table
-                        .filter(token_families::id.eq(family_id))
-                        .filter(token_families::previous_hash.eq(previous))
-                        .filter(token_families::current_hash.eq(successor))
-                        .filter(token_families::retry_used.eq(false))
-                        .filter(token_families::revoked_at.is_null()),
-                )
-                .set((
-                    token_families::current_hash.eq(&new.token_hash),
-                    token_families::retry_used.eq(true),
-                    token_families::last_used_at.eq(now),
-                ))
-                .execute(conn)
-                .await?;
-                if n == 1 {
-                    diesel::insert_into(refresh_tokens::table)
-                        .values(new)
-                        .execute(conn)
-                        .await?;
-                }
-                Ok(n == 1)
+            let n = diesel::update(
+                token_families::table
+                    .filter(token_families::id.eq(family_id))
+                    .filter(token_families::previous_hash.eq(previous))
+                    .filter(token_families::current_hash.eq(successor))
+                    .filter(token_families::retry_used.eq(false))
+                    .filter(token_families::revoked_at.is_null()),
+            )
+            .set((
+                token_families::current_hash.eq(&new.token_hash),
+                token_families::retry_used.eq(true),
+                token_families::last_used_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+            if n == 1 {
+                diesel::insert_into(refresh_tokens::table)
+                    .values(new)
+                    .execute(conn)
+                    .await?;
             }
+            Ok(n == 1)
         })
         .await
     })

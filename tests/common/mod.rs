@@ -333,3 +333,198 @@ pub async fn expect_oauth_error(
     );
     body
 }
+
+/// A person's browser: keeps cookies, does not follow redirects (tests look at them).
+pub struct Browser {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+/// A PKCE verifier and its S256 challenge.
+pub fn pkce_pair() -> (String, String) {
+    use base64::Engine;
+    let verifier = format!("v{}", latchkey::random::url_token::<40>());
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+    (verifier, challenge)
+}
+
+/// The `value` of the hidden input `name` in an HTML page.
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(unescape(&html[start..end]))
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Every hidden input of a page, in order.
+pub fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    html.split(r#"<input type="hidden" name=""#)
+        .skip(1)
+        .map(|chunk| {
+            let (name, rest) = chunk.split_once('"').unwrap();
+            let rest = rest.strip_prefix(r#" value=""#).unwrap();
+            let (value, _) = rest.split_once('"').unwrap();
+            (unescape(name), unescape(value))
+        })
+        .collect()
+}
+
+/// The query parameters of a URL.
+pub fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+impl Browser {
+    pub fn new(app: &TestApp) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Signs in through the real form; returns the login response.
+    pub async fn try_login(&self, username: &str, password: &str) -> reqwest::Response {
+        let page = self
+            .http
+            .get(self.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = hidden_value(&page, "csrf_token").expect("login form has a csrf_token");
+        self.http
+            .post(self.url("/login"))
+            .form(&[
+                ("username", username),
+                ("password", password),
+                ("csrf_token", &csrf),
+                ("next", "/"),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, username: &str, password: &str) {
+        let resp = self.try_login(username, password).await;
+        assert_eq!(resp.status(), 303, "sign-in succeeds");
+    }
+
+    /// GET /oauth/authorize with `query`.
+    pub async fn authorize(&self, query: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .get(self.url("/oauth/authorize"))
+            .query(query)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Loads the consent page for `query` and clicks `decision`; returns the response
+    /// to the form submission.
+    pub async fn decide(&self, query: &[(&str, &str)], decision: &str) -> reqwest::Response {
+        let resp = self.authorize(query).await;
+        assert_eq!(resp.status(), 200, "consent page");
+        let html = resp.text().await.unwrap();
+        let mut form = hidden_inputs(&html);
+        form.push(("decision".into(), decision.into()));
+        self.http
+            .post(self.url("/oauth/authorize"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The `Location` of a redirect.
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("a redirect, got {}", resp.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+impl TestApp {
+    pub async fn user(&self, username: &str, password: &str) -> String {
+        latchkey::users::create_user(
+            &self.state.db,
+            username,
+            password.to_owned(),
+            Some(format!("{username}@example.com")),
+            Some(format!("{username} example")),
+            START,
+        )
+        .await
+        .unwrap()
+        .id
+    }
+
+    /// A public client using the code flow with `redirect`.
+    pub async fn public_client(&self, redirect: &str, scope: &str) -> String {
+        let created = latchkey::clients::create_client(
+            &self.state.db,
+            &self.state.settings.scopes,
+            ClientMetadata {
+                name: "Public App".into(),
+                redirect_uris: vec![redirect.to_owned()],
+                scope: Some(scope.to_owned()),
+                public: true,
+                ..Default::default()
+            },
+            None,
+            START,
+        )
+        .await
+        .unwrap();
+        created.row.id
+    }
+
+    /// A confidential client using the code flow with `redirect`.
+    pub async fn web_client(&self, redirect: &str, scope: &str) -> TestClient {
+        self.client_from(ClientMetadata {
+            name: "Web App".into(),
+            description: "Does useful things".into(),
+            website: Some("https://app.example".into()),
+            redirect_uris: vec![redirect.to_owned()],
+            scope: Some(scope.to_owned()),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// POSTs a token request with the client's id only (public clients).
+    pub async fn token_public(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+}

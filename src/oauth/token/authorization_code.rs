@@ -27,7 +27,10 @@ pub fn validate(form: &FormParams) -> Result<CodeExchange, OAuthError> {
         .single("code")?
         .ok_or_else(|| OAuthError::invalid_request("the code parameter is required"))?
         .to_owned();
-    let verifier = form.single("code_verifier")?.map(CodeVerifier::parse).transpose()?;
+    let verifier = form
+        .single("code_verifier")?
+        .map(CodeVerifier::parse)
+        .transpose()?;
     Ok(CodeExchange {
         code,
         redirect_uri: form.single("redirect_uri")?.map(str::to_owned),
@@ -70,7 +73,9 @@ pub fn decide(
 ) -> Result<CodeGrant, OAuthError> {
     // 1. §4.1.3: the code was issued to this client.
     if code.client_id != client.id.as_str() {
-        return Err(OAuthError::invalid_grant("the code was not issued to this client"));
+        return Err(OAuthError::invalid_grant(
+            "the code was not issued to this client",
+        ));
     }
     // 2. Codes are short-lived (RFC 9700 §4.1.2 recommends minutes at most).
     if now >= code.expires_at {
@@ -94,7 +99,11 @@ pub fn decide(
     //    downgrade attempt, so it fails too.
     match (&code.code_challenge, &request.verifier) {
         (Some(challenge), Some(verifier)) if verifier.matches(challenge) => {}
-        (Some(_), Some(_)) => return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge")),
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ));
+        }
         (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is required")),
         (None, Some(_)) => {
             return Err(OAuthError::invalid_grant(
@@ -107,7 +116,11 @@ pub fn decide(
     let resources = if request.resources.is_empty() {
         code.resources.clone()
     } else {
-        if let Some(extra) = request.resources.iter().find(|r| !code.resources.contains(r)) {
+        if let Some(extra) = request
+            .resources
+            .iter()
+            .find(|r| !code.resources.contains(r))
+        {
             return Err(OAuthError::invalid_target(format!(
                 "resource `{}` was not in the authorization request",
                 extra.escape_default()
@@ -186,32 +199,67 @@ mod tests {
     #[test]
     fn each_binding_is_checked() {
         let grant = |r: Result<CodeGrant, OAuthError>| r.unwrap_err().code;
-        assert_eq!(grant(run(GOOD, &code(), NOW + 60)), ErrorCode::InvalidGrant, "expired");
+        assert_eq!(
+            grant(run(GOOD, &code(), NOW + 60)),
+            ErrorCode::InvalidGrant,
+            "expired"
+        );
         let mut other = code();
         other.client_id = "other".into();
-        assert_eq!(grant(run(GOOD, &other, NOW)), ErrorCode::InvalidGrant, "client");
         assert_eq!(
-            grant(run(&GOOD.replace("app.example%2Fcb", "app.example%2Fother"), &code(), NOW)),
+            grant(run(GOOD, &other, NOW)),
+            ErrorCode::InvalidGrant,
+            "client"
+        );
+        assert_eq!(
+            grant(run(
+                &GOOD.replace("app.example%2Fcb", "app.example%2Fother"),
+                &code(),
+                NOW
+            )),
             ErrorCode::InvalidGrant,
             "redirect"
         );
         assert_eq!(
-            grant(run(&format!("code=c&code_verifier={VERIFIER}"), &code(), NOW)),
+            grant(run(
+                &format!("code=c&code_verifier={VERIFIER}"),
+                &code(),
+                NOW
+            )),
             ErrorCode::InvalidGrant,
             "missing redirect"
         );
         assert_eq!(
-            grant(run("code=c&redirect_uri=https%3A%2F%2Fapp.example%2Fcb", &code(), NOW)),
+            grant(run(
+                "code=c&redirect_uri=https%3A%2F%2Fapp.example%2Fcb",
+                &code(),
+                NOW
+            )),
             ErrorCode::InvalidGrant,
             "missing verifier"
         );
-        let wrong = format!("code=c&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier={}", "a".repeat(43));
-        assert_eq!(grant(run(&wrong, &code(), NOW)), ErrorCode::InvalidGrant, "wrong verifier");
+        let wrong = format!(
+            "code=c&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier={}",
+            "a".repeat(43)
+        );
+        assert_eq!(
+            grant(run(&wrong, &code(), NOW)),
+            ErrorCode::InvalidGrant,
+            "wrong verifier"
+        );
         let mut plain = code();
         plain.code_challenge = None;
-        assert_eq!(grant(run(GOOD, &plain, NOW)), ErrorCode::InvalidGrant, "downgrade");
         assert_eq!(
-            grant(run(&format!("{GOOD}&resource=https%3A%2F%2Fapi.example"), &code(), NOW)),
+            grant(run(GOOD, &plain, NOW)),
+            ErrorCode::InvalidGrant,
+            "downgrade"
+        );
+        assert_eq!(
+            grant(run(
+                &format!("{GOOD}&resource=https%3A%2F%2Fapi.example"),
+                &code(),
+                NOW
+            )),
             ErrorCode::InvalidTarget
         );
     }

@@ -63,7 +63,14 @@ pub fn decide(
     };
 
     let aud = policy.audience(&request.resources)?;
-    Ok(policy.claims(client.id.to_string(), client.id.as_str(), &scope, aud, now, jti))
+    Ok(policy.claims(
+        client.id.to_string(),
+        client.id.as_str(),
+        &scope,
+        aud,
+        now,
+        jti,
+    ))
 }
 
 #[cfg(test)]

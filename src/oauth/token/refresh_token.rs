@@ -71,7 +71,10 @@ pub enum RefreshDecision {
     /// The live token: rotate it (compare-and-set `current`).
     Rotate(RefreshGrant),
     /// The previous token, once, within the reuse interval: replace the successor.
-    Retry { grant: RefreshGrant, successor: [u8; 32] },
+    Retry {
+        grant: RefreshGrant,
+        successor: [u8; 32],
+    },
     /// A rotated-out token: revoke the whole family, answer `invalid_grant`.
     Reuse,
 }
@@ -90,7 +93,9 @@ pub fn decide(
     let family = &presented.family;
     // §6: the token was issued to this client.
     if family.client_id != client.id.as_str() {
-        return Err(OAuthError::invalid_grant("the refresh token was not issued to this client"));
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was not issued to this client",
+        ));
     }
     if family.revoked {
         return Err(unknown());
@@ -128,7 +133,11 @@ pub fn decide(
     let resources = if request.resources.is_empty() {
         family.resources.clone()
     } else {
-        if let Some(extra) = request.resources.iter().find(|r| !family.resources.contains(r)) {
+        if let Some(extra) = request
+            .resources
+            .iter()
+            .find(|r| !family.resources.contains(r))
+        {
             return Err(OAuthError::invalid_target(format!(
                 "resource `{}` was not part of this authorization",
                 extra.escape_default()
@@ -212,8 +221,14 @@ mod tests {
 
     #[test]
     fn previous_token_is_reuse_without_interval() {
-        assert_eq!(run("refresh_token=lk_rt_x", &presented(OLD), 0).unwrap(), RefreshDecision::Reuse);
-        assert_eq!(run("refresh_token=lk_rt_x", &presented(ANCIENT), 60).unwrap(), RefreshDecision::Reuse);
+        assert_eq!(
+            run("refresh_token=lk_rt_x", &presented(OLD), 0).unwrap(),
+            RefreshDecision::Reuse
+        );
+        assert_eq!(
+            run("refresh_token=lk_rt_x", &presented(ANCIENT), 60).unwrap(),
+            RefreshDecision::Reuse
+        );
     }
 
     #[test]
@@ -222,23 +237,43 @@ mod tests {
         assert!(matches!(d, RefreshDecision::Retry { successor, .. } if successor == CUR));
         let mut used = presented(OLD);
         used.family.retry_used = true;
-        assert_eq!(run("refresh_token=lk_rt_x", &used, 10).unwrap(), RefreshDecision::Reuse);
+        assert_eq!(
+            run("refresh_token=lk_rt_x", &used, 10).unwrap(),
+            RefreshDecision::Reuse
+        );
         // Outside the interval.
-        assert_eq!(run("refresh_token=lk_rt_x", &presented(OLD), 4).unwrap(), RefreshDecision::Reuse);
+        assert_eq!(
+            run("refresh_token=lk_rt_x", &presented(OLD), 4).unwrap(),
+            RefreshDecision::Reuse
+        );
     }
 
     #[test]
     fn revoked_expired_foreign_unknown() {
         let mut revoked = presented(CUR);
         revoked.family.revoked = true;
-        assert_eq!(run("refresh_token=lk_rt_x", &revoked, 0).unwrap_err().code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            run("refresh_token=lk_rt_x", &revoked, 0).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
         let mut expired = presented(CUR);
         expired.expires_at = NOW;
-        assert_eq!(run("refresh_token=lk_rt_x", &expired, 0).unwrap_err().code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            run("refresh_token=lk_rt_x", &expired, 0).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
         let mut foreign = presented(CUR);
         foreign.family.client_id = "other".into();
-        assert_eq!(run("refresh_token=lk_rt_x", &foreign, 0).unwrap_err().code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            run("refresh_token=lk_rt_x", &foreign, 0).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
         let req = validate(&FormParams::parse(b"refresh_token=lk_rt_x").unwrap()).unwrap();
-        assert_eq!(decide(&client(), &req, None, &policy(), 0, NOW).unwrap_err().code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            decide(&client(), &req, None, &policy(), 0, NOW)
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidGrant
+        );
     }
 }

@@ -1,0 +1,39 @@
+//! Is an access token active right now? Shared by introspection, userinfo and (later)
+//! the management API.
+
+use crate::app::AppState;
+use crate::oauth::claims::{AccessTokenClaims, family_of_jti};
+use crate::store::{self, StoreError};
+
+/// The claims of `token` if it is active: issued and signed by this server, not
+/// expired, not revoked by `jti`, its family (if any) alive, its client still there.
+pub async fn active_access_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<AccessTokenClaims>, StoreError> {
+    let Some(claims) = state
+        .keys
+        .verify_access_token(token, &state.settings.issuer)
+    else {
+        return Ok(None);
+    };
+    if claims.exp <= state.clock.now() {
+        return Ok(None);
+    }
+    if store::tokens::is_access_token_revoked(&state.db, &claims.jti).await? {
+        return Ok(None);
+    }
+    if let Some(family_id) = family_of_jti(&claims.jti) {
+        match store::tokens::find_family(&state.db, family_id).await? {
+            Some(f) if f.revoked_at.is_none() => {}
+            _ => return Ok(None),
+        }
+    }
+    if store::clients::find_client(&state.db, &claims.client_id)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    Ok(Some(claims))
+}

@@ -1,0 +1,562 @@
+//! `POST /oauth/revoke` (RFC 7009), `POST /oauth/introspect` (RFC 7662) and
+//! `GET /oauth/userinfo`.
+
+use super::bearer::active_access_token;
+use super::errors::{OAuthErrorBody, oauth_status};
+use super::payloads::{OAuthForm, body_error_to_oauth};
+use super::{ApiTags, ClientAuthHeader};
+use crate::app::AppState;
+use crate::oauth::claims::{Audience, family_of_jti};
+use crate::oauth::form::FormParams;
+use crate::oauth::types::{ClientType, RefreshToken, RegisteredClient};
+use crate::oauth::{ErrorCode, OAuthError, client_auth};
+use crate::store::{self, StoreError};
+use poem::Request;
+use poem::http::{StatusCode, header};
+use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaSecurityScheme, Registry};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
+};
+
+/// A token revocation request (RFC 7009 §2.1), form-encoded.
+#[derive(Debug, Clone, Object)]
+pub struct RevokeRequest {
+    /// The refresh token or access token to revoke.
+    pub token: String,
+    /// `refresh_token` or `access_token`; a hint only.
+    pub token_type_hint: Option<String>,
+    /// Public clients (and `client_secret_post`): the client identifier.
+    pub client_id: Option<String>,
+    /// For `client_secret_post`: the client secret.
+    pub client_secret: Option<String>,
+}
+
+/// A token introspection request (RFC 7662 §2.1), form-encoded.
+#[derive(Debug, Clone, Object)]
+pub struct IntrospectRequest {
+    /// The token to describe.
+    pub token: String,
+    /// `refresh_token` or `access_token`; a hint only.
+    pub token_type_hint: Option<String>,
+    /// For `client_secret_post`: the caller's client identifier.
+    pub client_id: Option<String>,
+    /// For `client_secret_post`: the caller's client secret.
+    pub client_secret: Option<String>,
+}
+
+/// What the server knows about a token (RFC 7662 §2.2). Inactive tokens get
+/// `{"active": false}` and nothing else.
+#[derive(Debug, Clone, Default, Object)]
+pub struct Introspection {
+    /// Whether the token is usable right now.
+    pub active: bool,
+    /// Space-separated scopes.
+    #[oai(skip_serializing_if_is_none)]
+    pub scope: Option<String>,
+    /// The client the token was issued to.
+    #[oai(skip_serializing_if_is_none)]
+    pub client_id: Option<String>,
+    /// The user's username, for tokens issued to a user.
+    #[oai(skip_serializing_if_is_none)]
+    pub username: Option<String>,
+    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    #[oai(skip_serializing_if_is_none)]
+    pub token_type: Option<String>,
+    /// Expiry, seconds since the epoch.
+    #[oai(skip_serializing_if_is_none)]
+    pub exp: Option<i64>,
+    /// Issue time, seconds since the epoch.
+    #[oai(skip_serializing_if_is_none)]
+    pub iat: Option<i64>,
+    /// Subject: the user id, or the client id for client credentials.
+    #[oai(skip_serializing_if_is_none)]
+    pub sub: Option<String>,
+    /// Audiences (access tokens).
+    #[oai(skip_serializing_if_is_none)]
+    pub aud: Option<Vec<String>>,
+    /// The issuer.
+    #[oai(skip_serializing_if_is_none)]
+    pub iss: Option<String>,
+    /// The token's unique id (access tokens).
+    #[oai(skip_serializing_if_is_none)]
+    pub jti: Option<String>,
+}
+
+/// The signed-in user's profile, by scope.
+#[derive(Debug, Clone, Object)]
+pub struct UserInfo {
+    /// The user id (`sub` of their tokens).
+    pub sub: String,
+    /// Username (scope `profile`).
+    #[oai(skip_serializing_if_is_none)]
+    pub username: Option<String>,
+    /// Display name (scope `profile`).
+    #[oai(skip_serializing_if_is_none)]
+    pub name: Option<String>,
+    /// Email address (scope `email`).
+    #[oai(skip_serializing_if_is_none)]
+    pub email: Option<String>,
+}
+
+const NO_STORE: &str = "no-store";
+
+/// Error variants shared by the form endpoints, built from an `OAuthError`.
+macro_rules! oauth_form_errors {
+    ($name:ident) => {
+        impl $name {
+            fn error(err: &OAuthError, status: StatusCode) -> Self {
+                let body = Json(OAuthErrorBody::from(err));
+                let no_store = NO_STORE.to_owned();
+                match (err.code, status) {
+                    (_, StatusCode::PAYLOAD_TOO_LARGE) => Self::TooLarge(body, no_store),
+                    (ErrorCode::InvalidClient, _) => {
+                        Self::Unauthorized(body, r#"Basic realm="latchkey""#.to_owned(), no_store)
+                    }
+                    (ErrorCode::ServerError, _) => Self::ServerError(body, no_store),
+                    _ => Self::BadRequest(body, no_store),
+                }
+            }
+
+            fn from_oauth(err: OAuthError) -> Self {
+                Self::error(&err, oauth_status(err.code))
+            }
+
+            fn internal(e: StoreError) -> Self {
+                tracing::error!(error = %e, "{} failed", stringify!($name));
+                Self::from_oauth(OAuthError::server_error())
+            }
+        }
+    };
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "revoke_bad_request")]
+pub enum RevokeResponse {
+    /// Done, or the token was unknown, invalid or not this client's (RFC 7009 §2.2).
+    #[oai(status = 200)]
+    Ok(
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// The request is malformed (`invalid_request`).
+    #[oai(status = 400)]
+    BadRequest(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// Client authentication failed (`invalid_client`).
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<OAuthErrorBody>,
+        /// The authentication scheme to use: `Basic`.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// The request body is over the size limit.
+    #[oai(status = 413)]
+    TooLarge(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// The server failed (`server_error`).
+    #[oai(status = 500)]
+    ServerError(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+}
+oauth_form_errors!(RevokeResponse);
+
+fn revoke_bad_request(err: poem::Error) -> RevokeResponse {
+    let (status, oauth) = body_error_to_oauth(&err);
+    RevokeResponse::error(&oauth, status)
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "introspect_bad_request")]
+pub enum IntrospectResponse {
+    /// The token's state.
+    #[oai(status = 200)]
+    Ok(
+        Json<Introspection>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// The request is malformed (`invalid_request`).
+    #[oai(status = 400)]
+    BadRequest(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// Client authentication failed (`invalid_client`): only confidential clients may
+    /// introspect.
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<OAuthErrorBody>,
+        /// The authentication scheme to use: `Basic`.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// The request body is over the size limit.
+    #[oai(status = 413)]
+    TooLarge(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// The server failed (`server_error`).
+    #[oai(status = 500)]
+    ServerError(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+}
+oauth_form_errors!(IntrospectResponse);
+
+fn introspect_bad_request(err: poem::Error) -> IntrospectResponse {
+    let (status, oauth) = body_error_to_oauth(&err);
+    IntrospectResponse::error(&oauth, status)
+}
+
+#[derive(ApiResponse)]
+pub enum UserInfoResponse {
+    /// The user's profile.
+    #[oai(status = 200)]
+    Ok(Json<UserInfo>),
+    /// No token, or it is not an active user token (`invalid_token`, RFC 6750 §3.1).
+    #[oai(status = 401)]
+    Unauthorized(
+        Json<OAuthErrorBody>,
+        /// `Bearer`, with `error="invalid_token"` when a token was sent.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+    ),
+    /// The server failed.
+    #[oai(status = 500)]
+    ServerError(Json<OAuthErrorBody>),
+}
+
+/// An `Authorization: Bearer` access token, documented as the `BearerToken` scheme.
+pub struct BearerAuth(pub Option<String>);
+
+impl<'a> ApiExtractor<'a> for BearerAuth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            "BearerToken",
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some("An access token issued by this server (RFC 6750)."),
+                name: None,
+                key_in: None,
+                scheme: Some("bearer"),
+                bearer_format: Some("JWT"),
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec!["BearerToken"]
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut poem::RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let token = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim().to_owned());
+        Ok(Self(token))
+    }
+}
+
+/// Whose access token a request carries.
+enum TokenOwner {
+    User(
+        Box<crate::oauth::claims::AccessTokenClaims>,
+        crate::store::models::UserRow,
+    ),
+    Client,
+    Nobody,
+}
+
+pub struct OAuthApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "ApiTags::OAuth")]
+impl OAuthApi {
+    /// Revoke a token
+    ///
+    /// RFC 7009. A refresh token takes its whole family with it (every refresh and
+    /// access token of that authorization); an access token is denied by its `jti`
+    /// until it expires. Answers 200 whether or not the token was known.
+    #[oai(path = "/oauth/revoke", method = "post", operation_id = "revokeToken")]
+    async fn revoke(
+        &self,
+        auth: ClientAuthHeader,
+        form: OAuthForm<RevokeRequest>,
+    ) -> RevokeResponse {
+        match self.do_revoke(auth.0.as_deref(), &form.params).await {
+            Ok(Ok(())) => RevokeResponse::Ok(NO_STORE.to_owned()),
+            Ok(Err(e)) => RevokeResponse::from_oauth(e),
+            Err(e) => RevokeResponse::internal(e),
+        }
+    }
+
+    /// Introspect a token
+    ///
+    /// RFC 7662, for resource servers that prefer asking to verifying JWTs locally,
+    /// and the only way to learn that an access token was revoked before its `exp`.
+    /// The caller authenticates as a confidential client.
+    #[oai(
+        path = "/oauth/introspect",
+        method = "post",
+        operation_id = "introspectToken"
+    )]
+    async fn introspect(
+        &self,
+        auth: ClientAuthHeader,
+        form: OAuthForm<IntrospectRequest>,
+    ) -> IntrospectResponse {
+        match self.do_introspect(auth.0.as_deref(), &form.params).await {
+            Ok(Ok(info)) => IntrospectResponse::Ok(Json(info), NO_STORE.to_owned()),
+            Ok(Err(e)) => IntrospectResponse::from_oauth(e),
+            Err(e) => IntrospectResponse::internal(e),
+        }
+    }
+
+    /// The token's user
+    ///
+    /// The profile of the user an access token was issued for: `sub` always,
+    /// `username` and `name` with scope `profile`, `email` with scope `email`.
+    #[oai(path = "/oauth/userinfo", method = "get", operation_id = "getUserInfo")]
+    async fn userinfo(&self, auth: BearerAuth) -> UserInfoResponse {
+        let invalid = |description: &str| {
+            UserInfoResponse::Unauthorized(
+                Json(OAuthErrorBody {
+                    error: "invalid_token".to_owned(),
+                    error_description: description.to_owned(),
+                }),
+                r#"Bearer realm="latchkey", error="invalid_token""#.to_owned(),
+            )
+        };
+        let Some(token) = auth.0 else {
+            return UserInfoResponse::Unauthorized(
+                Json(OAuthErrorBody {
+                    error: "invalid_request".to_owned(),
+                    error_description: "send an access token as Authorization: Bearer".to_owned(),
+                }),
+                r#"Bearer realm="latchkey""#.to_owned(),
+            );
+        };
+        let result = async {
+            let Some(claims) = active_access_token(&self.state, &token).await? else {
+                return Ok(TokenOwner::Nobody);
+            };
+            if family_of_jti(&claims.jti).is_none() {
+                return Ok(TokenOwner::Client);
+            }
+            let user = store::users::find_user(&self.state.db, &claims.sub).await?;
+            Ok::<_, StoreError>(match user {
+                Some(u) => TokenOwner::User(Box::new(claims), u),
+                None => TokenOwner::Nobody,
+            })
+        }
+        .await;
+        match result {
+            Ok(TokenOwner::User(claims, user)) => {
+                let scopes: Vec<&str> = claims.scope.split(' ').collect();
+                let profile = scopes.contains(&"profile");
+                UserInfoResponse::Ok(Json(UserInfo {
+                    sub: user.id,
+                    username: profile.then_some(user.username),
+                    name: if profile { user.name } else { None },
+                    email: if scopes.contains(&"email") {
+                        user.email
+                    } else {
+                        None
+                    },
+                }))
+            }
+            Ok(TokenOwner::Client) => invalid("this token was issued to a client, not a user"),
+            Ok(TokenOwner::Nobody) => invalid("the access token is invalid, expired or revoked"),
+            Err(e) => {
+                tracing::error!(error = %e, "userinfo failed");
+                UserInfoResponse::ServerError(Json(OAuthErrorBody::from(
+                    &OAuthError::server_error(),
+                )))
+            }
+        }
+    }
+}
+
+impl OAuthApi {
+    /// Authenticates the caller (public clients by `client_id` alone when allowed).
+    async fn caller(
+        &self,
+        authorization: Option<&str>,
+        form: &FormParams,
+    ) -> Result<Result<RegisteredClient, OAuthError>, StoreError> {
+        let credentials = match client_auth::extract(authorization, form) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        let row =
+            store::clients::find_client(&self.state.db, credentials.client_id().as_str()).await?;
+        let registered = row.map(|r| r.to_registered()).transpose()?;
+        Ok(client_auth::authenticate(registered.as_ref(), &credentials).cloned())
+    }
+
+    async fn do_revoke(
+        &self,
+        authorization: Option<&str>,
+        form: &FormParams,
+    ) -> Result<Result<(), OAuthError>, StoreError> {
+        let token = match form.single("token") {
+            Ok(Some(t)) => t.to_owned(),
+            Ok(None) => {
+                return Ok(Err(OAuthError::invalid_request(
+                    "the token parameter is required",
+                )));
+            }
+            Err(e) => return Ok(Err(e)),
+        };
+        if let Err(e) = form.single("token_type_hint") {
+            return Ok(Err(e));
+        }
+        let client = match self.caller(authorization, form).await? {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        let state = &self.state;
+        let now = state.clock.now();
+        if token.starts_with(RefreshToken::PREFIX) {
+            let hash = RefreshToken::new(token).hash();
+            if let Some((_, family)) = store::tokens::find_refresh(&state.db, &hash).await?
+                // §2.1: only the client the token was issued to may revoke it.
+                && family.client_id == client.id.as_str()
+            {
+                store::tokens::revoke_family(&state.db, &family.id, now).await?;
+                tracing::info!(client_id = %client.id, family = %family.id, "refresh token family revoked");
+            }
+        } else if let Some(claims) = state
+            .keys
+            .verify_access_token(&token, &state.settings.issuer)
+            && claims.client_id == client.id.as_str()
+        {
+            store::tokens::revoke_access_token(&state.db, &claims.jti, claims.exp).await?;
+            tracing::info!(client_id = %client.id, "access token revoked");
+        }
+        Ok(Ok(()))
+    }
+
+    async fn do_introspect(
+        &self,
+        authorization: Option<&str>,
+        form: &FormParams,
+    ) -> Result<Result<Introspection, OAuthError>, StoreError> {
+        let token = match form.single("token") {
+            Ok(Some(t)) => t.to_owned(),
+            Ok(None) => {
+                return Ok(Err(OAuthError::invalid_request(
+                    "the token parameter is required",
+                )));
+            }
+            Err(e) => return Ok(Err(e)),
+        };
+        let client = match self.caller(authorization, form).await? {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        // A public client's id is no secret; letting it introspect would let anyone.
+        if client.client_type != ClientType::Confidential {
+            return Ok(Err(OAuthError::invalid_client(
+                "only confidential clients may introspect tokens",
+            )));
+        }
+        let state = &self.state;
+        let inactive = Introspection::default();
+        if token.starts_with(RefreshToken::PREFIX) {
+            let hash = RefreshToken::new(token).hash();
+            let Some((row, family)) = store::tokens::find_refresh(&state.db, &hash).await? else {
+                return Ok(Ok(inactive));
+            };
+            let live = family.revoked_at.is_none()
+                && family.current_hash.as_deref() == Some(&hash[..])
+                && row.expires_at > state.clock.now();
+            if !live {
+                return Ok(Ok(inactive));
+            }
+            let user = store::users::find_user(&state.db, &family.user_id).await?;
+            return Ok(Ok(Introspection {
+                active: true,
+                scope: Some(family.scopes),
+                client_id: Some(family.client_id),
+                username: user.map(|u| u.username),
+                token_type: Some("refresh_token".to_owned()),
+                exp: Some(row.expires_at),
+                iat: Some(row.issued_at),
+                sub: Some(family.user_id),
+                iss: Some(state.settings.issuer.clone()),
+                ..Default::default()
+            }));
+        }
+        let Some(claims) = active_access_token(state, &token).await? else {
+            return Ok(Ok(inactive));
+        };
+        let username = if family_of_jti(&claims.jti).is_some() {
+            store::users::find_user(&state.db, &claims.sub)
+                .await?
+                .map(|u| u.username)
+        } else {
+            None
+        };
+        Ok(Ok(Introspection {
+            active: true,
+            scope: Some(claims.scope),
+            client_id: Some(claims.client_id),
+            username,
+            token_type: Some("Bearer".to_owned()),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            sub: Some(claims.sub),
+            aud: Some(match claims.aud {
+                Audience::One(a) => vec![a],
+                Audience::Many(list) => list,
+            }),
+            iss: Some(claims.iss),
+            jti: Some(claims.jti),
+        }))
+    }
+}

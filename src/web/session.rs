@@ -1,0 +1,110 @@
+//! Browser sessions: a random cookie whose SHA-256 keys a database row, so any
+//! instance serves any session and a database copy holds no usable cookie.
+//! Sessions end after an idle timeout and an absolute lifetime.
+
+use crate::app::AppState;
+use crate::oauth::types::sha256;
+use crate::random::url_token;
+use crate::store::models::{SessionRow, UserRow};
+use crate::store::{self, StoreError};
+use poem::Request;
+
+pub const SESSION_COOKIE: &str = "lk_session";
+pub const LOGIN_CSRF_COOKIE: &str = "lk_login_csrf";
+
+/// Writes to `last_seen_at` at most this often, not on every request.
+const TOUCH_EVERY: i64 = 60;
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all(poem::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax (so the cookie rides along when the
+/// client redirects the browser here, but not on cross-site POSTs), Secure when the
+/// issuer is https.
+pub fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: i64) -> String {
+    let secure = if state.settings.issuer.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
+}
+
+/// A `Set-Cookie` value that deletes the cookie.
+pub fn clear_cookie(state: &AppState, name: &str, path: &str) -> String {
+    set_cookie(state, name, "", path, 0)
+}
+
+/// The signed-in user of a request.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: UserRow,
+    pub session: SessionRow,
+}
+
+/// The request's live session, if it has one.
+pub async fn current(state: &AppState, req: &Request) -> Result<Option<SignedIn>, StoreError> {
+    let Some(value) = cookie(req, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let id_hash = sha256(value.as_bytes());
+    let Some((session, user)) = store::sessions::find_session(&state.db, &id_hash).await? else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let idle_expired = now >= session.last_seen_at + state.settings.session_idle_timeout;
+    if now >= session.expires_at || idle_expired {
+        store::sessions::delete_session(&state.db, &id_hash).await?;
+        return Ok(None);
+    }
+    if now - session.last_seen_at >= TOUCH_EVERY {
+        store::sessions::touch_session(&state.db, &id_hash, now).await?;
+    }
+    Ok(Some(SignedIn { user, session }))
+}
+
+/// Starts a session for `user_id`; returns the `Set-Cookie` value.
+pub async fn start(state: &AppState, user_id: &str) -> Result<String, StoreError> {
+    let value = url_token::<32>();
+    let now = state.clock.now();
+    let row = SessionRow {
+        id_hash: sha256(value.as_bytes()).to_vec(),
+        user_id: user_id.to_owned(),
+        csrf_token: url_token::<32>(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + state.settings.session_lifetime,
+    };
+    store::sessions::insert_session(&state.db, &row).await?;
+    Ok(set_cookie(
+        state,
+        SESSION_COOKIE,
+        &value,
+        "/",
+        state.settings.session_lifetime,
+    ))
+}
+
+/// Ends the request's session, if any.
+pub async fn end(state: &AppState, req: &Request) -> Result<(), StoreError> {
+    if let Some(value) = cookie(req, SESSION_COOKIE) {
+        store::sessions::delete_session(&state.db, &sha256(value.as_bytes())).await?;
+    }
+    Ok(())
+}
+
+/// Constant-time comparison of a submitted CSRF token with the expected one.
+pub fn csrf_matches(expected: &str, submitted: Option<&str>) -> bool {
+    submitted.is_some_and(|s| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), s.as_bytes()).is_ok()
+    })
+}
