@@ -299,9 +299,14 @@ async fn request_errors(backend: Backend) {
         (&[], 400, "invalid_request"),
         (&[("grant_type", "password")], 400, "unsupported_grant_type"),
         (
-            &[("grant_type", "authorization_code")],
+            &[("grant_type", "urn:ietf:params:oauth:grant-type:device_code")],
             400,
             "unsupported_grant_type",
+        ),
+        (
+            &[("grant_type", "authorization_code")],
+            400,
+            "invalid_request",
         ),
         (
             &[

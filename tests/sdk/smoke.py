@@ -14,7 +14,8 @@ api = Client(base_url=base)
 
 meta = get_authorization_server_metadata.sync(client=api)
 assert meta.issuer == base, meta
-assert meta.grant_types_supported == ["client_credentials"], meta
+assert "client_credentials" in meta.grant_types_supported, meta
+assert meta.code_challenge_methods_supported == ["S256"], meta
 
 jwks = get_jwks.sync(client=api)
 assert jwks.keys and jwks.keys[0].kty == "RSA", jwks
