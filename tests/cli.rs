@@ -249,6 +249,61 @@ async fn bad_client_input_is_explained(backend: Backend) {
     }
 }
 
+async fn users_with_the_cli(backend: Backend) {
+    use std::io::Write;
+    let db = TestDb::create(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let create = |username: &str, password: &str| {
+        let mut child = latchkey(dir.path(), &db.url)
+            .args([
+                "users",
+                "create",
+                username,
+                "--password-stdin",
+                "--email",
+                "a@example.com",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = create("alice", "correct horse battery");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let user: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(user["username"], "alice");
+    assert!(user["id"].as_str().is_some_and(|id| !id.is_empty()));
+    // Taken name, short password: clear errors.
+    let out = create("alice", "another good one");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("taken"));
+    let out = create("bob", "short");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least"));
+    // Passwords are never accepted in argv.
+    let err = run_err(latchkey(dir.path(), &db.url).args(["users", "create", "carol"]));
+    assert!(err.contains("--password-stdin"), "{err}");
+    let listed = run_ok(latchkey(dir.path(), &db.url).args(["users", "list"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(
+        !listed.to_string().contains("argon2"),
+        "no password hash in the listing"
+    );
+    run_ok(latchkey(dir.path(), &db.url).args(["users", "delete", "alice"]));
+    let listed = run_ok(latchkey(dir.path(), &db.url).args(["users", "list"]));
+    assert!(listed.as_array().unwrap().is_empty());
+}
+
 #[test]
 fn unreachable_database_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -335,5 +390,6 @@ fn openapi_command_prints_the_committed_spec() {
 
 both_backends!(
     serve_then_client_credentials_with_the_cli,
-    bad_client_input_is_explained
+    bad_client_input_is_explained,
+    users_with_the_cli,
 );
