@@ -35,7 +35,7 @@ def request(method, path, data=None, headers=None):
         resp = opener.open(req)
     except urllib.error.HTTPError as e:
         resp = e
-    return resp.status, dict(resp.headers), resp.read().decode()
+    return resp.status, resp.headers, resp.read().decode()
 
 
 def hidden(html, name):
