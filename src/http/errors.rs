@@ -143,3 +143,100 @@ pub async fn shape_errors<E: Endpoint>(ep: E, req: Request) -> poem::Result<Resp
         }
     }
 }
+
+/// The response of an OAuth form endpoint (token, revocation, introspection):
+/// success `T`, or an RFC 6749 §5.2 error. Every variant says `Cache-Control:
+/// no-store` (RFC 6749 §5.1: token responses must not be cached).
+#[derive(poem_openapi::ApiResponse)]
+#[oai(bad_request_handler = "oauth_bad_request")]
+pub enum OAuthResponse<T: poem_openapi::payload::Payload + IntoResponse + Send> {
+    /// Success: see the operation's description.
+    #[oai(status = 200)]
+    Ok(
+        T,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+        /// Always `no-cache`, for HTTP/1.0 caches.
+        #[oai(header = "Pragma")]
+        String,
+    ),
+    /// The request is malformed or refused: `invalid_request`, `invalid_grant`,
+    /// `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`,
+    /// `invalid_target`.
+    #[oai(status = 400)]
+    BadRequest(
+        poem_openapi::payload::Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// Client authentication failed (`invalid_client`).
+    #[oai(status = 401)]
+    Unauthorized(
+        poem_openapi::payload::Json<OAuthErrorBody>,
+        /// The authentication scheme to use: `Basic`.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// The request body is over the size limit (`invalid_request`).
+    #[oai(status = 413)]
+    TooLarge(
+        poem_openapi::payload::Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+    /// The server failed (`server_error`); nothing was changed or issued.
+    #[oai(status = 500)]
+    ServerError(
+        poem_openapi::payload::Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
+}
+
+impl<T: poem_openapi::payload::Payload + IntoResponse + Send> OAuthResponse<T> {
+    pub fn ok(body: T) -> Self {
+        Self::Ok(body, "no-store".to_owned(), "no-cache".to_owned())
+    }
+
+    /// The error response for `err`; `status` distinguishes 413 from 400.
+    pub fn error(err: &OAuthError, status: StatusCode) -> Self {
+        let body = poem_openapi::payload::Json(OAuthErrorBody::from(err));
+        let no_store = "no-store".to_owned();
+        match (err.code, status) {
+            (_, StatusCode::PAYLOAD_TOO_LARGE) => Self::TooLarge(body, no_store),
+            (ErrorCode::InvalidClient, _) => {
+                Self::Unauthorized(body, r#"Basic realm="latchkey""#.to_owned(), no_store)
+            }
+            (ErrorCode::ServerError, _) => Self::ServerError(body, no_store),
+            _ => Self::BadRequest(body, no_store),
+        }
+    }
+
+    /// Logs an infrastructure failure once; the client sees only `server_error`.
+    pub fn internal(what: &str, detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "{what} failed");
+        OAuthError::server_error().into()
+    }
+}
+
+impl<T: poem_openapi::payload::Payload + IntoResponse + Send> From<OAuthError>
+    for OAuthResponse<T>
+{
+    fn from(err: OAuthError) -> Self {
+        Self::error(&err, oauth_status(err.code))
+    }
+}
+
+fn oauth_bad_request<T: poem_openapi::payload::Payload + IntoResponse + Send>(
+    err: poem::Error,
+) -> OAuthResponse<T> {
+    let (status, oauth) = super::payloads::body_error_to_oauth(&err);
+    OAuthResponse::error(&oauth, status)
+}

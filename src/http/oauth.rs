@@ -2,17 +2,17 @@
 //! `GET /oauth/userinfo`.
 
 use super::bearer::active_access_token;
-use super::errors::{OAuthErrorBody, oauth_status};
-use super::payloads::{OAuthForm, body_error_to_oauth};
+use super::errors::{OAuthErrorBody, OAuthResponse};
+use super::payloads::OAuthForm;
 use super::{ApiTags, ClientAuthHeader};
 use crate::app::AppState;
 use crate::oauth::claims::{Audience, family_of_jti};
 use crate::oauth::form::FormParams;
 use crate::oauth::types::{ClientType, RefreshToken, RegisteredClient};
-use crate::oauth::{ErrorCode, OAuthError, client_auth};
+use crate::oauth::{OAuthError, client_auth};
 use crate::store::{self, StoreError};
 use poem::Request;
-use poem::http::{StatusCode, header};
+use poem::http::header;
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaSecurityScheme, Registry};
 use poem_openapi::{
@@ -99,144 +99,16 @@ pub struct UserInfo {
     pub email: Option<String>,
 }
 
-const NO_STORE: &str = "no-store";
-
-/// Error variants shared by the form endpoints, built from an `OAuthError`.
-macro_rules! oauth_form_errors {
-    ($name:ident) => {
-        impl $name {
-            fn error(err: &OAuthError, status: StatusCode) -> Self {
-                let body = Json(OAuthErrorBody::from(err));
-                let no_store = NO_STORE.to_owned();
-                match (err.code, status) {
-                    (_, StatusCode::PAYLOAD_TOO_LARGE) => Self::TooLarge(body, no_store),
-                    (ErrorCode::InvalidClient, _) => {
-                        Self::Unauthorized(body, r#"Basic realm="latchkey""#.to_owned(), no_store)
-                    }
-                    (ErrorCode::ServerError, _) => Self::ServerError(body, no_store),
-                    _ => Self::BadRequest(body, no_store),
-                }
-            }
-
-            fn from_oauth(err: OAuthError) -> Self {
-                Self::error(&err, oauth_status(err.code))
-            }
-
-            fn internal(e: StoreError) -> Self {
-                tracing::error!(error = %e, "{} failed", stringify!($name));
-                Self::from_oauth(OAuthError::server_error())
-            }
-        }
-    };
+/// The (empty) body of a revocation response.
+#[derive(Debug, Clone, Default, Object)]
+pub struct Revoked {
+    /// Always `true`: the request was accepted. It does not tell whether the token
+    /// existed (RFC 7009 §2.2).
+    pub accepted: bool,
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "revoke_bad_request")]
-pub enum RevokeResponse {
-    /// Done, or the token was unknown, invalid or not this client's (RFC 7009 §2.2).
-    #[oai(status = 200)]
-    Ok(
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-    /// The request is malformed (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(
-        Json<OAuthErrorBody>,
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-    /// Client authentication failed (`invalid_client`).
-    #[oai(status = 401)]
-    Unauthorized(
-        Json<OAuthErrorBody>,
-        /// The authentication scheme to use: `Basic`.
-        #[oai(header = "WWW-Authenticate")]
-        String,
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-    /// The request body is over the size limit.
-    #[oai(status = 413)]
-    TooLarge(
-        Json<OAuthErrorBody>,
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-    /// The server failed (`server_error`).
-    #[oai(status = 500)]
-    ServerError(
-        Json<OAuthErrorBody>,
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-}
-oauth_form_errors!(RevokeResponse);
-
-fn revoke_bad_request(err: poem::Error) -> RevokeResponse {
-    let (status, oauth) = body_error_to_oauth(&err);
-    RevokeResponse::error(&oauth, status)
-}
-
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "introspect_bad_request")]
-pub enum IntrospectResponse {
-    /// The token's state.
-    #[oai(status = 200)]
-    Ok(
-        Json<Introspection>,
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-    /// The request is malformed (`invalid_request`).
-    #[oai(status = 400)]
-    BadRequest(
-        Json<OAuthErrorBody>,
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-    /// Client authentication failed (`invalid_client`): only confidential clients may
-    /// introspect.
-    #[oai(status = 401)]
-    Unauthorized(
-        Json<OAuthErrorBody>,
-        /// The authentication scheme to use: `Basic`.
-        #[oai(header = "WWW-Authenticate")]
-        String,
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-    /// The request body is over the size limit.
-    #[oai(status = 413)]
-    TooLarge(
-        Json<OAuthErrorBody>,
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-    /// The server failed (`server_error`).
-    #[oai(status = 500)]
-    ServerError(
-        Json<OAuthErrorBody>,
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-}
-oauth_form_errors!(IntrospectResponse);
-
-fn introspect_bad_request(err: poem::Error) -> IntrospectResponse {
-    let (status, oauth) = body_error_to_oauth(&err);
-    IntrospectResponse::error(&oauth, status)
-}
+pub type RevokeResponse = OAuthResponse<Json<Revoked>>;
+pub type IntrospectResponse = OAuthResponse<Json<Introspection>>;
 
 #[derive(ApiResponse)]
 pub enum UserInfoResponse {
@@ -328,9 +200,9 @@ impl OAuthApi {
         form: OAuthForm<RevokeRequest>,
     ) -> RevokeResponse {
         match self.do_revoke(auth.0.as_deref(), &form.params).await {
-            Ok(Ok(())) => RevokeResponse::Ok(NO_STORE.to_owned()),
-            Ok(Err(e)) => RevokeResponse::from_oauth(e),
-            Err(e) => RevokeResponse::internal(e),
+            Ok(Ok(())) => RevokeResponse::ok(Json(Revoked { accepted: true })),
+            Ok(Err(e)) => e.into(),
+            Err(e) => RevokeResponse::internal("revocation", e),
         }
     }
 
@@ -350,9 +222,9 @@ impl OAuthApi {
         form: OAuthForm<IntrospectRequest>,
     ) -> IntrospectResponse {
         match self.do_introspect(auth.0.as_deref(), &form.params).await {
-            Ok(Ok(info)) => IntrospectResponse::Ok(Json(info), NO_STORE.to_owned()),
-            Ok(Err(e)) => IntrospectResponse::from_oauth(e),
-            Err(e) => IntrospectResponse::internal(e),
+            Ok(Ok(info)) => IntrospectResponse::ok(Json(info)),
+            Ok(Err(e)) => e.into(),
+            Err(e) => IntrospectResponse::internal("introspection", e),
         }
     }
 

@@ -1,7 +1,7 @@
 //! `POST /oauth/token` (RFC 6749 §3.2): client authentication, then the grant.
 
-use super::errors::{OAuthErrorBody, oauth_status};
-use super::payloads::{OAuthForm, body_error_to_oauth};
+use super::errors::OAuthResponse;
+use super::payloads::OAuthForm;
 use super::{ApiTags, ClientAuthHeader};
 use crate::app::AppState;
 use crate::oauth::claims::{AccessTokenClaims, family_jti};
@@ -9,13 +9,12 @@ use crate::oauth::form::FormParams;
 use crate::oauth::token::refresh_token::{PresentedToken, RefreshDecision};
 use crate::oauth::token::{authorization_code, client_credentials, refresh_token};
 use crate::oauth::types::{GrantType, RefreshToken, RegisteredClient, sha256};
-use crate::oauth::{ErrorCode, OAuthError, client_auth, token};
+use crate::oauth::{OAuthError, client_auth, token};
 use crate::random::url_token;
 use crate::store;
 use crate::store::models::RefreshTokenRow;
-use poem::http::StatusCode;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use poem_openapi::{Enum, Object, OpenApi};
 
 /// The grant being exchanged. Grant types accepted at the token endpoint.
 #[derive(Debug, Clone, Copy, Enum)]
@@ -72,86 +71,7 @@ pub struct TokenSuccess {
     pub refresh_token: Option<String>,
 }
 
-const NO_STORE: &str = "no-store";
-
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "token_bad_request")]
-pub enum TokenResponse {
-    /// The token was issued.
-    #[oai(status = 200)]
-    Ok(
-        Json<TokenSuccess>,
-        /// Always `no-store`: tokens must not be cached.
-        #[oai(header = "Cache-Control")]
-        String,
-        /// Always `no-cache`, for HTTP/1.0 caches.
-        #[oai(header = "Pragma")]
-        String,
-    ),
-    /// The request is malformed or the grant is refused (`invalid_request`,
-    /// `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`,
-    /// `invalid_scope`, `invalid_target`).
-    #[oai(status = 400)]
-    BadRequest(
-        Json<OAuthErrorBody>,
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-    /// Client authentication failed (`invalid_client`).
-    #[oai(status = 401)]
-    Unauthorized(
-        Json<OAuthErrorBody>,
-        /// The authentication scheme to use: `Basic`.
-        #[oai(header = "WWW-Authenticate")]
-        String,
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-    /// The request body is over the size limit (`invalid_request`).
-    #[oai(status = 413)]
-    TooLarge(
-        Json<OAuthErrorBody>,
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-    /// The server failed (`server_error`); nothing was issued.
-    #[oai(status = 500)]
-    ServerError(
-        Json<OAuthErrorBody>,
-        /// Always `no-store`.
-        #[oai(header = "Cache-Control")]
-        String,
-    ),
-}
-
-impl TokenResponse {
-    fn error(err: &OAuthError, status: StatusCode) -> Self {
-        let body = Json(OAuthErrorBody::from(err));
-        let no_store = NO_STORE.to_owned();
-        match (err.code, status) {
-            (_, StatusCode::PAYLOAD_TOO_LARGE) => Self::TooLarge(body, no_store),
-            (ErrorCode::InvalidClient, _) => {
-                Self::Unauthorized(body, r#"Basic realm="latchkey""#.to_owned(), no_store)
-            }
-            (ErrorCode::ServerError, _) => Self::ServerError(body, no_store),
-            _ => Self::BadRequest(body, no_store),
-        }
-    }
-}
-
-impl From<OAuthError> for TokenResponse {
-    fn from(err: OAuthError) -> Self {
-        Self::error(&err, oauth_status(err.code))
-    }
-}
-
-fn token_bad_request(err: poem::Error) -> TokenResponse {
-    let (status, oauth) = body_error_to_oauth(&err);
-    TokenResponse::error(&oauth, status)
-}
+pub type TokenResponse = OAuthResponse<Json<TokenSuccess>>;
 
 /// What went wrong while issuing: the client's fault, or ours.
 enum Failure {
@@ -192,14 +112,9 @@ impl TokenApi {
     #[oai(path = "/oauth/token", method = "post", operation_id = "issueToken")]
     async fn token(&self, auth: ClientAuthHeader, form: OAuthForm<TokenRequest>) -> TokenResponse {
         match self.issue(auth.0.as_deref(), &form.params).await {
-            Ok(success) => {
-                TokenResponse::Ok(Json(success), NO_STORE.to_owned(), "no-cache".to_owned())
-            }
+            Ok(success) => TokenResponse::ok(Json(success)),
             Err(Failure::OAuth(e)) => e.into(),
-            Err(Failure::Internal(detail)) => {
-                tracing::error!(error = %detail, "token endpoint failed");
-                OAuthError::server_error().into()
-            }
+            Err(Failure::Internal(detail)) => TokenResponse::internal("token endpoint", detail),
         }
     }
 }

@@ -83,6 +83,28 @@ impl TokenPolicy {
         }
     }
 
+    /// The audience for a token derived from an earlier authorization that named
+    /// `granted` resources: the request may narrow them, never widen them
+    /// (RFC 8707 §2.2). No `resource` in the request: all of `granted`.
+    pub fn narrowed_audience(
+        &self,
+        requested: &[String],
+        granted: &[String],
+    ) -> Result<Audience, OAuthError> {
+        if let Some(extra) = requested.iter().find(|r| !granted.contains(r)) {
+            return Err(OAuthError::invalid_target(format!(
+                "resource `{}` was not part of the authorization",
+                extra.escape_default()
+            )));
+        }
+        let chosen = if requested.is_empty() {
+            granted
+        } else {
+            requested
+        };
+        self.audience(chosen)
+    }
+
     /// Resolves the requested `resource` values into the token's audience
     /// (RFC 8707 §2: absolute URIs without a fragment, known to this server).
     pub fn audience(&self, requested: &[String]) -> Result<Audience, OAuthError> {

@@ -57,8 +57,6 @@ pub struct IssuedCode {
 pub struct CodeGrant {
     pub scope: ScopeSet,
     pub audience: Audience,
-    /// The resources the refresh token may later ask for.
-    pub resources: Vec<String>,
     pub refresh_token: bool,
 }
 
@@ -113,26 +111,10 @@ pub fn decide(
         (None, None) => {}
     }
     // 5. RFC 8707 §2.2: the token request may narrow the audience, never widen it.
-    let resources = if request.resources.is_empty() {
-        code.resources.clone()
-    } else {
-        if let Some(extra) = request
-            .resources
-            .iter()
-            .find(|r| !code.resources.contains(r))
-        {
-            return Err(OAuthError::invalid_target(format!(
-                "resource `{}` was not in the authorization request",
-                extra.escape_default()
-            )));
-        }
-        request.resources.clone()
-    };
-    let audience = policy.audience(&resources)?;
+    let audience = policy.narrowed_audience(&request.resources, &code.resources)?;
     Ok(CodeGrant {
         scope: code.scope.clone(),
         audience,
-        resources: code.resources.clone(),
         refresh_token: client.allows_grant(GrantType::RefreshToken),
     })
 }

@@ -130,24 +130,9 @@ pub fn decide(
             asked.clone()
         }
     };
-    let resources = if request.resources.is_empty() {
-        family.resources.clone()
-    } else {
-        if let Some(extra) = request
-            .resources
-            .iter()
-            .find(|r| !family.resources.contains(r))
-        {
-            return Err(OAuthError::invalid_target(format!(
-                "resource `{}` was not part of this authorization",
-                extra.escape_default()
-            )));
-        }
-        request.resources.clone()
-    };
     let grant = RefreshGrant {
         scope,
-        audience: policy.audience(&resources)?,
+        audience: policy.narrowed_audience(&request.resources, &family.resources)?,
     };
     match (is_current, family.current) {
         (true, _) => Ok(RefreshDecision::Rotate(grant)),
