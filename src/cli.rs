@@ -310,6 +310,7 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
     let backend = db.backend_name();
     let kid = keys.active().kid.clone();
     let state = AppState::new(settings, db, keys, Arc::new(SystemClock));
+    tokio::spawn(purge_periodically(state.clone()));
     let app = app::build(&state);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -320,6 +321,21 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
         .await?;
     tracing::info!("latchkey stopped");
     Ok(())
+}
+
+/// Every ten minutes, deletes rows that can no longer matter (expired codes, tokens,
+/// sessions), so the database does not grow without bound. Every instance may run it;
+/// the deletes are idempotent.
+async fn purge_periodically(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let keep = state.settings.access_token_ttl + 60;
+        match store::tokens::purge_expired(&state.db, state.clock.now(), keep).await {
+            Ok(purged) => tracing::debug!(?purged, "purged expired rows"),
+            Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -844,7 +844,34 @@ async fn discovery_advertises_the_code_flow(backend: Backend) {
     );
 }
 
+async fn expired_rows_are_purged_and_live_ones_kept(backend: Backend) {
+    let f = public_flow(&backend).await;
+    let body = f.tokens("profile").await;
+    let rt = body["refresh_token"].as_str().unwrap().to_owned();
+    let keep = f.app.state.settings.access_token_ttl + 60;
+    let now = || {
+        use latchkey::clock::Clock;
+        f.app.clock.now()
+    };
+    let purged = latchkey::store::tokens::purge_expired(&f.app.state.db, now(), keep)
+        .await
+        .unwrap();
+    assert_eq!(purged, Default::default(), "nothing live is touched");
+    assert_eq!(introspect(&f.app, &rt).await["active"], true);
+    f.app
+        .clock
+        .advance(f.app.state.settings.refresh_token_ttl + keep + 1);
+    let purged = latchkey::store::tokens::purge_expired(&f.app.state.db, now(), keep)
+        .await
+        .unwrap();
+    assert_eq!(purged.refresh_tokens, 1);
+    assert_eq!(purged.families, 1);
+    assert_eq!(purged.sessions, 1);
+    assert_eq!(introspect(&f.app, &rt).await["active"], false);
+}
+
 both_backends!(
+    expired_rows_are_purged_and_live_ones_kept,
     public_client_full_flow,
     confidential_client_json_consent,
     code_replay_revokes_everything_issued,

@@ -197,3 +197,63 @@ pub async fn is_access_token_revoked(db: &Db, jti: &str) -> Result<bool, StoreEr
         Ok(n > 0)
     })
 }
+
+/// What a purge removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub codes: usize,
+    pub refresh_tokens: usize,
+    pub families: usize,
+    pub revoked_access_tokens: usize,
+    pub sessions: usize,
+}
+
+/// Deletes rows that can no longer matter: codes a day past expiry (kept that long so
+/// a late replay still finds and revokes its family), expired refresh tokens, revoked
+/// access-token ids past their `exp`, expired sessions, and families with no live
+/// token left (`keep` seconds after their last use, so introspection of their access
+/// tokens stays correct until those expire).
+pub async fn purge_expired(db: &Db, now: i64, keep: i64) -> Result<Purged, StoreError> {
+    use super::schema::{authorization_codes, sessions};
+    with_conn!(db, |conn| {
+        let codes = diesel::delete(
+            authorization_codes::table.filter(authorization_codes::expires_at.lt(now - 86_400)),
+        )
+        .execute(conn)
+        .await?;
+        let refresh =
+            diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(now)))
+                .execute(conn)
+                .await?;
+        let revoked = diesel::delete(
+            revoked_access_tokens::table.filter(revoked_access_tokens::expires_at.lt(now)),
+        )
+        .execute(conn)
+        .await?;
+        let sessions = diesel::delete(sessions::table.filter(sessions::expires_at.lt(now)))
+            .execute(conn)
+            .await?;
+        let families = diesel::delete(
+            token_families::table
+                .filter(token_families::last_used_at.lt(now - keep))
+                .filter(
+                    token_families::revoked_at
+                        .is_not_null()
+                        .or(token_families::activated_at.is_null())
+                        .or(diesel::dsl::not(diesel::dsl::exists(
+                            refresh_tokens::table
+                                .filter(refresh_tokens::family_id.eq(token_families::id)),
+                        ))),
+                ),
+        )
+        .execute(conn)
+        .await?;
+        Ok(Purged {
+            codes,
+            refresh_tokens: refresh,
+            families,
+            revoked_access_tokens: revoked,
+            sessions,
+        })
+    })
+}
