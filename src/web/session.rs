@@ -31,7 +31,11 @@ pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 /// client redirects the browser here, but not on cross-site POSTs), Secure when the
 /// issuer is https.
 pub fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: i64) -> String {
-    let secure = if state.settings.issuer.starts_with("https://") {
+    cookie_header(&state.settings.issuer, name, value, path, max_age)
+}
+
+fn cookie_header(issuer: &str, name: &str, value: &str, path: &str, max_age: i64) -> String {
+    let secure = if issuer.starts_with("https://") {
         "; Secure"
     } else {
         ""
@@ -107,4 +111,17 @@ pub fn csrf_matches(expected: &str, submitted: Option<&str>) -> bool {
     submitted.is_some_and(|s| {
         aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), s.as_bytes()).is_ok()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cookie_header;
+
+    #[test]
+    fn secure_exactly_when_the_issuer_is_https() {
+        let https = cookie_header("https://auth.example", "lk_session", "v", "/", 60);
+        assert_eq!(https, "lk_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure");
+        let http = cookie_header("http://127.0.0.1:8080", "lk_session", "v", "/", 60);
+        assert!(!http.contains("Secure"));
+    }
 }
