@@ -120,7 +120,10 @@ mod tests {
     #[test]
     fn secure_exactly_when_the_issuer_is_https() {
         let https = cookie_header("https://auth.example", "lk_session", "v", "/", 60);
-        assert_eq!(https, "lk_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure");
+        assert_eq!(
+            https,
+            "lk_session=v; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
+        );
         let http = cookie_header("http://127.0.0.1:8080", "lk_session", "v", "/", 60);
         assert!(!http.contains("Secure"));
     }
