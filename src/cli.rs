@@ -152,7 +152,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map(|k| {
                     json!({
                         "kid": k.kid,
-                        "alg": k.alg(),
+                        "alg": k.alg().as_str(),
                         "file": k.path.display().to_string(),
                         "modified_at": k.modified,
                         "active": k.kid == keys.active().kid,
@@ -302,7 +302,8 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
         }
     }
     let dir = settings.keys_dir.clone();
-    let keys = tokio::task::spawn_blocking(move || KeySet::load_or_generate(&dir))
+    let alg = settings.signing_alg;
+    let keys = tokio::task::spawn_blocking(move || KeySet::load_or_generate(&dir, alg))
         .await
         .context("key loading task failed")??;
     let bind = settings.bind;

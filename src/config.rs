@@ -1,6 +1,7 @@
 //! Settings: read once at start from flags, then `LATCHKEY_*` environment variables,
 //! then an optional `latchkey.toml`, then defaults; validated, then passed explicitly.
 
+use crate::keys::Alg;
 use crate::oauth::scope::{ScopeCatalogue, ScopeEntry};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -137,28 +138,14 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
-/// JWS algorithms for access tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SigningAlg {
-    Rs256,
-}
-
-impl SigningAlg {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Rs256 => "RS256",
-        }
-    }
-
-    fn parse(raw: &str) -> Result<Self, ConfigError> {
-        match raw {
-            "RS256" => Ok(Self::Rs256),
-            other => Err(ConfigError(format!(
-                "signing_alg `{}` is not supported (supported: RS256)",
-                other.escape_default()
-            ))),
-        }
-    }
+/// Parses the `signing_alg` setting.
+fn parse_signing_alg(raw: &str) -> Result<Alg, ConfigError> {
+    Alg::parse(raw).ok_or_else(|| {
+        ConfigError(format!(
+            "signing_alg `{}` is not supported (supported: RS256, ES256, EdDSA)",
+            raw.escape_default()
+        ))
+    })
 }
 
 /// Validated settings, loaded once and passed to whoever needs them.
@@ -178,7 +165,8 @@ pub struct Settings {
     pub session_idle_timeout: i64,
     /// A session ends this long after sign-in, however active.
     pub session_lifetime: i64,
-    pub signing_alg: SigningAlg,
+    /// Algorithm for newly generated keys (first start, `keys rotate`).
+    pub signing_alg: Alg,
     pub scopes: ScopeCatalogue,
     /// RFC 8707 resource identifiers tokens may be issued for.
     pub resources: Vec<String>,
@@ -302,7 +290,7 @@ impl Settings {
             "",
         )?;
 
-        let signing_alg = SigningAlg::parse(
+        let signing_alg = parse_signing_alg(
             args.signing_alg
                 .as_deref()
                 .or(file.signing_alg.as_deref())

@@ -11,9 +11,9 @@ pub mod signer;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwks::{Jwk, JwkSet, PublishedJwks};
-use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use serde::Serialize;
-use signer::Signer;
+pub use signer::Alg;
+use signer::{PublicKey, Signer};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -70,22 +70,38 @@ impl SigningKey {
             reason,
         };
         let der = pem_to_der(pem).ok_or_else(|| bad("not a PKCS#8 PEM private key".to_owned()))?;
-        let signer = Signer::rsa_from_pkcs8(&der).map_err(|e| bad(e.to_string()))?;
-        let (n, e) = signer.rsa_public_components();
-        let (n, e) = (URL_SAFE_NO_PAD.encode(n), URL_SAFE_NO_PAD.encode(e));
-        let kid = rsa_thumbprint(&n, &e);
-        let header = serde_json::json!({ "alg": signer.alg(), "kid": kid, "typ": "at+jwt" });
-        let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
-        let decoding = jsonwebtoken::DecodingKey::from_rsa_components(&n, &e)
-            .map_err(|e| bad(format!("public key: {e}")))?;
-        let jwk = Jwk {
-            kty: "RSA".to_owned(),
-            use_: "sig".to_owned(),
-            alg: signer.alg().to_owned(),
-            kid: kid.clone(),
-            n,
-            e,
+        let signer = Signer::from_pkcs8(&der).map_err(|e| bad(e.to_string()))?;
+        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+        let alg = signer.alg().as_str().to_owned();
+        // RFC 7638 §3.2: the required members only, in lexicographic order.
+        let (mut jwk, canonical) = match signer.public_key() {
+            PublicKey::Rsa { n, e } => {
+                let (n, e) = (b64(&n), b64(&e));
+                let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+                (jwk_base("RSA", &alg).with_rsa(n, e), canonical)
+            }
+            PublicKey::P256 { x, y } => {
+                let (x, y) = (b64(&x), b64(&y));
+                let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+                (
+                    jwk_base("EC", &alg).with_curve("P-256", x, Some(y)),
+                    canonical,
+                )
+            }
+            PublicKey::Ed25519 { x } => {
+                let x = b64(&x);
+                let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+                (
+                    jwk_base("OKP", &alg).with_curve("Ed25519", x, None),
+                    canonical,
+                )
+            }
         };
+        let kid = b64(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes()).as_ref());
+        jwk.kid = kid.clone();
+        let decoding = decoding_key(&jwk).map_err(|e| bad(format!("public key: {e}")))?;
+        let header = serde_json::json!({ "alg": alg, "kid": kid, "typ": "at+jwt" });
+        let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
         Ok(Self {
             kid,
             path: path.to_owned(),
@@ -97,7 +113,7 @@ impl SigningKey {
         })
     }
 
-    pub fn alg(&self) -> &'static str {
+    pub fn alg(&self) -> Alg {
         self.signer.alg()
     }
 
@@ -108,7 +124,7 @@ impl SigningKey {
     /// Signs `claims` as a compact JWS with `typ: at+jwt` (RFC 9068 §2.1).
     pub fn sign_jwt<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
         let payload = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
-        // header.payload.signature; RSA-2048 signatures are 342 base64url characters.
+        // header.payload.signature; an RSA-2048 signature is 342 base64url characters.
         let mut jwt = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 350);
         jwt.push_str(&self.header_b64);
         jwt.push('.');
@@ -120,13 +136,41 @@ impl SigningKey {
     }
 }
 
-/// RFC 7638 §3: SHA-256 over the required members in lexicographic order.
-fn rsa_thumbprint(n: &str, e: &str) -> String {
-    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
-    URL_SAFE_NO_PAD.encode(ring::digest::digest(
-        &ring::digest::SHA256,
-        canonical.as_bytes(),
-    ))
+fn jwk_base(kty: &str, alg: &str) -> Jwk {
+    Jwk {
+        kty: kty.to_owned(),
+        use_: "sig".to_owned(),
+        alg: alg.to_owned(),
+        kid: String::new(),
+        n: None,
+        e: None,
+        crv: None,
+        x: None,
+        y: None,
+    }
+}
+
+impl Jwk {
+    fn with_rsa(mut self, n: String, e: String) -> Self {
+        self.n = Some(n);
+        self.e = Some(e);
+        self
+    }
+
+    fn with_curve(mut self, crv: &str, x: String, y: Option<String>) -> Self {
+        self.crv = Some(crv.to_owned());
+        self.x = Some(x);
+        self.y = y;
+        self
+    }
+}
+
+/// A jsonwebtoken verification key for one of our public JWKs.
+fn decoding_key(jwk: &Jwk) -> Result<jsonwebtoken::DecodingKey, String> {
+    use poem_openapi::types::ToJSON;
+    let parsed: jsonwebtoken::jwk::Jwk =
+        serde_json::from_str(&jwk.to_json_string()).map_err(|e| e.to_string())?;
+    jsonwebtoken::DecodingKey::from_jwk(&parsed).map_err(|e| e.to_string())
 }
 
 fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
@@ -175,7 +219,7 @@ impl KeySet {
         }
         let kid = header.kid?;
         let key = self.keys.iter().find(|k| k.kid == kid)?;
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        let mut validation = jsonwebtoken::Validation::new(jwt_alg(key.alg()));
         validation.set_issuer(&[issuer]);
         validation.validate_exp = false;
         validation.validate_aud = false;
@@ -186,7 +230,7 @@ impl KeySet {
     }
 
     /// Loads every key in `dir`, generating one first if there is none.
-    pub fn load_or_generate(dir: &Path) -> Result<Self, KeyError> {
+    pub fn load_or_generate(dir: &Path, alg: Alg) -> Result<Self, KeyError> {
         ensure_dir(dir)?;
         let lock_path = dir.join(".lock");
         let lock = OpenOptions::new()
@@ -202,7 +246,7 @@ impl KeySet {
             .map_err(|e| dir_error(dir, format!("cannot lock: {e}")))?;
         let result = (|| {
             if list_key_files(dir)?.is_empty() {
-                generate_rsa_key(dir)?;
+                generate_key(dir, alg)?;
             }
             Self::load(dir)
         })();
@@ -258,25 +302,19 @@ impl KeySet {
 fn verify_round_trip(key: &SigningKey) -> Result<(), KeyError> {
     let probe = serde_json::json!({ "probe": true, "exp": 4_102_444_800_i64 });
     let token = key.sign_jwt(&probe)?;
-    let decoding = jsonwebtoken::DecodingKey::from_jwk(&jsonwebtoken::jwk::Jwk {
-        common: jsonwebtoken::jwk::CommonParameters {
-            key_id: Some(key.jwk.kid.clone()),
-            ..Default::default()
-        },
-        algorithm: jsonwebtoken::jwk::AlgorithmParameters::RSA(
-            jsonwebtoken::jwk::RSAKeyParameters {
-                key_type: jsonwebtoken::jwk::RSAKeyType::RSA,
-                n: key.jwk.n.clone(),
-                e: key.jwk.e.clone(),
-            },
-        ),
-    })
-    .map_err(|e| KeyError::Invalid(format!("key {}: {e}", key.kid)))?;
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    let mut validation = jsonwebtoken::Validation::new(jwt_alg(key.alg()));
     validation.validate_aud = false;
-    jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation)
+    jsonwebtoken::decode::<serde_json::Value>(&token, &key.decoding, &validation)
         .map(|_| ())
         .map_err(|e| KeyError::Invalid(format!("key {} fails its self-test: {e}", key.kid)))
+}
+
+fn jwt_alg(alg: Alg) -> jsonwebtoken::Algorithm {
+    match alg {
+        Alg::Rs256 => jsonwebtoken::Algorithm::RS256,
+        Alg::Es256 => jsonwebtoken::Algorithm::ES256,
+        Alg::EdDsa => jsonwebtoken::Algorithm::EdDSA,
+    }
 }
 
 fn dir_error(dir: &Path, reason: String) -> KeyError {
@@ -319,14 +357,10 @@ fn list_key_files(dir: &Path) -> Result<Vec<PathBuf>, KeyError> {
     Ok(files)
 }
 
-/// Generates an RSA-2048 key with the `rsa` crate and writes it as PKCS#8 PEM, 0600.
-fn generate_rsa_key(dir: &Path) -> Result<PathBuf, KeyError> {
-    let mut rng = rsa::rand_core::OsRng;
-    let key =
-        rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(|e| KeyError::Generate(e.to_string()))?;
-    let pem = key
-        .to_pkcs8_pem(LineEnding::LF)
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
+/// Generates a key for `alg` and writes it as PKCS#8 PEM, mode 0600, atomically.
+pub fn generate_key(dir: &Path, alg: Alg) -> Result<PathBuf, KeyError> {
+    let der = Signer::generate_pkcs8(alg)?;
+    let pem = der_to_pem(&der);
     let parsed = SigningKey::from_pem(Path::new("<new key>"), &pem, 0)?;
     let path = dir.join(format!("{}.pem", parsed.kid));
     let tmp = dir.join(format!(".{}.pem.tmp", parsed.kid));
@@ -343,8 +377,19 @@ fn generate_rsa_key(dir: &Path) -> Result<PathBuf, KeyError> {
     }
     // Rename is atomic: readers never see a half-written key.
     fs::rename(&tmp, &path).map_err(|e| file_error(&path, e.to_string()))?;
-    tracing::info!(kid = %parsed.kid, path = %path.display(), "generated a new RS256 signing key");
+    tracing::info!(kid = %parsed.kid, alg = alg.as_str(), path = %path.display(), "generated a signing key");
     Ok(path)
+}
+
+fn der_to_pem(der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(chunk));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    pem
 }
 
 #[cfg(test)]
@@ -354,8 +399,8 @@ mod tests {
     #[test]
     fn generates_once_and_reloads_the_same_key() {
         let dir = tempfile::tempdir().unwrap();
-        let a = KeySet::load_or_generate(dir.path()).unwrap();
-        let b = KeySet::load_or_generate(dir.path()).unwrap();
+        let a = KeySet::load_or_generate(dir.path(), Alg::Rs256).unwrap();
+        let b = KeySet::load_or_generate(dir.path(), Alg::Rs256).unwrap();
         assert_eq!(a.active().kid, b.active().kid);
         assert_eq!(list_key_files(dir.path()).unwrap().len(), 1);
         let mode = fs::metadata(&a.active().path).unwrap().permissions().mode() & 0o777;
@@ -370,7 +415,7 @@ mod tests {
             let handles: Vec<_> = (0..3)
                 .map(|_| {
                     s.spawn(|| {
-                        KeySet::load_or_generate(dir.path())
+                        KeySet::load_or_generate(dir.path(), Alg::Rs256)
                             .unwrap()
                             .active()
                             .kid
@@ -387,7 +432,7 @@ mod tests {
     #[test]
     fn refuses_a_key_others_can_read() {
         let dir = tempfile::tempdir().unwrap();
-        let set = KeySet::load_or_generate(dir.path()).unwrap();
+        let set = KeySet::load_or_generate(dir.path(), Alg::Rs256).unwrap();
         fs::set_permissions(&set.active().path, fs::Permissions::from_mode(0o644)).unwrap();
         let err = KeySet::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("chmod 600"), "{err}");
@@ -404,12 +449,40 @@ mod tests {
     }
 
     #[test]
-    fn thumbprint_matches_rfc7638_example() {
-        // RFC 7638 §3.1 example key.
+    fn every_algorithm_signs_tokens_its_jwk_verifies() {
+        for alg in [Alg::Rs256, Alg::Es256, Alg::EdDsa] {
+            let dir = tempfile::tempdir().unwrap();
+            let set = KeySet::load_or_generate(dir.path(), alg).unwrap();
+            let key = set.active();
+            assert_eq!(key.alg(), alg);
+            let claims = serde_json::json!({
+                "iss": "i", "sub": "s", "aud": "a", "exp": 4_102_444_800_i64, "iat": 1,
+                "jti": "j", "client_id": "c", "scope": "x",
+            });
+            let token = key.sign_jwt(&claims).unwrap();
+            let verified = set.verify_access_token(&token, "i").unwrap();
+            assert_eq!(verified.sub, "s");
+            assert!(set.verify_access_token(&token, "other-issuer").is_none());
+        }
+    }
+
+    #[test]
+    fn thumbprints_match_the_rfc_examples() {
+        // RFC 7638 §3.1 (RSA) and RFC 8037 Appendix A.3 (Ed25519).
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        let thumb = |canonical: String| {
+            URL_SAFE_NO_PAD.encode(ring::digest::digest(
+                &ring::digest::SHA256,
+                canonical.as_bytes(),
+            ))
+        };
         assert_eq!(
-            rsa_thumbprint(n, "AQAB"),
+            thumb(format!(r#"{{"e":"AQAB","kty":"RSA","n":"{n}"}}"#)),
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+        assert_eq!(
+            thumb(r#"{"crv":"Ed25519","kty":"OKP","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#.to_owned()),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
         );
     }
 }

@@ -143,7 +143,7 @@ fn shared_key_pem() -> &'static (String, String) {
     static KEY: OnceLock<(String, String)> = OnceLock::new();
     KEY.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let set = KeySet::load_or_generate(dir.path()).unwrap();
+        let set = KeySet::load_or_generate(dir.path(), latchkey::keys::Alg::Rs256).unwrap();
         let path = set.active().path.clone();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         (name, std::fs::read_to_string(path).unwrap())
