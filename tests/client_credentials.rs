@@ -24,11 +24,19 @@ async fn verify_like_a_resource_server(app: &TestApp, token: &str, audience: &st
         .unwrap();
     let header = decode_header(token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-    assert_eq!(header.alg, Algorithm::RS256);
     let kid = header.kid.expect("kid");
     let jwk = jwks.find(&kid).expect("the token's kid is in the JWKS");
+    // The algorithm comes from the key the resource server trusts, not the token.
+    let alg: Algorithm = jwk
+        .common
+        .key_algorithm
+        .unwrap()
+        .to_string()
+        .parse()
+        .unwrap();
+    assert_eq!(header.alg, alg);
     let key = DecodingKey::from_jwk(jwk).unwrap();
-    let mut validation = Validation::new(Algorithm::RS256);
+    let mut validation = Validation::new(alg);
     validation.set_issuer(&[&app.state.settings.issuer]);
     validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
@@ -401,7 +409,37 @@ async fn deleted_client_cannot_get_tokens(backend: Backend) {
     expect_oauth_error(resp, 401, "invalid_client").await;
 }
 
+async fn es256_and_eddsa_tokens_verify_through_jwks(backend: Backend) {
+    use latchkey::keys::Alg;
+    for (alg, kty, crv) in [(Alg::Es256, "EC", "P-256"), (Alg::EdDsa, "OKP", "Ed25519")] {
+        let app = TestApp::builder().key_alg(alg).spawn(&backend).await;
+        let jwks: Value = app
+            .http
+            .get(app.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(jwks["keys"][0]["kty"], kty);
+        assert_eq!(jwks["keys"][0]["crv"], crv);
+        assert_eq!(jwks["keys"][0]["alg"], alg.as_str());
+        assert_eq!(jwks["keys"][0]["use"], "sig");
+        let client = app.client(None).await;
+        let claims = issued_claims(
+            &app,
+            &client,
+            &[("grant_type", "client_credentials")],
+            &app.base,
+        )
+        .await;
+        assert_eq!(claims["sub"], client.id.as_str());
+    }
+}
+
 both_backends!(
+    es256_and_eddsa_tokens_verify_through_jwks,
     basic_auth_issues_a_verifiable_jwt,
     post_auth_and_narrower_scope,
     each_token_has_a_fresh_jti,

@@ -179,12 +179,19 @@ pub struct TestApp {
 pub struct TestAppBuilder {
     config_toml: String,
     args: SettingsArgs,
+    key_alg: Option<latchkey::keys::Alg>,
 }
 
 impl TestAppBuilder {
     /// Contents of a `latchkey.toml` to load.
     pub fn config(mut self, toml: &str) -> Self {
         self.config_toml = toml.to_owned();
+        self
+    }
+
+    /// A freshly generated signing key of `alg` instead of the shared RSA key.
+    pub fn key_alg(mut self, alg: latchkey::keys::Alg) -> Self {
+        self.key_alg = Some(alg);
         self
     }
 
@@ -195,7 +202,14 @@ impl TestAppBuilder {
 
     pub async fn spawn(self, backend: &Backend) -> TestApp {
         let db = TestDb::create(backend).await;
-        let keys_dir = keys_dir_with_shared_key();
+        let keys_dir = match self.key_alg {
+            Some(alg) => {
+                let dir = tempfile::tempdir().unwrap();
+                KeySet::load_or_generate(dir.path(), alg).unwrap();
+                dir
+            }
+            None => keys_dir_with_shared_key(),
+        };
         let config_dir = tempfile::tempdir().unwrap();
         let config_path: PathBuf = config_dir.path().join("latchkey.toml");
         std::fs::write(&config_path, &self.config_toml).unwrap();
