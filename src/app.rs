@@ -4,7 +4,7 @@
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http::{self, discovery::Documents};
-use crate::keys::KeySet;
+use crate::keys::{KeyRing, KeySet};
 use crate::oauth::claims::TokenPolicy;
 use crate::store::Db;
 use crate::web;
@@ -16,7 +16,8 @@ use std::sync::Arc;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
-    pub keys: Arc<KeySet>,
+    /// Reloaded when the keys directory or the time changes what signs.
+    pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
     /// Derived from settings once, not per request.
     pub policy: Arc<TokenPolicy>,
@@ -35,7 +36,7 @@ impl AppState {
         Self {
             settings: Arc::new(settings),
             db,
-            keys: Arc::new(keys),
+            keys: Arc::new(KeyRing::new(keys)),
             clock,
             policy: Arc::new(policy),
             documents: Arc::new(documents),
@@ -67,4 +68,67 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
         .around(http::errors::shape_errors)
         .around(http::security_headers)
         .around(http::access_log)
+}
+
+/// Background work every instance does: pick up key changes (new files, a rotation
+/// coming due, a retired key expiring) every `key_poll`, and purge expired rows every
+/// ten minutes. Used by `serve` and by the tests.
+pub fn spawn_background(state: &AppState, key_poll: std::time::Duration) {
+    let keys_state = state.clone();
+    tokio::spawn(async move {
+        let dir = keys_state.settings.keys_dir.clone();
+        let mut seen = crate::keys::fingerprint(&dir);
+        let mut tick = tokio::time::interval(key_poll);
+        loop {
+            tick.tick().await;
+            let now = keys_state.clock.now();
+            let ttl = keys_state.settings.access_token_ttl;
+            let current = keys_state.keys.get();
+            let fingerprint = crate::keys::fingerprint(&dir);
+            let changed_on_disk = fingerprint != seen;
+            // Time alone can move a key from next to active or retired to expired.
+            let due = current.keys().any(|(k, state)| {
+                let s = k.schedule;
+                (state == crate::keys::lifecycle::KeyState::Next && s.activate_at <= now)
+                    || (state == crate::keys::lifecycle::KeyState::Retired)
+            });
+            if !changed_on_disk && !due {
+                continue;
+            }
+            let dir2 = dir.clone();
+            match tokio::task::spawn_blocking(move || KeySet::load(&dir2, now, ttl)).await {
+                Ok(Ok(set)) => {
+                    if set.active().kid != current.active().kid
+                        || set.jwks().etag != current.jwks().etag
+                    {
+                        tracing::info!(active = %set.active().kid, "signing keys changed");
+                    }
+                    keys_state.keys.replace(set);
+                    seen = fingerprint;
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "reloading signing keys failed; keeping the current ones")
+                }
+                Err(e) => tracing::error!(error = %e, "key reload task failed"),
+            }
+        }
+    });
+    let purge_state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let keep = purge_state.settings.access_token_ttl + 60;
+            match crate::store::tokens::purge_expired(
+                &purge_state.db,
+                purge_state.clock.now(),
+                keep,
+            )
+            .await
+            {
+                Ok(purged) => tracing::debug!(?purged, "purged expired rows"),
+                Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+            }
+        }
+    });
 }

@@ -113,8 +113,20 @@ pub enum UsersCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// List signing keys: kid, algorithm, file, whether it signs
+    /// List signing keys with their state: next, active, retired, expired
     List,
+    /// Add a key: published in JWKS at once, signing only after a propagation delay
+    Rotate {
+        /// Algorithm of the new key [default: the signing_alg setting]
+        #[arg(long)]
+        alg: Option<String>,
+        /// Seconds until the new key signs; at least the JWKS cache lifetime (300)
+        /// so resource servers that cached the JWKS see it before any token
+        #[arg(long, default_value_t = 360)]
+        activate_in: i64,
+    },
+    /// Stop a key signing now; it stays published until its tokens have expired
+    Retire { kid: String },
 }
 
 fn parse_grant_type(raw: &str) -> Result<GrantType, String> {
@@ -143,25 +155,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Clients(cmd) => clients_command(settings, cmd).await,
         Command::Users(cmd) => users_command(settings, cmd).await,
-        Command::Keys(KeysCommand::List) => {
-            let dir = settings.keys_dir.clone();
-            let keys = tokio::task::spawn_blocking(move || KeySet::load(&dir)).await??;
+        Command::Keys(cmd) => keys_command(&settings, cmd).await,
+        Command::Openapi { .. } => Ok(()),
+    }
+}
+
+/// Seconds the JWKS may be cached (`Cache-Control: max-age`); rotation waits longer.
+const JWKS_MAX_AGE: i64 = 300;
+
+async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
+    let dir = settings.keys_dir.clone();
+    let now = SystemClock.now();
+    let ttl = settings.access_token_ttl;
+    match cmd {
+        KeysCommand::List => {
+            let keys = tokio::task::spawn_blocking(move || KeySet::load(&dir, now, ttl)).await??;
             let list: Vec<_> = keys
                 .keys()
-                .iter()
-                .map(|k| {
+                .map(|(k, state)| {
                     json!({
                         "kid": k.kid,
                         "alg": k.alg().as_str(),
+                        "state": state.as_str(),
+                        "active": state == crate::keys::lifecycle::KeyState::Active,
+                        "activate_at": k.schedule.activate_at,
+                        "retired_at": k.schedule.retired_at,
                         "file": k.path.display().to_string(),
-                        "modified_at": k.modified,
-                        "active": k.kid == keys.active().kid,
                     })
                 })
                 .collect();
             print_json(&json!(list))
         }
-        Command::Openapi { .. } => Ok(()),
+        KeysCommand::Rotate { alg, activate_in } => {
+            let alg = match alg {
+                Some(a) => crate::keys::Alg::parse(&a)
+                    .with_context(|| format!("unknown algorithm {a}: use RS256, ES256 or EdDSA"))?,
+                None => settings.signing_alg,
+            };
+            if activate_in < 0 {
+                bail!("--activate-in must not be negative");
+            }
+            if activate_in < JWKS_MAX_AGE {
+                eprintln!(
+                    "warning: the new key signs in {activate_in}s, before resource servers' JWKS caches ({JWKS_MAX_AGE}s) are sure to have it"
+                );
+            }
+            let activate_at = now + activate_in;
+            let kid =
+                tokio::task::spawn_blocking(move || crate::keys::rotate(&dir, alg, activate_at))
+                    .await??;
+            print_json(&json!({ "kid": kid, "alg": alg.as_str(), "activate_at": activate_at }))
+        }
+        KeysCommand::Retire { kid } => {
+            let k = kid.clone();
+            tokio::task::spawn_blocking(move || crate::keys::retire(&dir, &k, now, ttl)).await??;
+            print_json(&json!({ "retired": kid, "published_until": now + ttl }))
+        }
     }
 }
 
@@ -303,15 +352,17 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
     }
     let dir = settings.keys_dir.clone();
     let alg = settings.signing_alg;
-    let keys = tokio::task::spawn_blocking(move || KeySet::load_or_generate(&dir, alg))
+    let (now, ttl) = (SystemClock.now(), settings.access_token_ttl);
+    let keys = tokio::task::spawn_blocking(move || KeySet::load_or_generate(&dir, alg, now, ttl))
         .await
         .context("key loading task failed")??;
     let bind = settings.bind;
+    let key_poll = settings.key_poll_interval;
     let issuer = settings.issuer.clone();
     let backend = db.backend_name();
     let kid = keys.active().kid.clone();
     let state = AppState::new(settings, db, keys, Arc::new(SystemClock));
-    tokio::spawn(purge_periodically(state.clone()));
+    app::spawn_background(&state, Duration::from_secs(key_poll));
     let app = app::build(&state);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -322,21 +373,6 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
         .await?;
     tracing::info!("latchkey stopped");
     Ok(())
-}
-
-/// Every ten minutes, deletes rows that can no longer matter (expired codes, tokens,
-/// sessions), so the database does not grow without bound. Every instance may run it;
-/// the deletes are idempotent.
-async fn purge_periodically(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
-    loop {
-        tick.tick().await;
-        let keep = state.settings.access_token_ttl + 60;
-        match store::tokens::purge_expired(&state.db, state.clock.now(), keep).await {
-            Ok(purged) => tracing::debug!(?purged, "purged expired rows"),
-            Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
-        }
-    }
 }
 
 async fn shutdown_signal() {

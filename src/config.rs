@@ -77,6 +77,7 @@ struct FileConfig {
     refresh_reuse_interval: Option<u64>,
     session_idle_timeout: Option<u64>,
     session_lifetime: Option<u64>,
+    key_poll_interval: Option<u64>,
     signing_alg: Option<String>,
     #[serde(default)]
     scopes: Vec<ScopeEntry>,
@@ -165,6 +166,8 @@ pub struct Settings {
     pub session_idle_timeout: i64,
     /// A session ends this long after sign-in, however active.
     pub session_lifetime: i64,
+    /// How often each instance looks at the keys directory for changes, seconds.
+    pub key_poll_interval: u64,
     /// Algorithm for newly generated keys (first start, `keys rotate`).
     pub signing_alg: Alg,
     pub scopes: ScopeCatalogue,
@@ -333,6 +336,7 @@ impl Settings {
             refresh_reuse_interval,
             session_idle_timeout,
             session_lifetime,
+            key_poll_interval: file.key_poll_interval.unwrap_or(5).clamp(1, 300),
             signing_alg,
             scopes,
             resources,

@@ -13,6 +13,7 @@ pub async fn active_access_token(
 ) -> Result<Option<AccessTokenClaims>, StoreError> {
     let Some(claims) = state
         .keys
+        .get()
         .verify_access_token(token, &state.settings.issuer)
     else {
         return Ok(None);

@@ -295,7 +295,8 @@ impl DiscoveryApi {
         &self,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> CachedResponse<JwkSet> {
-        let jwks = self.state.keys.jwks();
+        let keys = self.state.keys.get();
+        let jwks = keys.jwks();
         cached(&jwks.body, &jwks.etag, if_none_match.0.as_deref())
     }
 

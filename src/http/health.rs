@@ -65,7 +65,8 @@ impl HealthApi {
                 false
             }
         };
-        let signing_key = !self.state.keys.keys().is_empty();
+        // A KeySet always has an active key; it exists once start-up loaded one.
+        let signing_key = !self.state.keys.get().active().kid.is_empty();
         let ready = database && signing_key;
         let body = Json(HealthStatus {
             status: if ready { "ok" } else { "unavailable" }.to_owned(),

@@ -344,6 +344,7 @@ impl OAuthApi {
             }
         } else if let Some(claims) = state
             .keys
+            .get()
             .verify_access_token(&token, &state.settings.issuer)
             && claims.client_id == client.id.as_str()
         {

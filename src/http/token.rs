@@ -144,7 +144,7 @@ impl TokenApi {
                     now,
                     url_token::<16>(),
                 )?;
-                let access_token = state.keys.active().sign_jwt(&claims)?;
+                let access_token = state.keys.get().active().sign_jwt(&claims)?;
                 tracing::info!(client_id = %client.id, grant = "client_credentials", scope = %claims.scope, "issued access token");
                 Ok(success(access_token, &claims, now, None))
             }
@@ -196,7 +196,7 @@ impl TokenApi {
             now,
             family_jti(&row.family_id, &url_token::<12>()),
         );
-        let access_token = state.keys.active().sign_jwt(&claims)?;
+        let access_token = state.keys.get().active().sign_jwt(&claims)?;
         tracing::info!(client_id = %client.id, grant = "authorization_code", scope = %claims.scope, "issued tokens");
         Ok(success(access_token, &claims, now, refresh.map(|(t, _)| t)))
     }
@@ -263,7 +263,7 @@ impl TokenApi {
             now,
             family_jti(&family.id, &url_token::<12>()),
         );
-        let access_token = state.keys.active().sign_jwt(&claims)?;
+        let access_token = state.keys.get().active().sign_jwt(&claims)?;
         tracing::info!(client_id = %client.id, grant = "refresh_token", scope = %claims.scope, "rotated refresh token");
         Ok(success(access_token, &claims, now, Some(new_token)))
     }

@@ -6,11 +6,13 @@
 //! first starts of several instances generate one key, not several.
 
 pub mod jwks;
+pub mod lifecycle;
 pub mod signer;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwks::{Jwk, JwkSet, PublishedJwks};
+use lifecycle::{KeyState, Manifest, Schedule};
 use serde::Serialize;
 pub use signer::Alg;
 use signer::{PublicKey, Signer};
@@ -46,6 +48,8 @@ pub struct SigningKey {
     pub kid: String,
     pub path: PathBuf,
     pub modified: i64,
+    /// From the manifest (or the file's mtime for a key it does not list).
+    pub schedule: Schedule,
     signer: Signer,
     /// The same key for verification, built once.
     decoding: jsonwebtoken::DecodingKey,
@@ -106,6 +110,10 @@ impl SigningKey {
             kid,
             path: path.to_owned(),
             modified,
+            schedule: Schedule {
+                activate_at: modified,
+                retired_at: None,
+            },
             signer,
             decoding,
             jwk,
@@ -183,11 +191,12 @@ fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
-/// The keys an instance holds: the one that signs, and all that are published.
+/// The keys an instance holds at one moment: which signs, which are published.
 #[derive(Debug)]
 pub struct KeySet {
     active: usize,
     keys: Vec<SigningKey>,
+    states: Vec<KeyState>,
     jwks: PublishedJwks,
 }
 
@@ -197,17 +206,18 @@ impl KeySet {
         &self.keys[self.active]
     }
 
-    pub fn keys(&self) -> &[SigningKey] {
-        &self.keys
+    /// Every key on disk with its state.
+    pub fn keys(&self) -> impl Iterator<Item = (&SigningKey, KeyState)> {
+        self.keys.iter().zip(self.states.iter().copied())
     }
 
     pub fn jwks(&self) -> &PublishedJwks {
         &self.jwks
     }
 
-    /// Verifies an access token issued by this server: a key of ours by `kid`, the
-    /// signature, `typ: at+jwt` (RFC 9068 §4) and `iss`. Expiry is the caller's to
-    /// check against its clock. `None` for anything that is not such a token.
+    /// Verifies an access token issued by this server: a published key of ours by
+    /// `kid`, the signature, `typ: at+jwt` (RFC 9068 §4) and `iss`. Expiry is the
+    /// caller's to check against its clock. `None` for anything else.
     pub fn verify_access_token(
         &self,
         token: &str,
@@ -218,7 +228,9 @@ impl KeySet {
             return None;
         }
         let kid = header.kid?;
-        let key = self.keys.iter().find(|k| k.kid == kid)?;
+        let (key, _) = self
+            .keys()
+            .find(|(k, state)| k.kid == kid && state.published())?;
         let mut validation = jsonwebtoken::Validation::new(jwt_alg(key.alg()));
         validation.set_issuer(&[issuer]);
         validation.validate_exp = false;
@@ -229,33 +241,30 @@ impl KeySet {
             .map(|data| data.claims)
     }
 
-    /// Loads every key in `dir`, generating one first if there is none.
-    pub fn load_or_generate(dir: &Path, alg: Alg) -> Result<Self, KeyError> {
-        ensure_dir(dir)?;
-        let lock_path = dir.join(".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|e| dir_error(dir, format!("cannot open lock file: {e}")))?;
-        // Exclusive while checking and generating, so two instances starting together
-        // on one directory do not both generate a key.
-        lock.lock()
-            .map_err(|e| dir_error(dir, format!("cannot lock: {e}")))?;
-        let result = (|| {
+    /// Loads every key in `dir`, generating one (active at once) if there is none.
+    pub fn load_or_generate(dir: &Path, alg: Alg, now: i64, ttl: i64) -> Result<Self, KeyError> {
+        with_dir_lock(dir, || {
             if list_key_files(dir)?.is_empty() {
-                generate_key(dir, alg)?;
+                let kid = generate_key(dir, alg)?;
+                let mut manifest = Manifest::read(dir)?;
+                manifest.keys.insert(
+                    kid,
+                    Schedule {
+                        activate_at: now,
+                        retired_at: None,
+                    },
+                );
+                manifest.write(dir)?;
             }
-            Self::load(dir)
-        })();
-        drop(lock);
-        result
+            Ok(())
+        })?;
+        Self::load(dir, now, ttl)
     }
 
-    /// Loads every key in `dir`; fails when there is none.
-    pub fn load(dir: &Path) -> Result<Self, KeyError> {
+    /// Loads every key in `dir` and works out each one's state at `now`, given the
+    /// longest token lifetime `ttl`. Fails when there is no key.
+    pub fn load(dir: &Path, now: i64, ttl: i64) -> Result<Self, KeyError> {
+        let manifest = Manifest::read(dir)?;
         let mut keys = Vec::new();
         for path in list_key_files(dir)? {
             let meta = fs::metadata(&path).map_err(|e| file_error(&path, e.to_string()))?;
@@ -283,17 +292,162 @@ impl KeySet {
         if keys.is_empty() {
             return Err(dir_error(dir, "holds no key (*.pem)".to_owned()));
         }
-        // Newest first; the newest key signs.
-        keys.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.kid.cmp(&b.kid)));
+        keys.sort_by(|a, b| a.kid.cmp(&b.kid));
         keys.dedup_by(|a, b| a.kid == b.kid);
+        // A key the manifest does not know (placed by hand) counts from its mtime.
+        let schedules: Vec<Schedule> = keys
+            .iter()
+            .map(|k| {
+                manifest.keys.get(&k.kid).copied().unwrap_or(Schedule {
+                    activate_at: k.modified,
+                    retired_at: None,
+                })
+            })
+            .collect();
+        let states = lifecycle::states(&schedules, now, ttl);
+        let active = states
+            .iter()
+            .position(|s| *s == KeyState::Active)
+            .ok_or_else(|| {
+                dir_error(
+                    dir,
+                    "every key is retired; run `latchkey keys rotate`".to_owned(),
+                )
+            })?;
+        for (key, schedule) in keys.iter_mut().zip(&schedules) {
+            key.schedule = *schedule;
+        }
         let jwks = PublishedJwks::new(&JwkSet {
-            keys: keys.iter().map(|k| k.jwk.clone()).collect(),
+            keys: keys
+                .iter()
+                .zip(&states)
+                .filter(|(_, s)| s.published())
+                .map(|(k, _)| k.jwk.clone())
+                .collect(),
         });
         Ok(Self {
-            active: 0,
+            active,
             keys,
+            states,
             jwks,
         })
+    }
+}
+
+/// Runs `f` holding the directory's exclusive lock, so concurrent starts and CLI
+/// commands on one directory do not race (one key generated, manifest not clobbered).
+fn with_dir_lock<T>(dir: &Path, f: impl FnOnce() -> Result<T, KeyError>) -> Result<T, KeyError> {
+    ensure_dir(dir)?;
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join(".lock"))
+        .map_err(|e| dir_error(dir, format!("cannot open lock file: {e}")))?;
+    lock.lock()
+        .map_err(|e| dir_error(dir, format!("cannot lock: {e}")))?;
+    let result = f();
+    drop(lock);
+    result
+}
+
+/// `keys rotate`: a new key of `alg`, published now, signing from `activate_at`.
+pub fn rotate(dir: &Path, alg: Alg, activate_at: i64) -> Result<String, KeyError> {
+    with_dir_lock(dir, || {
+        let kid = generate_key(dir, alg)?;
+        let mut manifest = Manifest::read(dir)?;
+        manifest.keys.insert(
+            kid.clone(),
+            Schedule {
+                activate_at,
+                retired_at: None,
+            },
+        );
+        manifest.write(dir)?;
+        Ok(kid)
+    })
+}
+
+/// `keys retire KID`: stops the key signing now; it stays published until the
+/// tokens it signed have expired. Refused for the only key that could sign.
+pub fn retire(dir: &Path, kid: &str, now: i64, ttl: i64) -> Result<(), KeyError> {
+    with_dir_lock(dir, || {
+        let set = KeySet::load(dir, now, ttl)?;
+        if !set.keys.iter().any(|k| k.kid == kid) {
+            return Err(KeyError::Invalid(format!("no key with kid {kid}")));
+        }
+        let mut manifest = Manifest::read(dir)?;
+        for k in &set.keys {
+            manifest.keys.entry(k.kid.clone()).or_insert(k.schedule);
+        }
+        let mut candidate = manifest.clone();
+        if let Some(entry) = candidate.keys.get_mut(kid) {
+            entry.retired_at = Some(now);
+        }
+        // Someone must still be able to sign, and without jumping a propagation delay.
+        let due_other = candidate
+            .keys
+            .iter()
+            .any(|(k, s)| k != kid && s.retired_at.is_none() && s.activate_at <= now);
+        if !due_other {
+            return Err(KeyError::Invalid(format!(
+                "{kid} is the only key that can sign now; run `latchkey keys rotate` and wait until the new key is active"
+            )));
+        }
+        candidate.write(dir)
+    })
+}
+
+/// A cheap summary of the directory (names, sizes, mtimes) to notice changes.
+pub fn fingerprint(dir: &Path) -> Vec<(String, u64, i64)> {
+    let mut out: Vec<(String, u64, i64)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let relevant = name.ends_with(".pem") || name == lifecycle::MANIFEST;
+            let meta = e.metadata().ok()?;
+            let mtime = meta
+                .modified()
+                .ok()?
+                .duration_since(UNIX_EPOCH)
+                .ok()?
+                .as_nanos() as i64;
+            relevant.then_some((name, meta.len(), mtime))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The key set every request reads, swapped whole when the directory or the time
+/// changes what is active or published. Readers never block each other.
+pub struct KeyRing {
+    current: std::sync::RwLock<std::sync::Arc<KeySet>>,
+}
+
+impl KeyRing {
+    pub fn new(set: KeySet) -> Self {
+        Self {
+            current: std::sync::RwLock::new(std::sync::Arc::new(set)),
+        }
+    }
+
+    pub fn get(&self) -> std::sync::Arc<KeySet> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn replace(&self, set: KeySet) {
+        let new = std::sync::Arc::new(set);
+        match self.current.write() {
+            Ok(mut guard) => *guard = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
     }
 }
 
@@ -358,7 +512,7 @@ fn list_key_files(dir: &Path) -> Result<Vec<PathBuf>, KeyError> {
 }
 
 /// Generates a key for `alg` and writes it as PKCS#8 PEM, mode 0600, atomically.
-pub fn generate_key(dir: &Path, alg: Alg) -> Result<PathBuf, KeyError> {
+pub fn generate_key(dir: &Path, alg: Alg) -> Result<String, KeyError> {
     let der = Signer::generate_pkcs8(alg)?;
     let pem = der_to_pem(&der);
     let parsed = SigningKey::from_pem(Path::new("<new key>"), &pem, 0)?;
@@ -378,7 +532,7 @@ pub fn generate_key(dir: &Path, alg: Alg) -> Result<PathBuf, KeyError> {
     // Rename is atomic: readers never see a half-written key.
     fs::rename(&tmp, &path).map_err(|e| file_error(&path, e.to_string()))?;
     tracing::info!(kid = %parsed.kid, alg = alg.as_str(), path = %path.display(), "generated a signing key");
-    Ok(path)
+    Ok(parsed.kid)
 }
 
 fn der_to_pem(der: &[u8]) -> String {
@@ -399,8 +553,8 @@ mod tests {
     #[test]
     fn generates_once_and_reloads_the_same_key() {
         let dir = tempfile::tempdir().unwrap();
-        let a = KeySet::load_or_generate(dir.path(), Alg::Rs256).unwrap();
-        let b = KeySet::load_or_generate(dir.path(), Alg::Rs256).unwrap();
+        let a = KeySet::load_or_generate(dir.path(), Alg::Rs256, 1_000, 3600).unwrap();
+        let b = KeySet::load_or_generate(dir.path(), Alg::Rs256, 1_000, 3600).unwrap();
         assert_eq!(a.active().kid, b.active().kid);
         assert_eq!(list_key_files(dir.path()).unwrap().len(), 1);
         let mode = fs::metadata(&a.active().path).unwrap().permissions().mode() & 0o777;
@@ -415,7 +569,7 @@ mod tests {
             let handles: Vec<_> = (0..3)
                 .map(|_| {
                     s.spawn(|| {
-                        KeySet::load_or_generate(dir.path(), Alg::Rs256)
+                        KeySet::load_or_generate(dir.path(), Alg::Rs256, 1_000, 3600)
                             .unwrap()
                             .active()
                             .kid
@@ -432,9 +586,11 @@ mod tests {
     #[test]
     fn refuses_a_key_others_can_read() {
         let dir = tempfile::tempdir().unwrap();
-        let set = KeySet::load_or_generate(dir.path(), Alg::Rs256).unwrap();
+        let set = KeySet::load_or_generate(dir.path(), Alg::Rs256, 1_000, 3600).unwrap();
         fs::set_permissions(&set.active().path, fs::Permissions::from_mode(0o644)).unwrap();
-        let err = KeySet::load(dir.path()).unwrap_err().to_string();
+        let err = KeySet::load(dir.path(), 1_000, 3600)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("chmod 600"), "{err}");
     }
 
@@ -444,7 +600,9 @@ mod tests {
         let path = dir.path().join("x.pem");
         fs::write(&path, "not a key").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-        let err = KeySet::load(dir.path()).unwrap_err().to_string();
+        let err = KeySet::load(dir.path(), 1_000, 3600)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("x.pem"), "{err}");
     }
 
@@ -452,7 +610,7 @@ mod tests {
     fn every_algorithm_signs_tokens_its_jwk_verifies() {
         for alg in [Alg::Rs256, Alg::Es256, Alg::EdDsa] {
             let dir = tempfile::tempdir().unwrap();
-            let set = KeySet::load_or_generate(dir.path(), alg).unwrap();
+            let set = KeySet::load_or_generate(dir.path(), alg, 1_000, 3600).unwrap();
             let key = set.active();
             assert_eq!(key.alg(), alg);
             let claims = serde_json::json!({
