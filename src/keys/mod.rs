@@ -381,19 +381,16 @@ pub fn retire(dir: &Path, kid: &str, now: i64, ttl: i64) -> Result<(), KeyError>
         for k in &set.keys {
             manifest.keys.entry(k.kid.clone()).or_insert(k.schedule);
         }
-        let mut candidate = manifest.clone();
+        // The active key cannot be retired: an older key would start signing again,
+        // or a next key before resource servers have it. Rotate first.
+        if set.active().kid == kid {
+            return Err(KeyError::Invalid(format!(
+                "{kid} is the active signing key; run `latchkey keys rotate`, wait until the new key is active, then retire this one"
+            )));
+        }
+        let mut candidate = manifest;
         if let Some(entry) = candidate.keys.get_mut(kid) {
             entry.retired_at = Some(now);
-        }
-        // Someone must still be able to sign, and without jumping a propagation delay.
-        let due_other = candidate
-            .keys
-            .iter()
-            .any(|(k, s)| k != kid && s.retired_at.is_none() && s.activate_at <= now);
-        if !due_other {
-            return Err(KeyError::Invalid(format!(
-                "{kid} is the only key that can sign now; run `latchkey keys rotate` and wait until the new key is active"
-            )));
         }
         candidate.write(dir)
     })
