@@ -14,6 +14,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use tempfile::TempDir;
 
+pub mod process;
+
 /// Runs each named `async fn name(backend: Backend)` once per backend.
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {
