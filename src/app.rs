@@ -96,7 +96,10 @@ pub fn spawn_background(state: &AppState, key_poll: std::time::Duration) {
                 continue;
             }
             let dir2 = dir.clone();
-            match tokio::task::spawn_blocking(move || KeySet::load(&dir2, now, ttl)).await {
+            let kek = keys_state.settings.key_encryption.clone();
+            match tokio::task::spawn_blocking(move || KeySet::load(&dir2, now, ttl, kek.as_ref()))
+                .await
+            {
                 Ok(Ok(set)) => {
                     if set.active().kid != current.active().kid
                         || set.jwks().etag != current.jwks().etag

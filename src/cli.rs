@@ -167,9 +167,12 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
     let dir = settings.keys_dir.clone();
     let now = SystemClock.now();
     let ttl = settings.access_token_ttl;
+    let kek = settings.key_encryption.clone();
     match cmd {
         KeysCommand::List => {
-            let keys = tokio::task::spawn_blocking(move || KeySet::load(&dir, now, ttl)).await??;
+            let keys =
+                tokio::task::spawn_blocking(move || KeySet::load(&dir, now, ttl, kek.as_ref()))
+                    .await??;
             let list: Vec<_> = keys
                 .keys()
                 .map(|(k, state)| {
@@ -201,14 +204,18 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
                 );
             }
             let activate_at = now + activate_in;
-            let kid =
-                tokio::task::spawn_blocking(move || crate::keys::rotate(&dir, alg, activate_at))
-                    .await??;
+            let kid = tokio::task::spawn_blocking(move || {
+                crate::keys::rotate(&dir, alg, activate_at, kek.as_ref())
+            })
+            .await??;
             print_json(&json!({ "kid": kid, "alg": alg.as_str(), "activate_at": activate_at }))
         }
         KeysCommand::Retire { kid } => {
             let k = kid.clone();
-            tokio::task::spawn_blocking(move || crate::keys::retire(&dir, &k, now, ttl)).await??;
+            tokio::task::spawn_blocking(move || {
+                crate::keys::retire(&dir, &k, now, ttl, kek.as_ref())
+            })
+            .await??;
             print_json(&json!({ "retired": kid, "published_until": now + ttl }))
         }
     }
@@ -353,9 +360,12 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
     let dir = settings.keys_dir.clone();
     let alg = settings.signing_alg;
     let (now, ttl) = (SystemClock.now(), settings.access_token_ttl);
-    let keys = tokio::task::spawn_blocking(move || KeySet::load_or_generate(&dir, alg, now, ttl))
-        .await
-        .context("key loading task failed")??;
+    let kek = settings.key_encryption.clone();
+    let keys = tokio::task::spawn_blocking(move || {
+        KeySet::load_or_generate(&dir, alg, now, ttl, kek.as_ref())
+    })
+    .await
+    .context("key loading task failed")??;
     let bind = settings.bind;
     let key_poll = settings.key_poll_interval;
     let issuer = settings.issuer.clone();

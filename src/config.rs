@@ -168,6 +168,9 @@ pub struct Settings {
     pub session_lifetime: i64,
     /// How often each instance looks at the keys directory for changes, seconds.
     pub key_poll_interval: u64,
+    /// Encrypts key files at rest; from `LATCHKEY_KEY_ENCRYPTION_KEY` only (never a
+    /// flag, which `ps` would show, nor the config file, which sits beside the keys).
+    pub key_encryption: Option<crate::keys::Kek>,
     /// Algorithm for newly generated keys (first start, `keys rotate`).
     pub signing_alg: Alg,
     pub scopes: ScopeCatalogue,
@@ -204,7 +207,14 @@ impl Settings {
         let file = read_file_config(args.config.as_deref())?;
         // DATABASE_URL is the conventional fallback after LATCHKEY_DATABASE_URL.
         let env_database_url = std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty());
-        Self::merge(args, file, env_database_url)
+        let mut settings = Self::merge(args, file, env_database_url)?;
+        if let Ok(secret) = std::env::var(crate::keys::sealed::ENV)
+            && !secret.is_empty()
+        {
+            settings.key_encryption =
+                Some(crate::keys::Kek::from_secret(&secret).map_err(ConfigError)?);
+        }
+        Ok(settings)
     }
 
     fn merge(
@@ -337,6 +347,7 @@ impl Settings {
             session_idle_timeout,
             session_lifetime,
             key_poll_interval: file.key_poll_interval.unwrap_or(5).clamp(1, 300),
+            key_encryption: None,
             signing_alg,
             scopes,
             resources,

@@ -227,6 +227,104 @@ async fn users_with_the_cli(backend: Backend) {
     assert!(listed.as_array().unwrap().is_empty());
 }
 
+async fn keys_encrypted_at_rest(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "a-long-random-key-encryption-secret-0123456789";
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    {
+        let _server = Server(
+            latchkey(dir.path(), &db.url)
+                .env("LATCHKEY_KEY_ENCRYPTION_KEY", secret)
+                .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_ready(&base).await;
+    }
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pem"))
+        .collect();
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.starts_with("-----BEGIN LATCHKEY ENCRYPTED PRIVATE KEY-----"));
+    assert!(!text.contains("BEGIN PRIVATE KEY"));
+    // Rotation writes encrypted keys too; listing needs the secret.
+    let rotated = run_ok(
+        latchkey(dir.path(), &db.url)
+            .env("LATCHKEY_KEY_ENCRYPTION_KEY", secret)
+            .args(["keys", "rotate", "--alg", "EdDSA"]),
+    );
+    let listed = run_ok(
+        latchkey(dir.path(), &db.url)
+            .env("LATCHKEY_KEY_ENCRYPTION_KEY", secret)
+            .args(["keys", "list"]),
+    );
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert!(
+        listed
+            .to_string()
+            .contains(rotated["kid"].as_str().unwrap())
+    );
+    // Without the secret, or with a wrong one: a clear refusal, not a panic.
+    let err = run_err(latchkey(dir.path(), &db.url).args(["keys", "list"]));
+    assert!(err.contains("LATCHKEY_KEY_ENCRYPTION_KEY"), "{err}");
+    let err = run_err(
+        latchkey(dir.path(), &db.url)
+            .env(
+                "LATCHKEY_KEY_ENCRYPTION_KEY",
+                "another-long-secret-that-is-wrong-0123456789",
+            )
+            .args(["keys", "list"]),
+    );
+    assert!(err.contains("cannot decrypt"), "{err}");
+    let err = run_err(
+        latchkey(dir.path(), &db.url)
+            .env("LATCHKEY_KEY_ENCRYPTION_KEY", "short")
+            .args(["keys", "list"]),
+    );
+    assert!(err.contains("at least 32"), "{err}");
+}
+
+async fn keys_rotate_and_retire_with_the_cli(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(latchkey(dir.path(), &db.url).args(["migrate"]));
+    // serve would generate the first key; keys rotate on an empty directory makes one too.
+    let first =
+        run_ok(latchkey(dir.path(), &db.url).args(["keys", "rotate", "--activate-in", "0"]));
+    let next = run_ok(latchkey(dir.path(), &db.url).args(["keys", "rotate", "--alg", "ES256"]));
+    let listed = run_ok(latchkey(dir.path(), &db.url).args(["keys", "list"]));
+    let state_of = |kid: &Value| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == *kid)
+            .unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(state_of(&first["kid"]), "active");
+    assert_eq!(state_of(&next["kid"]), "next");
+    let err = run_err(latchkey(dir.path(), &db.url).args([
+        "keys",
+        "retire",
+        first["kid"].as_str().unwrap(),
+    ]));
+    assert!(err.contains("active signing key"), "{err}");
+    run_ok(latchkey(dir.path(), &db.url).args(["keys", "retire", next["kid"].as_str().unwrap()]));
+    let listed = run_ok(latchkey(dir.path(), &db.url).args(["keys", "list"]));
+    assert!(listed.to_string().contains("retired"));
+    let err = run_err(latchkey(dir.path(), &db.url).args(["keys", "rotate", "--alg", "HS256"]));
+    assert!(err.contains("HS256"), "{err}");
+}
+
 #[test]
 fn unreachable_database_is_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -315,4 +413,6 @@ both_backends!(
     serve_then_client_credentials_with_the_cli,
     bad_client_input_is_explained,
     users_with_the_cli,
+    keys_encrypted_at_rest,
+    keys_rotate_and_retire_with_the_cli,
 );

@@ -131,6 +131,7 @@ async fn rotation_and_retirement_never_fail_a_verification(backend: Backend) {
         &app.state.settings.keys_dir,
         Alg::Es256,
         app.clock.now() + 360,
+        None,
     )
     .unwrap();
     settle().await;
@@ -169,8 +170,14 @@ async fn rotation_and_retirement_never_fail_a_verification(backend: Backend) {
     );
 
     // Retiring the only signing key is refused; retiring a key with a successor works.
-    let err = latchkey::keys::retire(&app.state.settings.keys_dir, &new_kid, app.clock.now(), 600)
-        .unwrap_err();
+    let err = latchkey::keys::retire(
+        &app.state.settings.keys_dir,
+        &new_kid,
+        app.clock.now(),
+        600,
+        None,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("keys rotate"), "{err}");
 }
 

@@ -7,12 +7,14 @@
 
 pub mod jwks;
 pub mod lifecycle;
+pub mod sealed;
 pub mod signer;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwks::{Jwk, JwkSet, PublishedJwks};
 use lifecycle::{KeyState, Manifest, Schedule};
+pub use sealed::Kek;
 use serde::Serialize;
 pub use signer::Alg;
 use signer::{PublicKey, Signer};
@@ -242,10 +244,16 @@ impl KeySet {
     }
 
     /// Loads every key in `dir`, generating one (active at once) if there is none.
-    pub fn load_or_generate(dir: &Path, alg: Alg, now: i64, ttl: i64) -> Result<Self, KeyError> {
+    pub fn load_or_generate(
+        dir: &Path,
+        alg: Alg,
+        now: i64,
+        ttl: i64,
+        kek: Option<&Kek>,
+    ) -> Result<Self, KeyError> {
         with_dir_lock(dir, || {
             if list_key_files(dir)?.is_empty() {
-                let kid = generate_key(dir, alg)?;
+                let kid = generate_key(dir, alg, kek)?;
                 let mut manifest = Manifest::read(dir)?;
                 manifest.keys.insert(
                     kid,
@@ -258,12 +266,12 @@ impl KeySet {
             }
             Ok(())
         })?;
-        Self::load(dir, now, ttl)
+        Self::load(dir, now, ttl, kek)
     }
 
     /// Loads every key in `dir` and works out each one's state at `now`, given the
     /// longest token lifetime `ttl`. Fails when there is no key.
-    pub fn load(dir: &Path, now: i64, ttl: i64) -> Result<Self, KeyError> {
+    pub fn load(dir: &Path, now: i64, ttl: i64, kek: Option<&Kek>) -> Result<Self, KeyError> {
         let manifest = Manifest::read(dir)?;
         let mut keys = Vec::new();
         for path in list_key_files(dir)? {
@@ -284,7 +292,24 @@ impl KeySet {
                 .ok()
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_secs() as i64);
-            let pem = fs::read_to_string(&path).map_err(|e| file_error(&path, e.to_string()))?;
+            let text = fs::read_to_string(&path).map_err(|e| file_error(&path, e.to_string()))?;
+            let pem = match (sealed::is_sealed(&text), kek) {
+                (true, Some(kek)) => sealed::open(kek, &text).map_err(|e| file_error(&path, e))?,
+                (true, None) => {
+                    return Err(file_error(
+                        &path,
+                        format!(
+                            "is encrypted; set {} to the key-encryption secret",
+                            sealed::ENV
+                        ),
+                    ));
+                }
+                (false, Some(_)) => {
+                    tracing::warn!(path = %path.display(), "key file is not encrypted although a key-encryption key is set; rotate to replace it");
+                    text
+                }
+                (false, None) => text,
+            };
             let key = SigningKey::from_pem(&path, &pem, modified)?;
             verify_round_trip(&key)?;
             keys.push(key);
@@ -353,9 +378,14 @@ fn with_dir_lock<T>(dir: &Path, f: impl FnOnce() -> Result<T, KeyError>) -> Resu
 }
 
 /// `keys rotate`: a new key of `alg`, published now, signing from `activate_at`.
-pub fn rotate(dir: &Path, alg: Alg, activate_at: i64) -> Result<String, KeyError> {
+pub fn rotate(
+    dir: &Path,
+    alg: Alg,
+    activate_at: i64,
+    kek: Option<&Kek>,
+) -> Result<String, KeyError> {
     with_dir_lock(dir, || {
-        let kid = generate_key(dir, alg)?;
+        let kid = generate_key(dir, alg, kek)?;
         let mut manifest = Manifest::read(dir)?;
         manifest.keys.insert(
             kid.clone(),
@@ -371,9 +401,15 @@ pub fn rotate(dir: &Path, alg: Alg, activate_at: i64) -> Result<String, KeyError
 
 /// `keys retire KID`: stops the key signing now; it stays published until the
 /// tokens it signed have expired. Refused for the only key that could sign.
-pub fn retire(dir: &Path, kid: &str, now: i64, ttl: i64) -> Result<(), KeyError> {
+pub fn retire(
+    dir: &Path,
+    kid: &str,
+    now: i64,
+    ttl: i64,
+    kek: Option<&Kek>,
+) -> Result<(), KeyError> {
     with_dir_lock(dir, || {
-        let set = KeySet::load(dir, now, ttl)?;
+        let set = KeySet::load(dir, now, ttl, kek)?;
         if !set.keys.iter().any(|k| k.kid == kid) {
             return Err(KeyError::Invalid(format!("no key with kid {kid}")));
         }
@@ -509,10 +545,14 @@ fn list_key_files(dir: &Path) -> Result<Vec<PathBuf>, KeyError> {
 }
 
 /// Generates a key for `alg` and writes it as PKCS#8 PEM, mode 0600, atomically.
-pub fn generate_key(dir: &Path, alg: Alg) -> Result<String, KeyError> {
+pub fn generate_key(dir: &Path, alg: Alg, kek: Option<&Kek>) -> Result<String, KeyError> {
     let der = Signer::generate_pkcs8(alg)?;
     let pem = der_to_pem(&der);
     let parsed = SigningKey::from_pem(Path::new("<new key>"), &pem, 0)?;
+    let contents = match kek {
+        Some(kek) => sealed::seal(kek, &pem)?,
+        None => pem,
+    };
     let path = dir.join(format!("{}.pem", parsed.kid));
     let tmp = dir.join(format!(".{}.pem.tmp", parsed.kid));
     {
@@ -522,7 +562,7 @@ pub fn generate_key(dir: &Path, alg: Alg) -> Result<String, KeyError> {
             .mode(0o600)
             .open(&tmp)
             .map_err(|e| file_error(&tmp, format!("cannot create: {e}")))?;
-        file.write_all(pem.as_bytes())
+        file.write_all(contents.as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(|e| file_error(&tmp, e.to_string()))?;
     }
@@ -550,8 +590,8 @@ mod tests {
     #[test]
     fn generates_once_and_reloads_the_same_key() {
         let dir = tempfile::tempdir().unwrap();
-        let a = KeySet::load_or_generate(dir.path(), Alg::Rs256, 1_000, 3600).unwrap();
-        let b = KeySet::load_or_generate(dir.path(), Alg::Rs256, 1_000, 3600).unwrap();
+        let a = KeySet::load_or_generate(dir.path(), Alg::Rs256, 1_000, 3600, None).unwrap();
+        let b = KeySet::load_or_generate(dir.path(), Alg::Rs256, 1_000, 3600, None).unwrap();
         assert_eq!(a.active().kid, b.active().kid);
         assert_eq!(list_key_files(dir.path()).unwrap().len(), 1);
         let mode = fs::metadata(&a.active().path).unwrap().permissions().mode() & 0o777;
@@ -566,7 +606,7 @@ mod tests {
             let handles: Vec<_> = (0..3)
                 .map(|_| {
                     s.spawn(|| {
-                        KeySet::load_or_generate(dir.path(), Alg::Rs256, 1_000, 3600)
+                        KeySet::load_or_generate(dir.path(), Alg::Rs256, 1_000, 3600, None)
                             .unwrap()
                             .active()
                             .kid
@@ -583,9 +623,9 @@ mod tests {
     #[test]
     fn refuses_a_key_others_can_read() {
         let dir = tempfile::tempdir().unwrap();
-        let set = KeySet::load_or_generate(dir.path(), Alg::Rs256, 1_000, 3600).unwrap();
+        let set = KeySet::load_or_generate(dir.path(), Alg::Rs256, 1_000, 3600, None).unwrap();
         fs::set_permissions(&set.active().path, fs::Permissions::from_mode(0o644)).unwrap();
-        let err = KeySet::load(dir.path(), 1_000, 3600)
+        let err = KeySet::load(dir.path(), 1_000, 3600, None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("chmod 600"), "{err}");
@@ -597,7 +637,7 @@ mod tests {
         let path = dir.path().join("x.pem");
         fs::write(&path, "not a key").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-        let err = KeySet::load(dir.path(), 1_000, 3600)
+        let err = KeySet::load(dir.path(), 1_000, 3600, None)
             .unwrap_err()
             .to_string();
         assert!(err.contains("x.pem"), "{err}");
@@ -607,7 +647,7 @@ mod tests {
     fn every_algorithm_signs_tokens_its_jwk_verifies() {
         for alg in [Alg::Rs256, Alg::Es256, Alg::EdDsa] {
             let dir = tempfile::tempdir().unwrap();
-            let set = KeySet::load_or_generate(dir.path(), alg, 1_000, 3600).unwrap();
+            let set = KeySet::load_or_generate(dir.path(), alg, 1_000, 3600, None).unwrap();
             let key = set.active();
             assert_eq!(key.alg(), alg);
             let claims = serde_json::json!({

@@ -146,7 +146,8 @@ fn shared_key_pem() -> &'static (String, String) {
     KEY.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let set =
-            KeySet::load_or_generate(dir.path(), latchkey::keys::Alg::Rs256, START, 3600).unwrap();
+            KeySet::load_or_generate(dir.path(), latchkey::keys::Alg::Rs256, START, 3600, None)
+                .unwrap();
         let path = set.active().path.clone();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         (name, std::fs::read_to_string(path).unwrap())
@@ -208,7 +209,7 @@ impl TestAppBuilder {
         let keys_dir = match self.key_alg {
             Some(alg) => {
                 let dir = tempfile::tempdir().unwrap();
-                KeySet::load_or_generate(dir.path(), alg, START, 3600).unwrap();
+                KeySet::load_or_generate(dir.path(), alg, START, 3600, None).unwrap();
                 dir
             }
             None => keys_dir_with_shared_key(),
@@ -230,7 +231,7 @@ impl TestAppBuilder {
             .await
             .unwrap();
         let database = Db::connect(&settings.database).await.unwrap();
-        let keys = KeySet::load(keys_dir.path(), START, settings.access_token_ttl).unwrap();
+        let keys = KeySet::load(keys_dir.path(), START, settings.access_token_ttl, None).unwrap();
         let clock = ManualClock::new(START);
         let state = AppState::new(settings, database, keys, Arc::new(clock.clone()));
         app::spawn_background(&state, std::time::Duration::from_millis(50));
