@@ -66,11 +66,42 @@ async fn oversized_bodies_are_refused(backend: Backend) {
     let app = TestApp::spawn(&backend).await;
     let mut big = b"grant_type=client_credentials&scope=".to_vec();
     big.resize(1024 * 1024, b'a');
-    let resp = app.post_raw("/oauth/token", FORM, big.clone()).await;
-    expect_oauth_error(resp, 413, "invalid_request").await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+
+    // A declared megabyte is refused from the headers alone, before any body is read.
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /oauth/token HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {FORM}\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut response))
+        .await
+        .expect("answered without waiting for the body")
+        .unwrap();
+    let text = String::from_utf8_lossy(&response[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("\"error\":\"invalid_request\""), "{text}");
+    drop(stream);
+
+    // A client that sends the megabyte anyway gets the 413 — or, when the server has
+    // already closed the connection under it, a transport error; never a 2xx or 5xx.
+    match app
+        .http
+        .post(app.url("/oauth/token"))
+        .header("content-type", FORM)
+        .body(big.clone())
+        .send()
+        .await
+    {
+        Ok(resp) => {
+            expect_oauth_error(resp, 413, "invalid_request").await;
+        }
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
 
     // The same megabyte without a Content-Length (chunked): refused while reading.
-    let addr = app.base.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let head = format!(
         "POST /oauth/token HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {FORM}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
@@ -93,9 +124,17 @@ async fn oversized_bodies_are_refused(backend: Backend) {
     assert!(text.contains("\"error\":\"invalid_request\""), "{text}");
 
     // Oversized bodies elsewhere get a problem document.
-    let resp = app.post_raw("/healthz", "application/json", big).await;
-    assert_eq!(resp.status(), 413);
-    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /healthz HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = vec![0u8; 4096];
+    let n = stream.read(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("application/problem+json"), "{text}");
     assert_healthy(&app).await;
 }
 
