@@ -130,7 +130,10 @@ async fn check(req: &Request, config: &Config, jwks: &JwksCache) -> Result<Value
             .status(StatusCode::FORBIDDEN)
             .header(
                 "WWW-Authenticate",
-                format!(r#"Bearer error="insufficient_scope", scope="{}""#, config.required_scope),
+                format!(
+                    r#"Bearer error="insufficient_scope", scope="{}""#,
+                    config.required_scope
+                ),
             )
             .body("insufficient scope"));
     }
@@ -176,7 +179,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let bind = env("BIND", "127.0.0.1:9000");
     println!("resource server on http://{bind}/hello, trusting {issuer}");
-    let app = Route::new().at("/hello", get(hello)).data(Arc::new((config, jwks)));
-    poem::Server::new(poem::listener::TcpListener::bind(bind)).run(app).await?;
+    let app = Route::new()
+        .at("/hello", get(hello))
+        .data(Arc::new((config, jwks)));
+    poem::Server::new(poem::listener::TcpListener::bind(bind))
+        .run(app)
+        .await?;
     Ok(())
 }

@@ -43,7 +43,8 @@ async fn jwks_kids(http: &reqwest::Client, base: &str) -> Vec<String> {
         .collect()
 }
 
-async fn token_kid(http: &reqwest::Client, base: &str, id: &str, secret: &str) -> String {
+/// A client-credentials access token from the instance at `base`.
+async fn client_token(http: &reqwest::Client, base: &str, id: &str, secret: &str) -> String {
     let body: Value = http
         .post(format!("{base}/oauth/token"))
         .basic_auth(id, Some(secret))
@@ -54,10 +55,13 @@ async fn token_kid(http: &reqwest::Client, base: &str, id: &str, secret: &str) -
         .json()
         .await
         .unwrap();
-    decode_header(body["access_token"].as_str().unwrap())
-        .unwrap()
-        .kid
-        .unwrap()
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// The `kid` that signs at `base` right now.
+async fn token_kid(http: &reqwest::Client, base: &str, id: &str, secret: &str) -> String {
+    let token = client_token(http, base, id, secret).await;
+    decode_header(&token).unwrap().kid.unwrap()
 }
 
 async fn two_instances_share_everything(backend: Backend) {
@@ -82,17 +86,7 @@ async fn two_instances_share_everything(backend: Backend) {
         svc["client_id"].as_str().unwrap(),
         svc["client_secret"].as_str().unwrap(),
     );
-    let body: Value = http
-        .post(format!("{a}/oauth/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = body["access_token"].as_str().unwrap();
+    let token = &client_token(&http, &a, id, secret).await;
     let jwks_b: JwkSet = http
         .get(format!("{b}/.well-known/jwks.json"))
         .send()
