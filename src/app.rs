@@ -85,14 +85,15 @@ pub fn spawn_background(state: &AppState, key_poll: std::time::Duration) {
             let ttl = keys_state.settings.access_token_ttl;
             let current = keys_state.keys.get();
             let fingerprint = crate::keys::fingerprint(&dir);
-            let changed_on_disk = fingerprint != seen;
-            // Time alone can move a key from next to active or retired to expired.
-            let due = current.keys().any(|(k, state)| {
-                let s = k.schedule;
-                (state == crate::keys::lifecycle::KeyState::Next && s.activate_at <= now)
-                    || (state == crate::keys::lifecycle::KeyState::Retired)
-            });
-            if !changed_on_disk && !due {
+            if fingerprint == seen {
+                // Nothing new on disk, but time alone can activate a next key or
+                // expire a retired one: recompute states from the parsed keys.
+                if let Some(set) = current.at_time(now, ttl)
+                    && !set.same_states(&current)
+                {
+                    tracing::info!(active = %set.active().kid, "signing key states changed");
+                    keys_state.keys.replace(set);
+                }
                 continue;
             }
             let dir2 = dir.clone();
@@ -101,11 +102,7 @@ pub fn spawn_background(state: &AppState, key_poll: std::time::Duration) {
                 .await
             {
                 Ok(Ok(set)) => {
-                    if set.active().kid != current.active().kid
-                        || set.jwks().etag != current.jwks().etag
-                    {
-                        tracing::info!(active = %set.active().kid, "signing keys changed");
-                    }
+                    tracing::info!(active = %set.active().kid, "signing keys reloaded from disk");
                     keys_state.keys.replace(set);
                     seen = fingerprint;
                 }

@@ -65,8 +65,14 @@ impl HealthApi {
                 false
             }
         };
-        // A KeySet always has an active key; it exists once start-up loaded one.
-        let signing_key = !self.state.keys.get().active().kid.is_empty();
+        // Can the active key actually sign? (One probe signature per check.)
+        let signing_key = self
+            .state
+            .keys
+            .get()
+            .active()
+            .sign_jwt(&serde_json::json!({ "probe": true }))
+            .is_ok();
         let ready = database && signing_key;
         let body = Json(HealthStatus {
             status: if ready { "ok" } else { "unavailable" }.to_owned(),

@@ -197,7 +197,8 @@ fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
 #[derive(Debug)]
 pub struct KeySet {
     active: usize,
-    keys: Vec<SigningKey>,
+    /// Parsed once per change on disk; shared by the sets derived from it over time.
+    keys: std::sync::Arc<Vec<SigningKey>>,
     states: Vec<KeyState>,
     jwks: PublishedJwks,
 }
@@ -320,28 +321,30 @@ impl KeySet {
         keys.sort_by(|a, b| a.kid.cmp(&b.kid));
         keys.dedup_by(|a, b| a.kid == b.kid);
         // A key the manifest does not know (placed by hand) counts from its mtime.
-        let schedules: Vec<Schedule> = keys
-            .iter()
-            .map(|k| {
-                manifest.keys.get(&k.kid).copied().unwrap_or(Schedule {
-                    activate_at: k.modified,
-                    retired_at: None,
-                })
-            })
-            .collect();
-        let states = lifecycle::states(&schedules, now, ttl);
-        let active = states
-            .iter()
-            .position(|s| *s == KeyState::Active)
-            .ok_or_else(|| {
-                dir_error(
-                    dir,
-                    "every key is retired; run `latchkey keys rotate`".to_owned(),
-                )
-            })?;
-        for (key, schedule) in keys.iter_mut().zip(&schedules) {
-            key.schedule = *schedule;
+        for key in &mut keys {
+            key.schedule = manifest.keys.get(&key.kid).copied().unwrap_or(Schedule {
+                activate_at: key.modified,
+                retired_at: None,
+            });
         }
+        Self::at(std::sync::Arc::new(keys), now, ttl).ok_or_else(|| {
+            dir_error(
+                dir,
+                "every key is retired; run `latchkey keys rotate`".to_owned(),
+            )
+        })
+    }
+
+    /// The same keys as seen at `now`: only the states and the JWKS are recomputed,
+    /// no file is read and no key parsed. `None` if no key could sign.
+    pub fn at_time(&self, now: i64, ttl: i64) -> Option<Self> {
+        Self::at(self.keys.clone(), now, ttl)
+    }
+
+    fn at(keys: std::sync::Arc<Vec<SigningKey>>, now: i64, ttl: i64) -> Option<Self> {
+        let schedules: Vec<Schedule> = keys.iter().map(|k| k.schedule).collect();
+        let states = lifecycle::states(&schedules, now, ttl);
+        let active = states.iter().position(|s| *s == KeyState::Active)?;
         let jwks = PublishedJwks::new(&JwkSet {
             keys: keys
                 .iter()
@@ -350,12 +353,17 @@ impl KeySet {
                 .map(|(k, _)| k.jwk.clone())
                 .collect(),
         });
-        Ok(Self {
+        Some(Self {
             active,
             keys,
             states,
             jwks,
         })
+    }
+
+    /// Whether two sets sign with the same key and publish the same keys.
+    pub fn same_states(&self, other: &KeySet) -> bool {
+        self.states == other.states && std::sync::Arc::ptr_eq(&self.keys, &other.keys)
     }
 }
 
@@ -414,7 +422,7 @@ pub fn retire(
             return Err(KeyError::Invalid(format!("no key with kid {kid}")));
         }
         let mut manifest = Manifest::read(dir)?;
-        for k in &set.keys {
+        for k in set.keys.iter() {
             manifest.keys.entry(k.kid.clone()).or_insert(k.schedule);
         }
         // The active key cannot be retired: an older key would start signing again,
