@@ -13,6 +13,7 @@ use crate::oauth::{OAuthError, client_auth, token};
 use crate::random::url_token;
 use crate::store;
 use crate::store::models::RefreshTokenRow;
+use crate::store::tokens::Replacement;
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
 
@@ -210,38 +211,50 @@ impl TokenApi {
         let state = &self.state;
         let request = refresh_token::validate(form)?;
         let hash = request.token.hash();
-        let presented = match store::tokens::find_refresh(&state.db, &hash).await? {
-            Some((token, family)) => Some(PresentedToken {
-                hash,
-                expires_at: token.expires_at,
-                family: family.to_family()?,
-            }),
-            None => None,
+        let Some((token, family_row)) = store::tokens::find_refresh(&state.db, &hash).await? else {
+            return Err(refresh_token::unknown_token().into());
+        };
+        let presented = PresentedToken {
+            hash,
+            expires_at: token.expires_at,
+            family: family_row.to_family()?,
         };
         let decision = refresh_token::decide(
             client,
             &request,
-            presented.as_ref(),
+            &presented,
             &state.policy,
             state.settings.refresh_reuse_interval,
             now,
         )?;
-        let family = match &presented {
-            Some(p) => &p.family,
-            None => return Err(OAuthError::server_error().into()),
-        };
+        let family = &presented.family;
         let (new_token, new_row) = new_refresh(&family.id, now, state.settings.refresh_token_ttl);
+        let replaced = |grant, change| async move {
+            store::tokens::replace_refresh(&state.db, &family.id, change, &new_row, now)
+                .await
+                .map(|won| won.then_some(grant))
+        };
         let won = match decision {
             RefreshDecision::Rotate(grant) => {
-                store::tokens::rotate_refresh(&state.db, &family.id, &hash, &new_row, now)
-                    .await?
-                    .then_some(grant)
+                let change = Replacement {
+                    expected_current: &hash,
+                    previous: &hash,
+                    rotated_at: now,
+                    retry_used: false,
+                };
+                replaced(grant, change).await?
             }
-            RefreshDecision::Retry { grant, successor } => store::tokens::retry_refresh(
-                &state.db, &family.id, &hash, &successor, &new_row, now,
-            )
-            .await?
-            .then_some(grant),
+            RefreshDecision::Retry { grant, successor } => {
+                // The successor dies; the presented token stays `previous` and the
+                // retry is spent, so it cannot be used again.
+                let change = Replacement {
+                    expected_current: &successor,
+                    previous: &hash,
+                    rotated_at: family.rotated_at.unwrap_or(now),
+                    retry_used: true,
+                };
+                replaced(grant, change).await?
+            }
             RefreshDecision::Reuse => None,
         };
         let Some(grant) = won else {
@@ -250,10 +263,7 @@ impl TokenApi {
             // §4.14.2: assume theft and revoke the whole family.
             store::tokens::revoke_family(&state.db, &family.id, now).await?;
             tracing::warn!(client_id = %client.id, family = %family.id, "refresh token reuse; family revoked");
-            return Err(OAuthError::invalid_grant(
-                "the refresh token is invalid, expired or revoked",
-            )
-            .into());
+            return Err(refresh_token::unknown_token().into());
         };
         let claims = state.policy.claims(
             family.user_id.clone(),

@@ -76,51 +76,27 @@ pub async fn find_family(db: &Db, id: &str) -> Result<Option<FamilyRow>, StoreEr
     })
 }
 
-/// Rotates `old` to `new`: succeeds only if `old` is still the family's live token and
-/// the family is not revoked. Of concurrent rotations of one token, one succeeds.
-pub async fn rotate_refresh(
-    db: &Db,
-    family_id: &str,
-    old: &[u8],
-    new: &RefreshTokenRow,
-    now: i64,
-) -> Result<bool, StoreError> {
-    with_conn!(db, |conn| {
-        conn.transaction::<_, StoreError, _>(async |conn| {
-            let n = diesel::update(
-                token_families::table
-                    .filter(token_families::id.eq(family_id))
-                    .filter(token_families::current_hash.eq(old))
-                    .filter(token_families::revoked_at.is_null()),
-            )
-            .set((
-                token_families::current_hash.eq(&new.token_hash),
-                token_families::previous_hash.eq(old),
-                token_families::rotated_at.eq(now),
-                token_families::retry_used.eq(false),
-                token_families::last_used_at.eq(now),
-            ))
-            .execute(conn)
-            .await?;
-            if n == 1 {
-                diesel::insert_into(refresh_tokens::table)
-                    .values(new)
-                    .execute(conn)
-                    .await?;
-            }
-            Ok(n == 1)
-        })
-        .await
-    })
+/// How a family row changes when its live refresh token is replaced.
+#[derive(Debug, Clone, Copy)]
+pub struct Replacement<'a> {
+    /// The live token the caller saw; the write happens only if it still is.
+    pub expected_current: &'a [u8],
+    /// What `previous_hash` becomes: the rotated-out token (rotation), or unchanged
+    /// (a reuse-interval retry).
+    pub previous: &'a [u8],
+    pub rotated_at: i64,
+    pub retry_used: bool,
 }
 
-/// The reuse-interval retry: replaces the successor `successor` (never received by the
-/// client) with `new`, once. Succeeds only if nothing moved since the caller looked.
-pub async fn retry_refresh(
+/// Replaces the family's live refresh token with `new`, in one conditional write:
+/// it succeeds only if `expected_current` is still the live token and the family is
+/// not revoked. Every change to a family row replaces `current_hash` (revocation
+/// clears it), so comparing that one column is enough to see that nothing moved
+/// since the caller read the row. Of concurrent replacements of one token, one wins.
+pub async fn replace_refresh(
     db: &Db,
     family_id: &str,
-    previous: &[u8],
-    successor: &[u8],
+    change: Replacement<'_>,
     new: &RefreshTokenRow,
     now: i64,
 ) -> Result<bool, StoreError> {
@@ -129,14 +105,14 @@ pub async fn retry_refresh(
             let n = diesel::update(
                 token_families::table
                     .filter(token_families::id.eq(family_id))
-                    .filter(token_families::previous_hash.eq(previous))
-                    .filter(token_families::current_hash.eq(successor))
-                    .filter(token_families::retry_used.eq(false))
+                    .filter(token_families::current_hash.eq(change.expected_current))
                     .filter(token_families::revoked_at.is_null()),
             )
             .set((
                 token_families::current_hash.eq(&new.token_hash),
-                token_families::retry_used.eq(true),
+                token_families::previous_hash.eq(change.previous),
+                token_families::rotated_at.eq(change.rotated_at),
+                token_families::retry_used.eq(change.retry_used),
                 token_families::last_used_at.eq(now),
             ))
             .execute(conn)
