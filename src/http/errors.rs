@@ -200,9 +200,44 @@ pub enum OAuthResponse<T: poem_openapi::payload::Payload + IntoResponse + Send> 
     ),
 }
 
+/// What went wrong at an OAuth endpoint: the client's fault (an RFC 6749 error), or
+/// ours (logged once, answered as `server_error` with no details).
+#[derive(Debug)]
+pub enum Failure {
+    OAuth(OAuthError),
+    Internal(String),
+}
+
+impl From<OAuthError> for Failure {
+    fn from(e: OAuthError) -> Self {
+        Self::OAuth(e)
+    }
+}
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<crate::keys::KeyError> for Failure {
+    fn from(e: crate::keys::KeyError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
 impl<T: poem_openapi::payload::Payload + IntoResponse + Send> OAuthResponse<T> {
     pub fn ok(body: T) -> Self {
         Self::Ok(body, "no-store".to_owned(), "no-cache".to_owned())
+    }
+
+    /// The response for an endpoint's outcome; `what` names it in the log.
+    pub fn from_outcome(what: &str, outcome: Result<T, Failure>) -> Self {
+        match outcome {
+            Ok(body) => Self::ok(body),
+            Err(Failure::OAuth(e)) => e.into(),
+            Err(Failure::Internal(detail)) => Self::internal(what, detail),
+        }
     }
 
     /// The error response for `err`; `status` distinguishes 413 from 400.

@@ -76,6 +76,23 @@ impl<'a> ApiExtractor<'a> for ClientAuthHeader {
     }
 }
 
+/// Authenticates the client calling an OAuth endpoint (RFC 6749 §2.3): credentials
+/// from the `Authorization` header or the form, checked against the stored client.
+/// Public clients pass with their `client_id` alone; callers decide whether that is
+/// enough for them.
+pub async fn authenticate_client(
+    state: &AppState,
+    authorization: Option<&str>,
+    form: &crate::oauth::form::FormParams,
+) -> Result<crate::oauth::types::RegisteredClient, errors::Failure> {
+    use crate::oauth::client_auth;
+    let credentials = client_auth::extract(authorization, form)?;
+    let row =
+        crate::store::clients::find_client(&state.db, credentials.client_id().as_str()).await?;
+    let registered = row.map(|r| r.to_registered()).transpose()?;
+    Ok(client_auth::authenticate(registered.as_ref(), &credentials)?.clone())
+}
+
 pub type Apis = (
     token::TokenApi,
     oauth::OAuthApi,

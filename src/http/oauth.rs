@@ -2,14 +2,14 @@
 //! `GET /oauth/userinfo`.
 
 use super::bearer::active_access_token;
-use super::errors::{OAuthErrorBody, OAuthResponse};
+use super::errors::{Failure, OAuthErrorBody, OAuthResponse};
 use super::payloads::OAuthForm;
-use super::{ApiTags, ClientAuthHeader};
+use super::{ApiTags, ClientAuthHeader, authenticate_client};
 use crate::app::AppState;
+use crate::oauth::OAuthError;
 use crate::oauth::claims::{Audience, family_of_jti};
 use crate::oauth::form::FormParams;
-use crate::oauth::types::{ClientType, RefreshToken, RegisteredClient};
-use crate::oauth::{OAuthError, client_auth};
+use crate::oauth::types::{ClientType, RefreshToken};
 use crate::store::{self, StoreError};
 use poem::Request;
 use poem::http::header;
@@ -19,27 +19,15 @@ use poem_openapi::{
     ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object, OpenApi,
 };
 
-/// A token revocation request (RFC 7009 §2.1), form-encoded.
+/// A token named to the revocation (RFC 7009 §2.1) or introspection (RFC 7662 §2.1)
+/// endpoint, form-encoded.
 #[derive(Debug, Clone, Object)]
-pub struct RevokeRequest {
-    /// The refresh token or access token to revoke.
+pub struct TokenReference {
+    /// The refresh token or access token.
     pub token: String,
-    /// `refresh_token` or `access_token`; a hint only.
+    /// `refresh_token` or `access_token`; a hint only (the token's form decides).
     pub token_type_hint: Option<String>,
-    /// Public clients (and `client_secret_post`): the client identifier.
-    pub client_id: Option<String>,
-    /// For `client_secret_post`: the client secret.
-    pub client_secret: Option<String>,
-}
-
-/// A token introspection request (RFC 7662 §2.1), form-encoded.
-#[derive(Debug, Clone, Object)]
-pub struct IntrospectRequest {
-    /// The token to describe.
-    pub token: String,
-    /// `refresh_token` or `access_token`; a hint only.
-    pub token_type_hint: Option<String>,
-    /// For `client_secret_post`: the caller's client identifier.
+    /// For `client_secret_post` (or a public client revoking): the caller's client id.
     pub client_id: Option<String>,
     /// For `client_secret_post`: the caller's client secret.
     pub client_secret: Option<String>,
@@ -197,13 +185,13 @@ impl OAuthApi {
     async fn revoke(
         &self,
         auth: ClientAuthHeader,
-        form: OAuthForm<RevokeRequest>,
+        form: OAuthForm<TokenReference>,
     ) -> RevokeResponse {
-        match self.do_revoke(auth.0.as_deref(), &form.params).await {
-            Ok(Ok(())) => RevokeResponse::ok(Json(Revoked { accepted: true })),
-            Ok(Err(e)) => e.into(),
-            Err(e) => RevokeResponse::internal("revocation", e),
-        }
+        let outcome = self.do_revoke(auth.0.as_deref(), &form.params).await;
+        RevokeResponse::from_outcome(
+            "revocation",
+            outcome.map(|()| Json(Revoked { accepted: true })),
+        )
     }
 
     /// Introspect a token
@@ -219,13 +207,10 @@ impl OAuthApi {
     async fn introspect(
         &self,
         auth: ClientAuthHeader,
-        form: OAuthForm<IntrospectRequest>,
+        form: OAuthForm<TokenReference>,
     ) -> IntrospectResponse {
-        match self.do_introspect(auth.0.as_deref(), &form.params).await {
-            Ok(Ok(info)) => IntrospectResponse::ok(Json(info)),
-            Ok(Err(e)) => e.into(),
-            Err(e) => IntrospectResponse::internal("introspection", e),
-        }
+        let outcome = self.do_introspect(auth.0.as_deref(), &form.params).await;
+        IntrospectResponse::from_outcome("introspection", outcome.map(Json))
     }
 
     /// The token's user
@@ -293,44 +278,22 @@ impl OAuthApi {
     }
 }
 
-impl OAuthApi {
-    /// Authenticates the caller (public clients by `client_id` alone when allowed).
-    async fn caller(
-        &self,
-        authorization: Option<&str>,
-        form: &FormParams,
-    ) -> Result<Result<RegisteredClient, OAuthError>, StoreError> {
-        let credentials = match client_auth::extract(authorization, form) {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
-        };
-        let row =
-            store::clients::find_client(&self.state.db, credentials.client_id().as_str()).await?;
-        let registered = row.map(|r| r.to_registered()).transpose()?;
-        Ok(client_auth::authenticate(registered.as_ref(), &credentials).cloned())
-    }
+/// The `token` parameter (required) and a well-formed `token_type_hint`.
+fn token_param(form: &FormParams) -> Result<String, OAuthError> {
+    form.single("token_type_hint")?;
+    form.single("token")?
+        .map(str::to_owned)
+        .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))
+}
 
+impl OAuthApi {
     async fn do_revoke(
         &self,
         authorization: Option<&str>,
         form: &FormParams,
-    ) -> Result<Result<(), OAuthError>, StoreError> {
-        let token = match form.single("token") {
-            Ok(Some(t)) => t.to_owned(),
-            Ok(None) => {
-                return Ok(Err(OAuthError::invalid_request(
-                    "the token parameter is required",
-                )));
-            }
-            Err(e) => return Ok(Err(e)),
-        };
-        if let Err(e) = form.single("token_type_hint") {
-            return Ok(Err(e));
-        }
-        let client = match self.caller(authorization, form).await? {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
-        };
+    ) -> Result<(), Failure> {
+        let token = token_param(form)?;
+        let client = authenticate_client(&self.state, authorization, form).await?;
         let state = &self.state;
         let now = state.clock.now();
         if token.starts_with(RefreshToken::PREFIX) {
@@ -351,48 +314,38 @@ impl OAuthApi {
             store::tokens::revoke_access_token(&state.db, &claims.jti, claims.exp).await?;
             tracing::info!(client_id = %client.id, "access token revoked");
         }
-        Ok(Ok(()))
+        Ok(())
     }
 
     async fn do_introspect(
         &self,
         authorization: Option<&str>,
         form: &FormParams,
-    ) -> Result<Result<Introspection, OAuthError>, StoreError> {
-        let token = match form.single("token") {
-            Ok(Some(t)) => t.to_owned(),
-            Ok(None) => {
-                return Ok(Err(OAuthError::invalid_request(
-                    "the token parameter is required",
-                )));
-            }
-            Err(e) => return Ok(Err(e)),
-        };
-        let client = match self.caller(authorization, form).await? {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
-        };
+    ) -> Result<Introspection, Failure> {
+        let token = token_param(form)?;
+        let client = authenticate_client(&self.state, authorization, form).await?;
         // A public client's id is no secret; letting it introspect would let anyone.
         if client.client_type != ClientType::Confidential {
-            return Ok(Err(OAuthError::invalid_client(
+            return Err(OAuthError::invalid_client(
                 "only confidential clients may introspect tokens",
-            )));
+            )
+            .into());
         }
         let state = &self.state;
         let inactive = Introspection::default();
         if token.starts_with(RefreshToken::PREFIX) {
             let hash = RefreshToken::new(token).hash();
             let Some((row, family)) = store::tokens::find_refresh(&state.db, &hash).await? else {
-                return Ok(Ok(inactive));
+                return Ok(inactive);
             };
             let live = family.revoked_at.is_none()
                 && family.current_hash.as_deref() == Some(&hash[..])
                 && row.expires_at > state.clock.now();
             if !live {
-                return Ok(Ok(inactive));
+                return Ok(inactive);
             }
             let user = store::users::find_user(&state.db, &family.user_id).await?;
-            return Ok(Ok(Introspection {
+            return Ok(Introspection {
                 active: true,
                 scope: Some(family.scopes),
                 client_id: Some(family.client_id),
@@ -403,10 +356,10 @@ impl OAuthApi {
                 sub: Some(family.user_id),
                 iss: Some(state.settings.issuer.clone()),
                 ..Default::default()
-            }));
+            });
         }
         let Some(claims) = active_access_token(state, &token).await? else {
-            return Ok(Ok(inactive));
+            return Ok(inactive);
         };
         let username = if family_of_jti(&claims.jti).is_some() {
             store::users::find_user(&state.db, &claims.sub)
@@ -415,7 +368,7 @@ impl OAuthApi {
         } else {
             None
         };
-        Ok(Ok(Introspection {
+        Ok(Introspection {
             active: true,
             scope: Some(claims.scope),
             client_id: Some(claims.client_id),
@@ -430,6 +383,6 @@ impl OAuthApi {
             }),
             iss: Some(claims.iss),
             jti: Some(claims.jti),
-        }))
+        })
     }
 }

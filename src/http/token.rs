@@ -1,6 +1,6 @@
 //! `POST /oauth/token` (RFC 6749 §3.2): client authentication, then the grant.
 
-use super::errors::OAuthResponse;
+use super::errors::{Failure, OAuthResponse};
 use super::payloads::OAuthForm;
 use super::{ApiTags, ClientAuthHeader};
 use crate::app::AppState;
@@ -9,7 +9,7 @@ use crate::oauth::form::FormParams;
 use crate::oauth::token::refresh_token::{PresentedToken, RefreshDecision};
 use crate::oauth::token::{authorization_code, client_credentials, refresh_token};
 use crate::oauth::types::{GrantType, RefreshToken, RegisteredClient, sha256};
-use crate::oauth::{OAuthError, client_auth, token};
+use crate::oauth::{OAuthError, token};
 use crate::random::url_token;
 use crate::store;
 use crate::store::models::RefreshTokenRow;
@@ -74,30 +74,6 @@ pub struct TokenSuccess {
 
 pub type TokenResponse = OAuthResponse<Json<TokenSuccess>>;
 
-/// What went wrong while issuing: the client's fault, or ours.
-enum Failure {
-    OAuth(OAuthError),
-    Internal(String),
-}
-
-impl From<OAuthError> for Failure {
-    fn from(e: OAuthError) -> Self {
-        Self::OAuth(e)
-    }
-}
-
-impl From<store::StoreError> for Failure {
-    fn from(e: store::StoreError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
-
-impl From<crate::keys::KeyError> for Failure {
-    fn from(e: crate::keys::KeyError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
-
 pub struct TokenApi {
     pub state: AppState,
 }
@@ -112,11 +88,8 @@ impl TokenApi {
     /// (RFC 9068) that resource servers verify with the keys at `jwks_uri`.
     #[oai(path = "/oauth/token", method = "post", operation_id = "issueToken")]
     async fn token(&self, auth: ClientAuthHeader, form: OAuthForm<TokenRequest>) -> TokenResponse {
-        match self.issue(auth.0.as_deref(), &form.params).await {
-            Ok(success) => TokenResponse::ok(Json(success)),
-            Err(Failure::OAuth(e)) => e.into(),
-            Err(Failure::Internal(detail)) => TokenResponse::internal("token endpoint", detail),
-        }
+        let outcome = self.issue(auth.0.as_deref(), &form.params).await;
+        TokenResponse::from_outcome("token endpoint", outcome.map(Json))
     }
 }
 
@@ -128,10 +101,7 @@ impl TokenApi {
     ) -> Result<TokenSuccess, Failure> {
         let state = &self.state;
         let grant = token::grant_type(form)?;
-        let credentials = client_auth::extract(authorization, form)?;
-        let row = store::clients::find_client(&state.db, credentials.client_id().as_str()).await?;
-        let registered = row.map(|r| r.to_registered()).transpose()?;
-        let client = client_auth::authenticate(registered.as_ref(), &credentials)?;
+        let client = &super::authenticate_client(state, authorization, form).await?;
         let now = state.clock.now();
 
         match grant {
