@@ -140,12 +140,6 @@ fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Openapi { yaml } = cli.command {
-        let settings = Settings::load(&cli.settings)?;
-        let spec = crate::http::spec_document(&settings.issuer);
-        println!("{}", if yaml { spec.spec_yaml() } else { spec.spec() });
-        return Ok(());
-    }
     let settings = Settings::load(&cli.settings)?;
     match cli.command {
         Command::Serve { no_migrate } => serve(settings, no_migrate).await,
@@ -156,7 +150,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clients(cmd) => clients_command(settings, cmd).await,
         Command::Users(cmd) => users_command(settings, cmd).await,
         Command::Keys(cmd) => keys_command(&settings, cmd).await,
-        Command::Openapi { .. } => Ok(()),
+        Command::Openapi { yaml } => {
+            let spec = crate::http::spec_document(&settings.issuer);
+            println!("{}", if yaml { spec.spec_yaml() } else { spec.spec() });
+            Ok(())
+        }
     }
 }
 
@@ -350,7 +348,14 @@ fn client_json(row: &store::models::ClientRow) -> anyhow::Result<serde_json::Val
 async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
     let db = Db::connect(&settings.database).await?;
     if no_migrate {
-        tracing::info!("skipping migrations (--no-migrate)");
+        let pending = store::migrate::pending(&settings.database).await?;
+        if !pending.is_empty() {
+            anyhow::bail!(
+                "the database lacks {} migration(s) ({}): run `latchkey migrate` first, or serve without --no-migrate",
+                pending.len(),
+                pending.join(", ")
+            );
+        }
     } else {
         let applied = store::migrate::run(&settings.database).await?;
         if !applied.is_empty() {

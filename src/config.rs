@@ -302,6 +302,14 @@ impl Settings {
             60..=31_536_000,
             "",
         )?;
+        let key_poll_interval = seconds(
+            "key_poll_interval",
+            None,
+            file.key_poll_interval,
+            5,
+            1..=300,
+            "",
+        )?;
 
         let signing_alg = parse_signing_alg(
             args.signing_alg
@@ -346,7 +354,7 @@ impl Settings {
             refresh_reuse_interval,
             session_idle_timeout,
             session_lifetime,
-            key_poll_interval: file.key_poll_interval.unwrap_or(5).clamp(1, 300),
+            key_poll_interval: key_poll_interval as u64,
             key_encryption: None,
             signing_alg,
             scopes,

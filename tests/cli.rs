@@ -354,6 +354,9 @@ fn bad_configuration_is_refused_at_start() {
         err.contains("unknown field") && err.contains("acess_token_ttl"),
         "{err}"
     );
+    std::fs::write(dir.path().join("latchkey.toml"), "key_poll_interval = 0\n").unwrap();
+    let err = run_err(latchkey(dir.path(), &sqlite).args(["serve"]));
+    assert!(err.contains("key_poll_interval 0 is out of range"), "{err}");
     std::fs::remove_file(dir.path().join("latchkey.toml")).unwrap();
 
     let err = run_err(latchkey(dir.path(), &sqlite).args(["serve", "--issuer", "ftp://x"]));
@@ -409,7 +412,89 @@ fn openapi_command_prints_the_committed_spec() {
     assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
 }
 
+/// `migrate` applies everything once; `serve --no-migrate` then starts on the migrated
+/// database; a public client is printed without a secret.
+async fn migrate_then_serve_without_migrating(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = run_ok(latchkey(dir.path(), &db.url).arg("migrate"));
+    let applied = first["applied"].as_array().unwrap();
+    assert!(applied.len() >= 2, "{first}");
+    let second = run_ok(latchkey(dir.path(), &db.url).arg("migrate"));
+    assert_eq!(second["applied"], serde_json::json!([]), "{second}");
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = Server(
+        latchkey(dir.path(), &db.url)
+            .args([
+                "serve",
+                "--no-migrate",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(&base).await;
+
+    let public = run_ok(latchkey(dir.path(), &db.url).args([
+        "clients",
+        "create",
+        "--name",
+        "cli tool",
+        "--public",
+        "--scope",
+        "profile",
+        "--redirect-uri",
+        "http://127.0.0.1/callback",
+    ]));
+    assert!(public["client_id"].is_string());
+    assert!(public.get("client_secret").is_none(), "{public}");
+    // The server sees the client at once: its consent data names it.
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/oauth/authorize"))
+        .query(&[
+            ("client_id", public["client_id"].as_str().unwrap()),
+            ("redirect_uri", "http://127.0.0.1:9/callback"),
+            ("response_type", "code"),
+            ("scope", "profile"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ])
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    // Not signed in: the client and redirect are known, so the JSON caller is told to
+    // sign in (an unknown client would be a 400).
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "login_required", "{body}");
+}
+
+/// `serve --no-migrate` on an empty database refuses to run half-set-up.
+async fn no_migrate_on_an_empty_database_is_explained(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let err = run_err(latchkey(dir.path(), &db.url).args([
+        "serve",
+        "--no-migrate",
+        "--bind",
+        &format!("127.0.0.1:{port}"),
+    ]));
+    assert!(err.contains("migrat"), "{err}");
+}
+
 both_backends!(
+    migrate_then_serve_without_migrating,
+    no_migrate_on_an_empty_database_is_explained,
     serve_then_client_credentials_with_the_cli,
     bad_client_input_is_explained,
     users_with_the_cli,

@@ -28,14 +28,60 @@ pub async fn run(url: &DatabaseUrl) -> Result<Vec<String>, StoreError> {
     }
 }
 
-async fn run_postgres(url: &DatabaseUrl, raw: &str) -> Result<Vec<String>, StoreError> {
+/// Versions not yet applied, without applying them (for `serve --no-migrate`).
+pub async fn pending(url: &DatabaseUrl) -> Result<Vec<String>, StoreError> {
+    match url {
+        DatabaseUrl::Postgres(raw) => {
+            let conn = connect_postgres(url, raw).await?;
+            let mut harness = AsyncMigrationHarness::new(conn);
+            versions(harness.pending_migrations(POSTGRES))
+        }
+        DatabaseUrl::Sqlite(path) => {
+            let path = path.to_string_lossy().into_owned();
+            let redacted = url.redacted();
+            tokio::task::spawn_blocking(move || {
+                let mut conn = connect_sqlite(&redacted, &path)?;
+                versions(conn.pending_migrations(SQLITE))
+            })
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?
+        }
+    }
+}
+
+fn versions<DB: diesel::backend::Backend>(
+    found: diesel::migration::Result<Vec<Box<dyn diesel::migration::Migration<DB>>>>,
+) -> Result<Vec<String>, StoreError> {
+    found
+        .map(|list| {
+            list.iter()
+                .map(|m| m.name().version().to_string())
+                .collect()
+        })
+        .map_err(|e| StoreError::Migration(e.to_string()))
+}
+
+async fn connect_postgres(url: &DatabaseUrl, raw: &str) -> Result<AsyncPgConnection, StoreError> {
     use diesel_async::AsyncConnection;
-    let mut conn = AsyncPgConnection::establish(raw)
+    AsyncPgConnection::establish(raw)
         .await
         .map_err(|e| StoreError::Connect {
             url: url.redacted(),
             reason: e.to_string(),
-        })?;
+        })
+}
+
+fn connect_sqlite(redacted: &str, path: &str) -> Result<SqliteConnection, StoreError> {
+    let mut conn = SqliteConnection::establish(path).map_err(|e| StoreError::Connect {
+        url: redacted.to_owned(),
+        reason: e.to_string(),
+    })?;
+    conn.batch_execute(&sqlite_pragmas())?;
+    Ok(conn)
+}
+
+async fn run_postgres(url: &DatabaseUrl, raw: &str) -> Result<Vec<String>, StoreError> {
+    let mut conn = connect_postgres(url, raw).await?;
     // Session-level lock: a second instance waits here until the first is done, then
     // finds nothing pending.
     diesel::sql_query(format!("SELECT pg_advisory_lock({PG_MIGRATION_LOCK})"))
@@ -66,11 +112,7 @@ impl From<diesel::result::Error> for TxError {
 }
 
 fn run_sqlite(redacted: &str, path: &str) -> Result<Vec<String>, StoreError> {
-    let mut conn = SqliteConnection::establish(path).map_err(|e| StoreError::Connect {
-        url: redacted.to_owned(),
-        reason: e.to_string(),
-    })?;
-    conn.batch_execute(&sqlite_pragmas())?;
+    let mut conn = connect_sqlite(redacted, path)?;
     // BEGIN IMMEDIATE takes the write lock up front: a concurrent instance waits
     // (busy_timeout), then sees the migrations already recorded.
     conn.immediate_transaction(|conn| {
