@@ -248,7 +248,7 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
                 scope,
                 public,
             };
-            let created = match clients::create_client(&db, &settings.scopes, meta, None, now).await
+            let created = match clients::create_client(&db, &settings.scopes, meta, Default::default(), now).await
             {
                 Ok(c) => c,
                 Err(ClientError::Invalid(e)) => bail!("{}", e.description),

@@ -1,17 +1,23 @@
-//! Client lifecycle carried out against the store: create, rotate a secret. Shared
-//! by the CLI and, later, the apps API and dynamic registration.
+//! Client lifecycle carried out against the store: create, update, rotate a secret.
+//! Shared by the CLI, the apps API and dynamic registration (RFC 7591/7592), so every
+//! way of making a client applies the same rules.
 
 use crate::oauth::OAuthError;
 use crate::oauth::client_auth::hash_secret;
-use crate::oauth::registration::{self, ClientMetadata};
+use crate::oauth::registration::{self, ClientMetadata, ValidClient};
 use crate::oauth::scope::ScopeCatalogue;
-use crate::oauth::types::ClientType;
+use crate::oauth::types::{ClientType, GrantType};
 use crate::random::url_token;
+use crate::store::clients::ClientChanges;
 use crate::store::models::{ClientRow, NewClient};
 use crate::store::{self, Db, StoreError};
 
 /// Secrets carry a prefix so secret scanners can recognise a leaked one.
 const SECRET_PREFIX: &str = "lk_cs_";
+/// RFC 7592 registration access tokens.
+const REGISTRATION_TOKEN_PREFIX: &str = "lk_rat_";
+/// Initial access tokens for token-protected registration.
+pub const INITIAL_TOKEN_PREFIX: &str = "lk_iat_";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -21,44 +27,38 @@ pub enum ClientError {
     Store(#[from] StoreError),
 }
 
-/// A client just made: its id, and its secret, shown this once and never again.
+/// A client just made: its row, and its secrets, shown this once and never again.
 pub struct CreatedClient {
     pub row: ClientRow,
     pub client_secret: Option<String>,
+    pub registration_access_token: Option<String>,
 }
 
-/// A new 256-bit secret and the digest that is stored.
-fn new_secret() -> (String, Vec<u8>) {
-    let secret = format!("{SECRET_PREFIX}{}", url_token::<32>());
-    let hash = hash_secret(&secret).0.to_vec();
-    (secret, hash)
+/// How a client comes to be, beyond its metadata.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The user who owns it (apps API); `None` for CLI and RFC 7591 clients.
+    pub owner_id: Option<String>,
+    /// RFC 7591 `token_endpoint_auth_method`, when registered through it.
+    pub token_endpoint_auth_method: Option<String>,
+    /// Issue an RFC 7592 registration access token.
+    pub registration_token: bool,
 }
 
-pub async fn create_client(
-    db: &Db,
-    catalogue: &ScopeCatalogue,
-    meta: ClientMetadata,
-    owner_id: Option<String>,
-    now: i64,
-) -> Result<CreatedClient, ClientError> {
-    let valid = registration::validate(meta, catalogue).map_err(ClientError::Invalid)?;
-    let (client_secret, secret_hash) = match valid.client_type {
-        ClientType::Confidential => {
-            let (secret, hash) = new_secret();
-            (Some(secret), Some(hash))
-        }
-        ClientType::Public => (None, None),
-    };
-    let row = NewClient {
-        id: url_token::<16>(),
-        secret_hash,
-        client_type: valid.client_type.as_str().to_owned(),
-        name: valid.name,
-        description: valid.description,
-        website: valid.website,
-        icon_url: valid.icon_url,
-        redirect_uris: serde_json::to_string(&valid.redirect_uris)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+/// A random token with `prefix`, and the SHA-256 digest that is stored.
+pub fn new_token(prefix: &str) -> (String, Vec<u8>) {
+    let token = format!("{prefix}{}", url_token::<32>());
+    let hash = hash_secret(&token).0.to_vec();
+    (token, hash)
+}
+
+fn changes(valid: &ValidClient, auth_method: Option<String>, now: i64) -> ClientChanges {
+    ClientChanges {
+        name: valid.name.clone(),
+        description: valid.description.clone(),
+        website: valid.website.clone(),
+        icon_url: valid.icon_url.clone(),
+        redirect_uris: serde_json::Value::from(valid.redirect_uris.clone()).to_string(),
         grant_types: valid
             .grant_types
             .iter()
@@ -66,21 +66,120 @@ pub async fn create_client(
             .collect::<Vec<_>>()
             .join(" "),
         scopes: valid.scopes.to_string(),
-        owner_id,
+        token_endpoint_auth_method: auth_method,
+        updated_at: now,
+    }
+}
+
+pub async fn create_client(
+    db: &Db,
+    catalogue: &ScopeCatalogue,
+    meta: ClientMetadata,
+    origin: Origin,
+    now: i64,
+) -> Result<CreatedClient, ClientError> {
+    let valid = registration::validate(meta, catalogue).map_err(ClientError::Invalid)?;
+    let (client_secret, secret_hash) = match valid.client_type {
+        ClientType::Confidential => {
+            let (secret, hash) = new_token(SECRET_PREFIX);
+            (Some(secret), Some(hash))
+        }
+        ClientType::Public => (None, None),
+    };
+    let (registration_access_token, registration_token_hash) = if origin.registration_token {
+        let (token, hash) = new_token(REGISTRATION_TOKEN_PREFIX);
+        (Some(token), Some(hash))
+    } else {
+        (None, None)
+    };
+    let c = changes(&valid, origin.token_endpoint_auth_method, now);
+    let row = NewClient {
+        id: url_token::<16>(),
+        secret_hash,
+        client_type: valid.client_type.as_str().to_owned(),
+        name: c.name,
+        description: c.description,
+        website: c.website,
+        icon_url: c.icon_url,
+        redirect_uris: c.redirect_uris,
+        grant_types: c.grant_types,
+        scopes: c.scopes,
+        owner_id: origin.owner_id,
         created_at: now,
         updated_at: now,
+        token_endpoint_auth_method: c.token_endpoint_auth_method,
+        registration_token_hash,
     };
     store::clients::insert_client(db, &row).await?;
     let row = store::clients::find_client(db, &row.id)
         .await?
         .ok_or_else(|| StoreError::Corrupt("client vanished after insert".to_owned()))?;
-    Ok(CreatedClient { row, client_secret })
+    Ok(CreatedClient {
+        row,
+        client_secret,
+        registration_access_token,
+    })
+}
+
+/// Replaces the metadata of client `row` with `meta`, validated like a new client.
+/// The client type cannot change: a secret cannot be taken back from a public
+/// client's users, nor given to one. Returns the updated row.
+pub async fn update_client(
+    db: &Db,
+    catalogue: &ScopeCatalogue,
+    row: &ClientRow,
+    meta: ClientMetadata,
+    token_endpoint_auth_method: Option<String>,
+    now: i64,
+) -> Result<ClientRow, ClientError> {
+    let was_public = row.client_type == ClientType::Public.as_str();
+    if meta.public != was_public {
+        return Err(ClientError::Invalid(OAuthError::invalid_client_metadata(
+            "the client type (public or confidential) cannot change; create a new client instead",
+        )));
+    }
+    let valid = registration::validate(meta, catalogue).map_err(ClientError::Invalid)?;
+    let c = changes(&valid, token_endpoint_auth_method, now);
+    if !store::clients::update_client(db, &row.id, &c).await? {
+        return Err(StoreError::Corrupt(format!("client {} vanished during update", row.id)).into());
+    }
+    store::clients::find_client(db, &row.id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("client vanished after update".to_owned()).into())
+}
+
+/// The stored metadata of a client, in the form it was submitted.
+pub fn metadata_of(row: &ClientRow) -> Result<ClientMetadata, StoreError> {
+    let grant_types = row
+        .grant_types
+        .split_whitespace()
+        .map(str::parse::<GrantType>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::Corrupt(format!("client {}: grant_types: {e}", row.id)))?;
+    Ok(ClientMetadata {
+        name: row.name.clone(),
+        description: row.description.clone(),
+        website: row.website.clone(),
+        icon_url: row.icon_url.clone(),
+        redirect_uris: row.redirect_uri_list()?,
+        grant_types,
+        scope: Some(row.scopes.clone()),
+        public: row.client_type == ClientType::Public.as_str(),
+    })
 }
 
 /// Replaces a confidential client's secret; the old one stops working at once.
 /// `None` when there is no such confidential client.
 pub async fn rotate_secret(db: &Db, id: &str, now: i64) -> Result<Option<String>, StoreError> {
-    let (secret, hash) = new_secret();
+    let (secret, hash) = new_token(SECRET_PREFIX);
     let updated = store::clients::update_client_secret(db, id, &hash, now).await?;
     Ok(updated.then_some(secret))
+}
+
+/// Makes an initial access token for token-protected registration, valid for
+/// `ttl` seconds; only its digest is stored.
+pub async fn create_initial_token(db: &Db, now: i64, ttl: i64) -> Result<String, StoreError> {
+    let (token, hash) = new_token(INITIAL_TOKEN_PREFIX);
+    store::clients::insert_initial_token(db, &hash, now, now + ttl).await?;
+    Ok(token)
 }

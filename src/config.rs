@@ -2,6 +2,7 @@
 //! then an optional `latchkey.toml`, then defaults; validated, then passed explicitly.
 
 use crate::keys::Alg;
+use crate::limits::{self, Cidr, Limit, Limits};
 use crate::oauth::scope::{ScopeCatalogue, ScopeEntry};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -61,6 +62,49 @@ pub struct SettingsArgs {
     /// JWS algorithm for access tokens [default: RS256]
     #[arg(long, global = true, env = "LATCHKEY_SIGNING_ALG", value_name = "ALG")]
     pub signing_alg: Option<String>,
+    /// Dynamic client registration: open, token (initial access token) or disabled [default: open]
+    #[arg(long, global = true, env = "LATCHKEY_REGISTRATION", value_name = "POLICY")]
+    pub registration: Option<String>,
+    /// Token endpoint limit per address and per client, N/period or off [default: 6000/1m]
+    #[arg(long, global = true, env = "LATCHKEY_RATE_LIMIT_TOKEN", value_name = "LIMIT")]
+    pub rate_limit_token: Option<String>,
+    /// Registration limit per address, N/period or off [default: 20/15m]
+    #[arg(long, global = true, env = "LATCHKEY_RATE_LIMIT_REGISTER", value_name = "LIMIT")]
+    pub rate_limit_register: Option<String>,
+    /// Sign-in limit per address and per username, N/period or off [default: 10/1m]
+    #[arg(long, global = true, env = "LATCHKEY_RATE_LIMIT_LOGIN", value_name = "LIMIT")]
+    pub rate_limit_login: Option<String>,
+    /// Revocation limit per address and per client, N/period or off [default: 600/1m]
+    #[arg(long, global = true, env = "LATCHKEY_RATE_LIMIT_REVOKE", value_name = "LIMIT")]
+    pub rate_limit_revoke: Option<String>,
+    /// Comma-separated CIDRs whose X-Forwarded-For is believed [default: none]
+    #[arg(long, global = true, env = "LATCHKEY_TRUSTED_PROXIES", value_name = "CIDRS")]
+    pub trusted_proxies: Option<String>,
+}
+
+/// Who may use `POST /oauth/register`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationPolicy {
+    /// Anyone (rate-limited).
+    Open,
+    /// Callers with an initial access token (`latchkey clients initial-token`).
+    Token,
+    /// Nobody: the endpoint answers 403 and discovery does not advertise it.
+    Disabled,
+}
+
+impl RegistrationPolicy {
+    fn parse(raw: &str) -> Result<Self, ConfigError> {
+        match raw {
+            "open" => Ok(Self::Open),
+            "token" => Ok(Self::Token),
+            "disabled" => Ok(Self::Disabled),
+            other => Err(ConfigError(format!(
+                "registration `{}` is not one of open, token, disabled",
+                other.escape_default()
+            ))),
+        }
+    }
 }
 
 /// The optional TOML file. Unknown keys are errors, so a typo never goes unnoticed.
@@ -79,6 +123,12 @@ struct FileConfig {
     session_lifetime: Option<u64>,
     key_poll_interval: Option<u64>,
     signing_alg: Option<String>,
+    registration: Option<String>,
+    rate_limit_token: Option<String>,
+    rate_limit_register: Option<String>,
+    rate_limit_login: Option<String>,
+    rate_limit_revoke: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
     #[serde(default)]
     scopes: Vec<ScopeEntry>,
     resources: Option<Vec<String>>,
@@ -177,6 +227,20 @@ pub struct Settings {
     /// RFC 8707 resource identifiers tokens may be issued for.
     pub resources: Vec<String>,
     pub default_audience: String,
+    pub registration: RegistrationPolicy,
+    pub limits: Limits,
+    /// Peers whose `X-Forwarded-For` names the caller.
+    pub trusted_proxies: Vec<Cidr>,
+}
+
+fn limit_setting(
+    name: &str,
+    arg: Option<&str>,
+    file: Option<&str>,
+    default: &str,
+) -> Result<Option<Limit>, ConfigError> {
+    Limit::parse(arg.or(file).unwrap_or(default))
+        .map_err(|e| ConfigError(format!("rate_limit_{name}: {e}")))
 }
 
 const MAX_ACCESS_TOKEN_TTL: u64 = 86_400;
@@ -343,6 +407,53 @@ impl Settings {
             )));
         }
 
+        let registration = RegistrationPolicy::parse(
+            args.registration
+                .as_deref()
+                .or(file.registration.as_deref())
+                .unwrap_or("open"),
+        )?;
+        let limits = Limits {
+            token: limit_setting(
+                "token",
+                args.rate_limit_token.as_deref(),
+                file.rate_limit_token.as_deref(),
+                limits::DEFAULT_TOKEN,
+            )?,
+            register: limit_setting(
+                "register",
+                args.rate_limit_register.as_deref(),
+                file.rate_limit_register.as_deref(),
+                limits::DEFAULT_REGISTER,
+            )?,
+            login: limit_setting(
+                "login",
+                args.rate_limit_login.as_deref(),
+                file.rate_limit_login.as_deref(),
+                limits::DEFAULT_LOGIN,
+            )?,
+            revoke: limit_setting(
+                "revoke",
+                args.rate_limit_revoke.as_deref(),
+                file.rate_limit_revoke.as_deref(),
+                limits::DEFAULT_REVOKE,
+            )?,
+        };
+        let proxies: Vec<String> = match (&args.trusted_proxies, file.trusted_proxies) {
+            (Some(list), _) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            (None, Some(list)) => list,
+            (None, None) => Vec::new(),
+        };
+        let trusted_proxies = proxies
+            .iter()
+            .map(|p| Cidr::parse(p).map_err(|e| ConfigError(format!("trusted_proxies: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+
         Ok(Self {
             bind,
             issuer,
@@ -360,6 +471,9 @@ impl Settings {
             scopes,
             resources,
             default_audience,
+            registration,
+            limits,
+            trusted_proxies,
         })
     }
 }

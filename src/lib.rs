@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod keys;
+pub mod limits;
 pub mod oauth;
 pub mod random;
 pub mod store;

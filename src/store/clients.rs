@@ -72,3 +72,78 @@ pub async fn update_client_secret(
         Ok(n > 0)
     })
 }
+
+/// The apps `owner_id` owns, oldest first.
+pub async fn list_owned(db: &Db, owner_id: &str) -> Result<Vec<ClientRow>, StoreError> {
+    with_conn!(db, |conn| {
+        Ok(clients::table
+            .filter(clients::owner_id.eq(owner_id))
+            .select(ClientRow::as_select())
+            .order((clients::created_at.asc(), clients::id.asc()))
+            .load(conn)
+            .await?)
+    })
+}
+
+/// The editable metadata of a client, as validated.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = clients)]
+#[diesel(treat_none_as_null = true)]
+pub struct ClientChanges {
+    pub name: String,
+    pub description: String,
+    pub website: Option<String>,
+    pub icon_url: Option<String>,
+    pub redirect_uris: String,
+    pub grant_types: String,
+    pub scopes: String,
+    pub token_endpoint_auth_method: Option<String>,
+    pub updated_at: i64,
+}
+
+/// Replaces a client's metadata; `false` when there is no such client.
+pub async fn update_client(db: &Db, id: &str, changes: &ClientChanges) -> Result<bool, StoreError> {
+    with_conn!(db, |conn| {
+        let n = diesel::update(clients::table.find(id))
+            .set(changes)
+            .execute(conn)
+            .await?;
+        Ok(n > 0)
+    })
+}
+
+/// Stores an initial access token's digest (token-protected registration).
+pub async fn insert_initial_token(
+    db: &Db,
+    token_hash: &[u8],
+    now: i64,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    use super::schema::initial_access_tokens as t;
+    with_conn!(db, |conn| {
+        diesel::insert_into(t::table)
+            .values((
+                t::token_hash.eq(token_hash),
+                t::created_at.eq(now),
+                t::expires_at.eq(expires_at),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// Whether an unexpired initial access token has this digest. The digest is of a
+/// 256-bit random value, so looking it up by equality leaks nothing usable.
+pub async fn initial_token_valid(db: &Db, token_hash: &[u8], now: i64) -> Result<bool, StoreError> {
+    use super::schema::initial_access_tokens as t;
+    with_conn!(db, |conn| {
+        let n: i64 = t::table
+            .filter(t::token_hash.eq(token_hash))
+            .filter(t::expires_at.gt(now))
+            .count()
+            .get_result(conn)
+            .await?;
+        Ok(n > 0)
+    })
+}

@@ -27,6 +27,10 @@ pub struct ClientRow {
     pub owner_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// As registered through RFC 7591; `None` for clients made otherwise.
+    pub token_endpoint_auth_method: Option<String>,
+    /// SHA-256 of the RFC 7592 registration access token.
+    pub registration_token_hash: Option<Vec<u8>>,
 }
 
 /// A new row of `clients`.
@@ -46,6 +50,10 @@ pub struct NewClient {
     pub owner_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// As registered through RFC 7591; `None` for clients made otherwise.
+    pub token_endpoint_auth_method: Option<String>,
+    /// SHA-256 of the RFC 7592 registration access token.
+    pub registration_token_hash: Option<Vec<u8>>,
 }
 
 impl ClientRow {

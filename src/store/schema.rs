@@ -15,6 +15,16 @@ diesel::table! {
         owner_id -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        token_endpoint_auth_method -> Nullable<Text>,
+        registration_token_hash -> Nullable<Binary>,
+    }
+}
+
+diesel::table! {
+    initial_access_tokens (token_hash) {
+        token_hash -> Binary,
+        created_at -> BigInt,
+        expires_at -> BigInt,
     }
 }
 
@@ -102,9 +112,11 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
 diesel::allow_tables_to_appear_in_same_query!(
     clients,
+    initial_access_tokens,
     users,
     sessions,
     consents,

@@ -286,7 +286,7 @@ impl TestApp {
             &self.state.db,
             &self.state.settings.scopes,
             meta,
-            None,
+            Default::default(),
             START,
         )
         .await
@@ -516,7 +516,7 @@ impl TestApp {
                 public: true,
                 ..Default::default()
             },
-            None,
+            Default::default(),
             START,
         )
         .await
