@@ -22,6 +22,8 @@ pub struct AppState {
     /// Derived from settings once, not per request.
     pub policy: Arc<TokenPolicy>,
     pub documents: Arc<Documents>,
+    /// This instance's rate limiters.
+    pub limits: Arc<crate::limits::RateLimits>,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
             access_token_ttl: settings.access_token_ttl,
         };
         let documents = Documents::build(&settings);
+        let limits = Arc::new(crate::limits::RateLimits::new(&settings.limits));
         Self {
             settings: Arc::new(settings),
             db,
@@ -40,6 +43,7 @@ impl AppState {
             clock,
             policy: Arc::new(policy),
             documents: Arc::new(documents),
+            limits,
         }
     }
 }
@@ -64,6 +68,7 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
         .at("/logout", post(web::login::logout))
         .at("/account", get(web::login::home))
         .at("/assets/latchkey.css", get(web::stylesheet))
+        .around(http::limits::address_limits)
         .data(state.clone())
         .around(http::errors::shape_errors)
         .around(http::security_headers)
@@ -111,6 +116,14 @@ pub fn spawn_background(state: &AppState, key_poll: std::time::Duration) {
                 }
                 Err(e) => tracing::error!(error = %e, "key reload task failed"),
             }
+        }
+    });
+    let limits = state.limits.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limits.sweep();
         }
     });
     let purge_state = state.clone();

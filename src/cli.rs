@@ -89,6 +89,12 @@ pub enum ClientsCommand {
     Delete { client_id: String },
     /// Replace a confidential client's secret; prints the new one, once
     RotateSecret { client_id: String },
+    /// Make an initial access token for `--registration token`; prints it, once
+    InitialToken {
+        /// Seconds until it expires (usable any number of times until then)
+        #[arg(long, default_value_t = 86_400, value_parser = clap::value_parser!(i64).range(60..=31_536_000))]
+        expires_in: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -229,6 +235,13 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
     let db = open_db(&settings).await?;
     let now = SystemClock.now();
     match cmd {
+        ClientsCommand::InitialToken { expires_in } => {
+            let token = crate::clients::create_initial_token(&db, now, expires_in).await?;
+            print_json(&json!({
+                "initial_access_token": token,
+                "expires_at": now + expires_in,
+            }))
+        }
         ClientsCommand::Create {
             name,
             scope,
@@ -248,12 +261,14 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
                 scope,
                 public,
             };
-            let created = match clients::create_client(&db, &settings.scopes, meta, Default::default(), now).await
-            {
-                Ok(c) => c,
-                Err(ClientError::Invalid(e)) => bail!("{}", e.description),
-                Err(ClientError::Store(e)) => return Err(e.into()),
-            };
+            let created =
+                match clients::create_client(&db, &settings.scopes, meta, Default::default(), now)
+                    .await
+                {
+                    Ok(c) => c,
+                    Err(ClientError::Invalid(e)) => bail!("{}", e.description),
+                    Err(ClientError::Store(e)) => return Err(e.into()),
+                };
             let row = &created.row;
             let mut out = client_json(row)?;
             if let Some(secret) = created.client_secret {

@@ -15,7 +15,7 @@ use crate::store::{self, Db, StoreError};
 /// Secrets carry a prefix so secret scanners can recognise a leaked one.
 const SECRET_PREFIX: &str = "lk_cs_";
 /// RFC 7592 registration access tokens.
-const REGISTRATION_TOKEN_PREFIX: &str = "lk_rat_";
+pub const REGISTRATION_TOKEN_PREFIX: &str = "lk_rat_";
 /// Initial access tokens for token-protected registration.
 pub const INITIAL_TOKEN_PREFIX: &str = "lk_iat_";
 
@@ -141,7 +141,9 @@ pub async fn update_client(
     let valid = registration::validate(meta, catalogue).map_err(ClientError::Invalid)?;
     let c = changes(&valid, token_endpoint_auth_method, now);
     if !store::clients::update_client(db, &row.id, &c).await? {
-        return Err(StoreError::Corrupt(format!("client {} vanished during update", row.id)).into());
+        return Err(
+            StoreError::Corrupt(format!("client {} vanished during update", row.id)).into(),
+        );
     }
     store::clients::find_client(db, &row.id)
         .await?

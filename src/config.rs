@@ -63,22 +63,52 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "LATCHKEY_SIGNING_ALG", value_name = "ALG")]
     pub signing_alg: Option<String>,
     /// Dynamic client registration: open, token (initial access token) or disabled [default: open]
-    #[arg(long, global = true, env = "LATCHKEY_REGISTRATION", value_name = "POLICY")]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_REGISTRATION",
+        value_name = "POLICY"
+    )]
     pub registration: Option<String>,
     /// Token endpoint limit per address and per client, N/period or off [default: 6000/1m]
-    #[arg(long, global = true, env = "LATCHKEY_RATE_LIMIT_TOKEN", value_name = "LIMIT")]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_RATE_LIMIT_TOKEN",
+        value_name = "LIMIT"
+    )]
     pub rate_limit_token: Option<String>,
     /// Registration limit per address, N/period or off [default: 20/15m]
-    #[arg(long, global = true, env = "LATCHKEY_RATE_LIMIT_REGISTER", value_name = "LIMIT")]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_RATE_LIMIT_REGISTER",
+        value_name = "LIMIT"
+    )]
     pub rate_limit_register: Option<String>,
     /// Sign-in limit per address and per username, N/period or off [default: 10/1m]
-    #[arg(long, global = true, env = "LATCHKEY_RATE_LIMIT_LOGIN", value_name = "LIMIT")]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_RATE_LIMIT_LOGIN",
+        value_name = "LIMIT"
+    )]
     pub rate_limit_login: Option<String>,
     /// Revocation limit per address and per client, N/period or off [default: 600/1m]
-    #[arg(long, global = true, env = "LATCHKEY_RATE_LIMIT_REVOKE", value_name = "LIMIT")]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_RATE_LIMIT_REVOKE",
+        value_name = "LIMIT"
+    )]
     pub rate_limit_revoke: Option<String>,
     /// Comma-separated CIDRs whose X-Forwarded-For is believed [default: none]
-    #[arg(long, global = true, env = "LATCHKEY_TRUSTED_PROXIES", value_name = "CIDRS")]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_TRUSTED_PROXIES",
+        value_name = "CIDRS"
+    )]
     pub trusted_proxies: Option<String>,
 }
 

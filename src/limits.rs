@@ -25,16 +25,26 @@ impl Limit {
         if raw.eq_ignore_ascii_case("off") {
             return Ok(None);
         }
-        let bad = || format!("`{}` is not `N/period` (e.g. 20/15m) or `off`", raw.escape_default());
+        let bad = || {
+            format!(
+                "`{}` is not `N/period` (e.g. 20/15m) or `off`",
+                raw.escape_default()
+            )
+        };
         let (count, period) = raw.split_once('/').ok_or_else(bad)?;
         let count: u32 = count.trim().parse().map_err(|_| bad())?;
-        let count = NonZeroU32::new(count).ok_or_else(|| "the count must be at least 1".to_owned())?;
+        let count =
+            NonZeroU32::new(count).ok_or_else(|| "the count must be at least 1".to_owned())?;
         let period = period.trim();
         let (digits, unit) = match period.find(|c: char| !c.is_ascii_digit()) {
             Some(i) => period.split_at(i),
             None => (period, "s"),
         };
-        let n: u64 = if digits.is_empty() { 1 } else { digits.parse().map_err(|_| bad())? };
+        let n: u64 = if digits.is_empty() {
+            1
+        } else {
+            digits.parse().map_err(|_| bad())?
+        };
         let seconds = match unit {
             "s" => n,
             "m" => n * 60,
@@ -131,9 +141,9 @@ impl Limiter {
             self.sweep();
         }
         let limiter = lock.read().unwrap_or_else(PoisonError::into_inner);
-        limiter
-            .check_key(&key.to_owned())
-            .map_err(|not_until| RetryAfter(not_until.wait_time_from(DefaultClock::default().now())))
+        limiter.check_key(&key.to_owned()).map_err(|not_until| {
+            RetryAfter(not_until.wait_time_from(DefaultClock::default().now()))
+        })
     }
 
     /// Forgets keys that are back to a full allowance; if the limiter is still at its
@@ -205,7 +215,12 @@ pub struct Cidr {
 impl Cidr {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
-        let bad = || format!("`{}` is not an IP address or CIDR block", raw.escape_default());
+        let bad = || {
+            format!(
+                "`{}` is not an IP address or CIDR block",
+                raw.escape_default()
+            )
+        };
         let (addr, prefix) = match raw.split_once('/') {
             Some((a, p)) => (a, Some(p.parse::<u8>().map_err(|_| bad())?)),
             None => (raw, None),
@@ -226,7 +241,8 @@ impl Cidr {
                     == masked(u32::from(ip).into(), self.prefix, 32)
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(u128::from(net), self.prefix, 128) == masked(u128::from(ip), self.prefix, 128)
+                masked(u128::from(net), self.prefix, 128)
+                    == masked(u128::from(ip), self.prefix, 128)
             }
             _ => false,
         }
@@ -251,7 +267,11 @@ fn canonical(ip: IpAddr) -> IpAddr {
 
 /// The caller's address: the peer, or, when the peer is a trusted proxy, the last
 /// address in `X-Forwarded-For` that is not itself a trusted proxy.
-pub fn client_address(peer: Option<IpAddr>, forwarded_for: &[&str], trusted: &[Cidr]) -> Option<IpAddr> {
+pub fn client_address(
+    peer: Option<IpAddr>,
+    forwarded_for: &[&str],
+    trusted: &[Cidr],
+) -> Option<IpAddr> {
     let peer = canonical(peer?);
     let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
     if !is_trusted(peer) {
@@ -264,7 +284,12 @@ pub fn client_address(peer: Option<IpAddr>, forwarded_for: &[&str], trusted: &[C
         .filter_map(|h| h.parse::<IpAddr>().ok())
         .map(canonical)
         .collect();
-    Some(hops.into_iter().rev().find(|ip| !is_trusted(*ip)).unwrap_or(peer))
+    Some(
+        hops.into_iter()
+            .rev()
+            .find(|ip| !is_trusted(*ip))
+            .unwrap_or(peer),
+    )
 }
 
 /// The limiter key of an address. IPv6 callers usually own a whole /64, so that is
@@ -278,6 +303,11 @@ pub fn address_key(ip: Option<IpAddr>) -> String {
         }
         None => "ip:unknown".to_owned(),
     }
+}
+
+/// The limiter key of an authenticated client.
+pub fn client_key(client_id: &str) -> String {
+    format!("client:{client_id}")
 }
 
 #[cfg(test)]
@@ -303,7 +333,10 @@ mod tests {
             assert!(l.check("a").is_ok());
         }
         let retry = l.check("a").unwrap_err();
-        assert!(retry.seconds() > 1000 && retry.seconds() <= 1200, "{retry:?}");
+        assert!(
+            retry.seconds() > 1000 && retry.seconds() <= 1200,
+            "{retry:?}"
+        );
         assert!(l.check("b").is_ok(), "keys are independent");
         assert!(Limiter::new(None).check("a").is_ok());
     }
@@ -317,7 +350,11 @@ mod tests {
         let v6 = Cidr::parse("fd00::/8").unwrap();
         assert!(v6.contains("fd12::1".parse().unwrap()));
         assert!(!v6.contains("fe80::1".parse().unwrap()));
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
         for bad in ["10.0.0.0/33", "x", "10.0.0.0/", "::/129"] {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }

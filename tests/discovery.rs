@@ -36,6 +36,7 @@ async fn server_metadata_advertises_what_exists(backend: Backend) {
             "introspection_endpoint": format!("{issuer}/oauth/introspect"),
             "userinfo_endpoint": format!("{issuer}/oauth/userinfo"),
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "registration_endpoint": format!("{issuer}/oauth/register"),
             "scopes_supported": ["apps:read", "apps:write", "email", "grants:read", "grants:write", "orders:read", "profile"],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
@@ -62,6 +63,18 @@ async fn server_metadata_advertises_what_exists(backend: Backend) {
     let (_, resource) = get_json(&app, "/.well-known/oauth-protected-resource").await;
     assert_eq!(resource["resource"], issuer.as_str());
     assert_eq!(resource["authorization_servers"], json!([issuer]));
+    assert_eq!(
+        resource["scopes_supported"],
+        json!(["apps:read", "apps:write", "grants:read", "grants:write"])
+    );
+
+    // With registration disabled, discovery does not advertise it.
+    let closed = TestApp::builder()
+        .args(|a| a.registration = Some("disabled".into()))
+        .spawn(&backend)
+        .await;
+    let (_, meta) = get_json(&closed, "/.well-known/oauth-authorization-server").await;
+    assert!(meta.get("registration_endpoint").is_none(), "{meta}");
 }
 
 async fn jwks_is_public_cacheable_and_correct(backend: Backend) {

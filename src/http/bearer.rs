@@ -38,3 +38,15 @@ pub async fn active_access_token(
     }
     Ok(Some(claims))
 }
+
+/// The token of an `Authorization: Bearer` header (scheme case-insensitive), if any.
+pub fn bearer_token(request: &poem::Request) -> Option<String> {
+    request
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}

@@ -30,6 +30,9 @@ pub struct AuthorizationServerMetadata {
     pub userinfo_endpoint: String,
     /// URL of the JWK Set with the token signing keys.
     pub jwks_uri: String,
+    /// URL of dynamic client registration (RFC 7591); absent when it is disabled.
+    #[oai(skip_serializing_if_is_none)]
+    pub registration_endpoint: Option<String>,
     /// Scopes clients may request.
     pub scopes_supported: Vec<String>,
     /// Response types for the authorization endpoint: `code`.
@@ -64,6 +67,8 @@ pub struct ProtectedResourceMetadata {
     pub bearer_methods_supported: Vec<String>,
     /// Human-readable name.
     pub resource_name: String,
+    /// Scopes the management API (`/api/*`) accepts.
+    pub scopes_supported: Vec<String>,
 }
 
 /// One scope of the public catalogue.
@@ -122,6 +127,9 @@ impl Documents {
             introspection_endpoint: format!("{issuer}/oauth/introspect"),
             userinfo_endpoint: format!("{issuer}/oauth/userinfo"),
             jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+            registration_endpoint: (settings.registration
+                != crate::config::RegistrationPolicy::Disabled)
+                .then(|| format!("{issuer}/oauth/register")),
             scopes_supported: settings.scopes.names().iter().map(str::to_owned).collect(),
             response_types_supported: vec!["code".to_owned()],
             response_modes_supported: vec!["query".to_owned()],
@@ -152,6 +160,10 @@ impl Documents {
             authorization_servers: vec![issuer.clone()],
             bearer_methods_supported: vec!["header".to_owned()],
             resource_name: "Latchkey".to_owned(),
+            scopes_supported: crate::http::api::ApiScope::ALL
+                .iter()
+                .map(|s| poem_openapi::OAuthScopes::name(s).to_owned())
+                .collect(),
         };
         let scopes = ScopeList {
             scopes: settings

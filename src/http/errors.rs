@@ -190,6 +190,17 @@ pub enum OAuthResponse<T: poem_openapi::payload::Payload + IntoResponse + Send> 
         #[oai(header = "Cache-Control")]
         String,
     ),
+    /// Too many requests from this address or client (`rate_limited`).
+    #[oai(status = 429)]
+    TooManyRequests(
+        poem_openapi::payload::Json<OAuthErrorBody>,
+        /// Seconds until a request may succeed.
+        #[oai(header = "Retry-After")]
+        String,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
     /// The server failed (`server_error`); nothing was changed or issued.
     #[oai(status = 500)]
     ServerError(
@@ -205,7 +216,54 @@ pub enum OAuthResponse<T: poem_openapi::payload::Payload + IntoResponse + Send> 
 #[derive(Debug)]
 pub enum Failure {
     OAuth(OAuthError),
+    /// Over a rate limit: retry after this many seconds.
+    Limited(u64),
     Internal(String),
+}
+
+impl From<crate::limits::RetryAfter> for Failure {
+    fn from(r: crate::limits::RetryAfter) -> Self {
+        Self::Limited(r.seconds())
+    }
+}
+
+/// The error code of a rate-limited OAuth request (not an RFC 6749 code: none fits).
+pub const RATE_LIMITED: &str = "rate_limited";
+
+/// What a rate-limited caller reads.
+pub fn rate_limited_message(retry_after: u64) -> String {
+    format!("too many requests; retry after {retry_after} seconds")
+}
+
+/// The 429 for a request refused by a rate limit before any handler ran: OAuth shape
+/// under `/oauth/`, a problem document elsewhere; always with `Retry-After`.
+pub fn rate_limited_response(path: &str, retry_after: u64) -> Response {
+    let detail = rate_limited_message(retry_after);
+    let mut resp = if path.starts_with("/oauth/") {
+        let body = OAuthErrorBody {
+            error: RATE_LIMITED.to_owned(),
+            error_description: detail,
+        };
+        Response::builder()
+            .content_type("application/json")
+            .body(body.to_json_string())
+    } else {
+        ProblemJson(Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too Many Requests",
+            Some(detail),
+        ))
+        .into_response()
+    };
+    resp.set_status(StatusCode::TOO_MANY_REQUESTS);
+    let h = resp.headers_mut();
+    h.insert(header::RETRY_AFTER, retry_after.into());
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    resp
 }
 
 impl From<OAuthError> for Failure {
@@ -236,6 +294,14 @@ impl<T: poem_openapi::payload::Payload + IntoResponse + Send> OAuthResponse<T> {
         match outcome {
             Ok(body) => Self::ok(body),
             Err(Failure::OAuth(e)) => e.into(),
+            Err(Failure::Limited(retry_after)) => Self::TooManyRequests(
+                poem_openapi::payload::Json(OAuthErrorBody {
+                    error: RATE_LIMITED.to_owned(),
+                    error_description: rate_limited_message(retry_after),
+                }),
+                retry_after.to_string(),
+                "no-store".to_owned(),
+            ),
             Err(Failure::Internal(detail)) => Self::internal(what, detail),
         }
     }

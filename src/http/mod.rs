@@ -1,13 +1,16 @@
 //! The HTTP surface: one poem-openapi API struct per tag, combined into one service
 //! whose generated spec is served at `/openapi.json` and checked in under `openapi/`.
 
+pub mod api;
 pub mod authorize;
 pub mod bearer;
 pub mod discovery;
 pub mod errors;
 pub mod health;
+pub mod limits;
 pub mod oauth;
 pub mod payloads;
+pub mod register;
 pub mod token;
 
 use crate::app::AppState;
@@ -26,6 +29,14 @@ pub enum ApiTags {
     Discovery,
     /// Probes for orchestrators and load balancers.
     Health,
+    /// The signed-in user's OAuth applications. Authenticate with a bearer access
+    /// token from this server carrying the scope each operation lists, or with the
+    /// browser session cookie (`lk_session`) plus, on writes, an `X-CSRF-Token` header
+    /// holding the `lk_csrf` cookie's value.
+    Apps,
+    /// Applications the signed-in user has authorized, and revoking them.
+    /// Authentication as for Apps.
+    Grants,
 }
 
 /// The raw `Authorization` header of a token endpoint request, documented as the
@@ -94,8 +105,11 @@ pub async fn authenticate_client(
 }
 
 pub type Apis = (
+    api::AppsApi,
+    api::GrantsApi,
     token::TokenApi,
     oauth::OAuthApi,
+    register::RegistrationApi,
     discovery::DiscoveryApi,
     health::HealthApi,
 );
@@ -103,10 +117,19 @@ pub type Apis = (
 /// The combined API, with `issuer` as its server URL.
 pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
     let apis = (
+        api::AppsApi {
+            state: state.clone(),
+        },
+        api::GrantsApi {
+            state: state.clone(),
+        },
         token::TokenApi {
             state: state.clone(),
         },
         oauth::OAuthApi {
+            state: state.clone(),
+        },
+        register::RegistrationApi {
             state: state.clone(),
         },
         discovery::DiscoveryApi {

@@ -12,7 +12,6 @@ use crate::oauth::form::FormParams;
 use crate::oauth::types::{ClientType, RefreshToken};
 use crate::store::{self, StoreError};
 use poem::Request;
-use poem::http::header;
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaSecurityScheme, Registry};
 use poem_openapi::{
@@ -149,14 +148,7 @@ impl<'a> ApiExtractor<'a> for BearerAuth {
         _body: &mut poem::RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let token = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim().to_owned());
-        Ok(Self(token))
+        Ok(Self(super::bearer::bearer_token(request)))
     }
 }
 
@@ -295,6 +287,10 @@ impl OAuthApi {
         let token = token_param(form)?;
         let client = authenticate_client(&self.state, authorization, form).await?;
         let state = &self.state;
+        state
+            .limits
+            .revoke
+            .check(&crate::limits::client_key(client.id.as_str()))?;
         let now = state.clock.now();
         if token.starts_with(RefreshToken::PREFIX) {
             let hash = RefreshToken::new(token).hash();

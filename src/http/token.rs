@@ -102,6 +102,12 @@ impl TokenApi {
         let state = &self.state;
         let grant = token::grant_type(form)?;
         let client = &super::authenticate_client(state, authorization, form).await?;
+        // Per client after authentication: nobody can spend another client's budget
+        // by sending its id with a wrong secret.
+        state
+            .limits
+            .token
+            .check(&crate::limits::client_key(client.id.as_str()))?;
         let now = state.clock.now();
 
         match grant {

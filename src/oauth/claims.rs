@@ -20,6 +20,14 @@ impl Audience {
             Self::Many(list)
         }
     }
+
+    /// Whether `resource` is among the audiences.
+    pub fn contains(&self, resource: &str) -> bool {
+        match self {
+            Self::One(a) => a == resource,
+            Self::Many(list) => list.iter().any(|a| a == resource),
+        }
+    }
 }
 
 /// The claims of an RFC 9068 access token.

@@ -147,3 +147,18 @@ pub async fn initial_token_valid(db: &Db, token_hash: &[u8], now: i64) -> Result
         Ok(n > 0)
     })
 }
+
+/// Replaces a client's RFC 7592 registration access token digest.
+pub async fn set_registration_token(
+    db: &Db,
+    id: &str,
+    token_hash: &[u8],
+) -> Result<bool, StoreError> {
+    with_conn!(db, |conn| {
+        let n = diesel::update(clients::table.find(id))
+            .set(clients::registration_token_hash.eq(token_hash))
+            .execute(conn)
+            .await?;
+        Ok(n > 0)
+    })
+}

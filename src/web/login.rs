@@ -105,14 +105,24 @@ pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState
             Some("This sign-in form expired. Please try again."),
         );
     }
+    // Per username, so guessing one account's password from many addresses is slow
+    // too (the per-address limit ran before this handler).
+    if let Err(retry) = state
+        .limits
+        .login
+        .check(&format!("user:{}", username.to_lowercase()))
+    {
+        return crate::http::limits::limited(req, retry.seconds());
+    }
     let password = field("password").unwrap_or("").to_owned();
     match crate::users::authenticate(&state.db, &username, password).await {
         Ok(Some(user)) => match session::start(state, &user.id).await {
-            Ok(cookie) => {
+            Ok([cookie, csrf_cookie]) => {
                 tracing::info!(user_id = %user.id, "signed in");
                 let mut resp = see_other(&next);
                 for value in [
                     cookie,
+                    csrf_cookie,
                     session::clear_cookie(state, LOGIN_CSRF_COOKIE, "/login"),
                 ] {
                     if let Ok(v) = value.parse() {
@@ -160,8 +170,10 @@ pub async fn logout(req: &Request, body: Body, Data(state): Data<&AppState>) -> 
         Err(e) => return internal(e),
     }
     let mut resp = see_other("/login");
-    if let Ok(v) = session::clear_cookie(state, SESSION_COOKIE, "/").parse() {
-        resp.headers_mut().append(header::SET_COOKIE, v);
+    for name in [SESSION_COOKIE, session::CSRF_COOKIE] {
+        if let Ok(v) = session::clear_cookie(state, name, "/").parse() {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
     }
     resp
 }

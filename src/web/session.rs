@@ -11,6 +11,10 @@ use poem::Request;
 
 pub const SESSION_COOKIE: &str = "lk_session";
 pub const LOGIN_CSRF_COOKIE: &str = "lk_login_csrf";
+/// The session's CSRF token, readable by scripts on this origin (not HttpOnly) so a
+/// browser front-end can send it back as `X-CSRF-Token` with `/api/*` writes. It is
+/// useless without the HttpOnly session cookie, and other origins cannot read it.
+pub const CSRF_COOKIE: &str = "lk_csrf";
 
 /// Writes to `last_seen_at` at most this often, not on every request.
 const TOUCH_EVERY: i64 = 60;
@@ -57,9 +61,14 @@ pub struct SignedIn {
 
 /// The request's live session, if it has one.
 pub async fn current(state: &AppState, req: &Request) -> Result<Option<SignedIn>, StoreError> {
-    let Some(value) = cookie(req, SESSION_COOKIE) else {
-        return Ok(None);
-    };
+    match cookie(req, SESSION_COOKIE) {
+        Some(value) => by_cookie(state, value).await,
+        None => Ok(None),
+    }
+}
+
+/// The live session a session cookie value names, if any.
+pub async fn by_cookie(state: &AppState, value: &str) -> Result<Option<SignedIn>, StoreError> {
     let id_hash = sha256(value.as_bytes());
     let Some((session, user)) = store::sessions::find_session(&state.db, &id_hash).await? else {
         return Ok(None);
@@ -76,8 +85,8 @@ pub async fn current(state: &AppState, req: &Request) -> Result<Option<SignedIn>
     Ok(Some(SignedIn { user, session }))
 }
 
-/// Starts a session for `user_id`; returns the `Set-Cookie` value.
-pub async fn start(state: &AppState, user_id: &str) -> Result<String, StoreError> {
+/// Starts a session for `user_id`; returns the `Set-Cookie` values (session, CSRF).
+pub async fn start(state: &AppState, user_id: &str) -> Result<[String; 2], StoreError> {
     let value = url_token::<32>();
     let now = state.clock.now();
     let row = SessionRow {
@@ -89,13 +98,13 @@ pub async fn start(state: &AppState, user_id: &str) -> Result<String, StoreError
         expires_at: now + state.settings.session_lifetime,
     };
     store::sessions::insert_session(&state.db, &row).await?;
-    Ok(set_cookie(
-        state,
-        SESSION_COOKIE,
-        &value,
-        "/",
-        state.settings.session_lifetime,
-    ))
+    let lifetime = state.settings.session_lifetime;
+    let csrf =
+        set_cookie(state, CSRF_COOKIE, &row.csrf_token, "/", lifetime).replace("; HttpOnly", "");
+    Ok([
+        set_cookie(state, SESSION_COOKIE, &value, "/", lifetime),
+        csrf,
+    ])
 }
 
 /// Ends the request's session, if any.

@@ -1,0 +1,73 @@
+//! Rate limits at the HTTP boundary: the per-address limit of each limited endpoint,
+//! checked before the request is read. Per-client and per-username limits are
+//! checked by the handlers, once they know who is asking.
+
+use super::errors::rate_limited_response;
+use crate::app::AppState;
+use crate::limits::{Limiter, address_key, client_address};
+use poem::http::Method;
+use poem::{Endpoint, IntoResponse, Request, Response};
+use std::net::IpAddr;
+
+/// The caller's address, through trusted proxies only.
+pub fn caller_address(state: &AppState, req: &Request) -> Option<IpAddr> {
+    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    client_address(peer, &forwarded, &state.settings.trusted_proxies)
+}
+
+fn limiter_for<'a>(state: &'a AppState, method: &Method, path: &str) -> Option<&'a Limiter> {
+    if method != Method::POST {
+        return None;
+    }
+    let limits = &state.limits;
+    match path {
+        "/oauth/token" => Some(&limits.token),
+        "/oauth/register" => Some(&limits.register),
+        "/oauth/revoke" => Some(&limits.revoke),
+        "/login" => Some(&limits.login),
+        _ => None,
+    }
+}
+
+/// Refuses a request to a limited endpoint when its address is over the limit.
+pub async fn address_limits<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
+    let refused = req.data::<AppState>().and_then(|state| {
+        let limiter = limiter_for(state, req.method(), req.uri().path())?;
+        if !limiter.is_on() {
+            return None;
+        }
+        let key = address_key(caller_address(state, &req));
+        limiter.check(&key).err()
+    });
+    if let Some(retry) = refused {
+        return Ok(limited(&req, retry.seconds()));
+    }
+    ep.call(req).await.map(IntoResponse::into_response)
+}
+
+/// The 429 for `req`: a page for a person signing in with a browser, JSON otherwise.
+pub fn limited(req: &Request, retry_after: u64) -> Response {
+    let path = req.uri().path();
+    let wants_html = req
+        .headers()
+        .get(poem::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if path == "/login" && wants_html {
+        let mut resp = crate::web::error_page(
+            poem::http::StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            &format!("Too many sign-in attempts. Try again in {retry_after} seconds."),
+        );
+        resp.headers_mut()
+            .insert(poem::http::header::RETRY_AFTER, retry_after.into());
+        return resp;
+    }
+    rate_limited_response(path, retry_after)
+}
