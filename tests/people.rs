@@ -5,117 +5,16 @@
 #[macro_use]
 mod common;
 
+use common::flow::{public_flow, public_flow_with};
 use common::{Backend, Browser, TestApp, expect_oauth_error, location, pkce_pair, query_of};
 use serde_json::Value;
 
-const CB: &str = "https://app.example/cb";
-const PASSWORD: &str = "correct horse battery";
-
-struct Flow {
-    app: TestApp,
-    browser: Browser,
-    client_id: String,
-    user_id: String,
-}
-
-/// A public client, a user, and a signed-in browser.
-async fn public_flow(backend: &Backend) -> Flow {
-    public_flow_with(TestApp::spawn(backend).await).await
-}
-
-async fn public_flow_with(app: TestApp) -> Flow {
-    let client_id = app.public_client(CB, "profile email").await;
-    let user_id = app.user("alice", PASSWORD).await;
-    let browser = Browser::new(&app);
-    browser.login("alice", PASSWORD).await;
-    Flow {
-        app,
-        browser,
-        client_id,
-        user_id,
-    }
-}
-
-impl Flow {
-    fn query<'a>(&'a self, challenge: &'a str, scope: &'a str) -> Vec<(&'a str, &'a str)> {
-        vec![
-            ("response_type", "code"),
-            ("client_id", &self.client_id),
-            ("redirect_uri", CB),
-            ("scope", scope),
-            ("state", "st-123"),
-            ("code_challenge", challenge),
-            ("code_challenge_method", "S256"),
-        ]
-    }
-
-    /// Approves on the HTML consent page (or passes straight through when consent
-    /// is remembered); returns the code.
-    async fn code(&self, challenge: &str, scope: &str) -> String {
-        let query = self.query(challenge, scope);
-        let first = self.browser.authorize(&query).await;
-        let resp = if first.status() == 303 {
-            first
-        } else {
-            self.browser.decide(&query, "approve").await
-        };
-        assert_eq!(resp.status(), 303);
-        let to = location(&resp);
-        assert!(to.starts_with(CB), "{to}");
-        let q = query_of(&to);
-        assert_eq!(q["state"], "st-123");
-        assert_eq!(q["iss"], self.app.base);
-        q["code"].clone()
-    }
-
-    async fn exchange(&self, code: &str, verifier: &str) -> reqwest::Response {
-        self.app
-            .token_public(&[
-                ("grant_type", "authorization_code"),
-                ("client_id", &self.client_id),
-                ("code", code),
-                ("redirect_uri", CB),
-                ("code_verifier", verifier),
-            ])
-            .await
-    }
-
-    /// A full code exchange; returns the token response body.
-    async fn tokens(&self, scope: &str) -> Value {
-        let (verifier, challenge) = pkce_pair();
-        let code = self.code(&challenge, scope).await;
-        let resp = self.exchange(&code, &verifier).await;
-        assert_eq!(resp.status(), 200);
-        assert_eq!(resp.headers()["cache-control"], "no-store");
-        resp.json().await.unwrap()
-    }
-
-    async fn refresh(&self, refresh_token: &str, scope: Option<&str>) -> reqwest::Response {
-        let mut form = vec![
-            ("grant_type", "refresh_token"),
-            ("client_id", self.client_id.as_str()),
-            ("refresh_token", refresh_token),
-        ];
-        if let Some(s) = scope {
-            form.push(("scope", s));
-        }
-        self.app.token_public(&form).await
-    }
-}
+const CB: &str = common::flow::CB;
+const PASSWORD: &str = common::flow::PASSWORD;
 
 /// A confidential client the tests introspect with.
 async fn introspect(app: &TestApp, token: &str) -> Value {
-    let rs = app.client(None).await;
-    let resp = app
-        .http
-        .post(app.url("/oauth/introspect"))
-        .basic_auth(&rs.id, Some(&rs.secret))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
+    app.introspect(token).await
 }
 
 fn claims_of(jwt: &str) -> Value {

@@ -135,6 +135,8 @@ pub async fn shape_errors<E: Endpoint>(ep: E, req: Request) -> poem::Result<Resp
     }
     match ep.call(req).await {
         Ok(resp) => Ok(resp.into_response()),
+        // A handler's own error response (e.g. a problem document): keep it.
+        Err(err) if err.is_from_response() => Ok(err.into_response()),
         Err(err) => {
             if err.status().is_server_error() {
                 tracing::error!(path = %path, error = %err, "request failed");

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use tempfile::TempDir;
 
+pub mod flow;
 pub mod process;
 
 /// Runs each named `async fn name(backend: Backend)` once per backend.
@@ -535,6 +536,21 @@ impl TestApp {
             ..Default::default()
         })
         .await
+    }
+
+    /// Introspects `token` as a fresh confidential client (a resource server).
+    pub async fn introspect(&self, token: &str) -> serde_json::Value {
+        let rs = self.client(None).await;
+        let resp = self
+            .http
+            .post(self.url("/oauth/introspect"))
+            .basic_auth(&rs.id, Some(&rs.secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
     }
 
     /// POSTs a token request with the client's id only (public clients).
