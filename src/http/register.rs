@@ -111,7 +111,12 @@ pub enum RegisterResponse {
     Deleted,
     /// `invalid_redirect_uri` or `invalid_client_metadata`.
     #[oai(status = 400)]
-    BadRequest(Json<OAuthErrorBody>),
+    BadRequest(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
     /// A required token is missing or wrong (`invalid_token`).
     #[oai(status = 401)]
     Unauthorized(
@@ -119,10 +124,18 @@ pub enum RegisterResponse {
         /// `Bearer error="invalid_token"`.
         #[oai(header = "WWW-Authenticate")]
         String,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
     ),
     /// Registration is disabled on this server (`access_denied`).
     #[oai(status = 403)]
-    Forbidden(Json<OAuthErrorBody>),
+    Forbidden(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
     /// Too many registrations from this address (`rate_limited`).
     #[oai(status = 429)]
     TooManyRequests(
@@ -133,7 +146,12 @@ pub enum RegisterResponse {
     ),
     /// The server failed (`server_error`).
     #[oai(status = 500)]
-    ServerError(Json<OAuthErrorBody>),
+    ServerError(
+        Json<OAuthErrorBody>,
+        /// Always `no-store`.
+        #[oai(header = "Cache-Control")]
+        String,
+    ),
 }
 
 fn unreadable_metadata(err: poem::Error) -> RegisterResponse {
@@ -145,6 +163,7 @@ fn unreadable_metadata(err: poem::Error) -> RegisterResponse {
 impl RegisterResponse {
     fn error(err: OAuthError) -> Self {
         let body = Json(OAuthErrorBody::from(&err));
+        let no_store = "no-store".to_owned();
         match err.code {
             ErrorCode::InvalidToken => Self::Unauthorized(
                 body,
@@ -152,10 +171,11 @@ impl RegisterResponse {
                     r#"Bearer error="invalid_token", error_description="{}""#,
                     err.description
                 ),
+                no_store,
             ),
-            ErrorCode::AccessDenied => Self::Forbidden(body),
-            ErrorCode::ServerError => Self::ServerError(body),
-            _ => Self::BadRequest(body),
+            ErrorCode::AccessDenied => Self::Forbidden(body, no_store),
+            ErrorCode::ServerError => Self::ServerError(body, no_store),
+            _ => Self::BadRequest(body, no_store),
         }
     }
 

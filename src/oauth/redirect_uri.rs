@@ -37,7 +37,9 @@ pub fn validate_for_registration(raw: &str) -> Result<(), String> {
             ));
         }
     }
-    if url.host_str().is_some_and(|h| h.contains('*')) {
+    if raw.contains('*') {
+        // Matching is exact, so `*` would never act as a wildcard; refusing it keeps
+        // anyone from believing it does.
         return Err(format!("redirect URI `{raw}` must not contain a wildcard"));
     }
     if !url.username().is_empty() || url.password().is_some() {
