@@ -4,7 +4,7 @@
 // Test helpers unwrap freely: an unexpected error should fail the test loudly.
 #![allow(clippy::unwrap_used)]
 
-use latchkey::limits::{Limit, Limiter, MAX_KEYS, address_key};
+use latchkey::limits::{Limit, Limiter, address_key};
 use std::time::Duration;
 
 fn flood(limiter: &Limiter, n: u32) -> usize {
@@ -46,8 +46,4 @@ fn a_limiter_at_its_cap_does_not_grow() {
     let limiter = Limiter::with_max_keys(Limit::parse("20/15m").unwrap(), 1_000);
     let peak = flood(&limiter, 100_000);
     assert!(peak <= 1_000, "peak {peak} keys");
-    assert!(
-        MAX_KEYS >= 100_000,
-        "the default cap holds a real flood of callers"
-    );
 }
