@@ -68,6 +68,25 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
         .at("/logout", post(web::login::logout))
         .at("/account", get(web::login::home))
         .at("/assets/latchkey.css", get(web::stylesheet))
+        .at("/assets/copy.js", get(web::settings::copy_js))
+        .at(
+            "/settings/apps",
+            get(web::settings::apps).post(web::settings::create_app),
+        )
+        .at(
+            "/settings/apps/:id",
+            get(web::settings::app).post(web::settings::update_app),
+        )
+        .at(
+            "/settings/apps/:id/secret",
+            post(web::settings::rotate_secret),
+        )
+        .at("/settings/apps/:id/delete", post(web::settings::delete_app))
+        .at("/settings/authorized", get(web::settings::authorized))
+        .at(
+            "/settings/authorized/:client_id/revoke",
+            post(web::settings::revoke),
+        )
         .around(http::limits::address_limits)
         .data(state.clone())
         .around(http::errors::shape_errors)

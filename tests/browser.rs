@@ -191,6 +191,19 @@ impl Driver {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
 
+    /// The page source once it contains `text` (a form post may still be loading).
+    async fn wait_for_text(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let html = self.source().await;
+            if html.contains(text) {
+                return html;
+            }
+            assert!(Instant::now() < deadline, "never showed {text:?}: {html}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn wait_for_url(&self, prefix: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
@@ -298,6 +311,99 @@ async fn sign_in_and_approve_in_chromium(backend: Backend) {
     );
 }
 
+/// An app developer creates an app on the settings page, sees its secret once, and
+/// revokes an app they authorized.
+async fn settings_pages_in_chromium(backend: Backend) {
+    let Some((driver, chromium)) = browser_binaries() else {
+        return;
+    };
+    let name = backend_name(&backend);
+    let app = TestApp::spawn(&backend).await;
+    app.user("frank", "correct horse battery").await;
+    // Frank has authorized a public app (in another browser session).
+    let flow_client = app.public_client(common::flow::CB, "profile").await;
+    let other_session = common::Browser::new(&app);
+    other_session.login("frank", "correct horse battery").await;
+    let party = common::flow::Party {
+        app: &app,
+        browser: &other_session,
+        client_id: &flow_client,
+        redirect_uri: common::flow::CB,
+    };
+    let tokens = party.tokens("profile").await;
+
+    let b = Driver::start(&driver, &chromium).await;
+    b.goto(&app.url("/settings/apps")).await;
+    b.wait_for_url(&app.url("/login")).await;
+    b.type_into("#username", "frank").await;
+    b.type_into("#password", "correct horse battery").await;
+    b.click("button[type=submit]").await;
+    b.wait_for_url(&app.url("/settings/apps")).await;
+    assert!(b.source().await.contains("You have no apps yet"));
+
+    // Create a server-to-server app.
+    b.type_into("#name", "Invoice sync").await;
+    b.type_into("#description", "Pulls invoices nightly").await;
+    b.click("input[name=grant_type][value=client_credentials]")
+        .await;
+    b.click("input[name=scope][value=profile]").await;
+    b.screenshot(&format!("{name}-settings-apps.png")).await;
+    b.click("button.primary").await;
+    let created = b.wait_for_text("App created").await;
+    let field = |html: &str, id: &str| {
+        let start = html.find(&format!(r#"id="{id}""#)).unwrap();
+        let rest = &html[start..];
+        let v = rest.find("value=\"").unwrap() + 7;
+        rest[v..v + rest[v..].find('"').unwrap()].to_owned()
+    };
+    let client_id = field(&created, "client_id");
+    let secret = field(&created, "client_secret");
+    assert!(secret.starts_with("lk_cs_"), "{secret}");
+    // Our script ran: the copy buttons are visible.
+    assert!(
+        created.contains(r#"data-copy="client_secret">Copy</button>"#),
+        "copy button shown: {created}"
+    );
+    b.screenshot(&format!("{name}-settings-secret.png")).await;
+    let resp = app
+        .http
+        .post(app.url("/oauth/token"))
+        .basic_auth(&client_id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "the secret shown works");
+
+    // Shown once: the app's page does not show it again, nor does the list.
+    b.click("a.button").await;
+    b.wait_for_url(&app.url(&format!("/settings/apps/{client_id}")))
+        .await;
+    let edit = b.wait_for_text("Save changes").await;
+    assert!(edit.contains("Invoice sync") && !edit.contains(&secret));
+    b.goto(&app.url("/settings/apps")).await;
+    let list = b.source().await;
+    assert!(list.contains("Invoice sync") && list.contains(&client_id));
+    assert!(!list.contains(&secret));
+
+    // Revoke the authorized app.
+    b.goto(&app.url("/settings/authorized")).await;
+    let page = b.source().await;
+    assert!(page.contains("Public App"), "{page}");
+    b.screenshot(&format!("{name}-settings-authorized.png"))
+        .await;
+    b.click("button.danger").await;
+    b.wait_for_text("You have not authorized any apps").await;
+    let resp = party
+        .refresh(tokens["refresh_token"].as_str().unwrap(), None)
+        .await;
+    assert_eq!(
+        resp.status(),
+        400,
+        "the revoked app's refresh token is dead"
+    );
+}
+
 fn backend_name(b: &Backend) -> &'static str {
     match b {
         Backend::Sqlite => "sqlite",
@@ -305,4 +411,4 @@ fn backend_name(b: &Backend) -> &'static str {
     }
 }
 
-both_backends!(sign_in_and_approve_in_chromium);
+both_backends!(sign_in_and_approve_in_chromium, settings_pages_in_chromium);

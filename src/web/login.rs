@@ -188,6 +188,7 @@ pub async fn home(req: &Request, Data(state): Data<&AppState>) -> Response {
             &format!(
                 r#"<h1>Signed in as {}</h1>
 <p class="lead">Applications you authorize will send you back here to approve them.</p>
+<p><a href="/settings/apps">Your apps</a> · <a href="/settings/authorized">Authorized apps</a></p>
 <form method="post" action="/logout">
 <input type="hidden" name="csrf_token" value="{}">
 <div class="actions"><button type="submit">Sign out</button></div>

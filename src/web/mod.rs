@@ -3,6 +3,7 @@
 
 pub mod login;
 pub mod session;
+pub mod settings;
 
 use poem::http::{StatusCode, header};
 use poem::{IntoResponse, Response};
@@ -29,6 +30,11 @@ pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'
 
 /// A full page around `body`.
 pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    page_in(status, title, body, "card")
+}
+
+/// A full page around `body`, in a `<main>` of class `class`.
+pub fn page_in(status: StatusCode, title: &str, body: &str, class: &str) -> Response {
     let html = format!(
         r#"<!doctype html>
 <html lang="en">
@@ -40,7 +46,7 @@ pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
 <link rel="stylesheet" href="/assets/latchkey.css">
 </head>
 <body>
-<main class="card">
+<main class="{class}">
 <div class="brand">Latchkey</div>
 {body}
 </main>
@@ -97,6 +103,25 @@ ul.scopes li { padding: 10px 14px; border-top: 1px solid var(--line); }
 ul.scopes li:first-child { border-top: 0; }
 ul.scopes code { font-size: .85rem; color: var(--muted); }
 a { color: var(--accent); }
+.card.wide { max-width: 720px; }
+h2 { font-size: 1.1rem; margin: 28px 0 8px; }
+nav.tabs { display: flex; gap: 16px; margin-bottom: 20px; font-weight: 600; }
+nav.tabs a { text-decoration: none; }
+nav.tabs a[aria-current=page] { color: var(--fg); border-bottom: 2px solid var(--accent); }
+textarea, input[type=text] { width: 100%; padding: 10px 12px; border: 1px solid var(--line); border-radius: 8px; font: inherit; background: transparent; color: inherit; }
+fieldset { border: 1px solid var(--line); border-radius: 10px; margin: 16px 0 0; padding: 8px 14px; }
+legend { font-weight: 600; padding: 0 4px; }
+label.check { font-weight: 400; margin: 6px 0; }
+ul.items { list-style: none; padding: 0; margin: 8px 0 0; border: 1px solid var(--line); border-radius: 10px; }
+ul.items li { display: flex; justify-content: space-between; align-items: center; gap: 12px; padding: 12px 14px; border-top: 1px solid var(--line); }
+ul.items li:first-child { border-top: 0; }
+ul.items .name { font-weight: 700; }
+.badge { font-size: .8rem; border: 1px solid var(--line); border-radius: 999px; padding: 1px 8px; color: var(--muted); }
+.copyable { display: flex; gap: 8px; }
+input.secret { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .9rem; }
+.warning { color: var(--danger); font-weight: 600; }
+button.danger { color: var(--danger); border-color: var(--danger); }
+a.button { display: inline-block; font-weight: 600; padding: 10px 16px; border-radius: 8px; background: var(--accent); color: var(--accent-fg); text-decoration: none; text-align: center; flex: 1; }
 "#;
 
 /// `GET /assets/latchkey.css`.
