@@ -4,10 +4,19 @@ Usage: smoke.py BASE_URL CLIENT_ID CLIENT_SECRET
 """
 import sys
 
-from latchkey_client import Client
+from latchkey_client import AuthenticatedClient, Client
+from latchkey_client.api.apps import list_apps
 from latchkey_client.api.discovery import get_authorization_server_metadata, get_jwks, list_scopes
-from latchkey_client.api.o_auth import issue_token
-from latchkey_client.models import OAuthErrorBody, TokenGrantType, TokenRequest, TokenSuccess
+from latchkey_client.api.o_auth import get_client_registration, issue_token, register_client
+from latchkey_client.models import (
+    ClientInformation,
+    ClientRegistration,
+    OAuthErrorBody,
+    Problem,
+    TokenGrantType,
+    TokenRequest,
+    TokenSuccess,
+)
 
 base, client_id, secret = sys.argv[1:4]
 api = Client(base_url=base)
@@ -40,4 +49,24 @@ bad = issue_token.sync(
     body=TokenRequest(grant_type=TokenGrantType.CLIENT_CREDENTIALS, client_id=client_id, client_secret="wrong"),
 )
 assert isinstance(bad, OAuthErrorBody) and bad.error == "invalid_client", bad
-print("sdk smoke: generated Python client issued a token and read the metadata")
+# Dynamic registration (RFC 7591), then reading it back with the registration token.
+info = register_client.sync(
+    client=api,
+    body=ClientRegistration(
+        client_name="SDK desktop app",
+        redirect_uris=["http://127.0.0.1/callback"],
+        token_endpoint_auth_method="none",
+    ),
+)
+assert isinstance(info, ClientInformation), info
+assert info.token_endpoint_auth_method == "none", info
+owner = AuthenticatedClient(base_url=base, token=info.registration_access_token)
+read = get_client_registration.sync(client=owner, client_id=info.client_id)
+assert isinstance(read, ClientInformation) and read.client_name == "SDK desktop app", read
+
+# The management API wants a person's token: a client-credentials token is refused
+# with a problem document the SDK parses.
+machine = AuthenticatedClient(base_url=base, token=ok.access_token)
+refused = list_apps.sync(client=machine)
+assert isinstance(refused, Problem) and refused.type_ == "urn:latchkey:problem:not-a-user", refused
+print("sdk smoke: generated Python client issued a token, registered a client and read the metadata")
