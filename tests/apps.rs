@@ -412,6 +412,42 @@ async fn apps_with_the_session_cookie(backend: Backend) {
         .unwrap();
     assert_eq!(resp.status(), 204);
 
+    // The settings forms need the session's CSRF token too.
+    for token in [None, Some("forged")] {
+        let mut form = vec![("name", "Forged app")];
+        if let Some(t) = token {
+            form.push(("csrf_token", t));
+        }
+        let resp = browser
+            .http
+            .post(browser.url("/settings/apps"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403);
+    }
+    let listed: Value = browser
+        .http
+        .get(browser.url("/api/apps"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!({"apps": []}), "nothing was created");
+    // Signed out, the pages send people to sign in.
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for page in ["/settings/apps", "/settings/authorized"] {
+        let resp = anonymous.get(app.url(page)).send().await.unwrap();
+        assert_eq!(resp.status(), 303);
+        assert!(common::location(&resp).starts_with("/login?next="));
+    }
+
     // After sign-out the cookie is worthless.
     let form = [("csrf_token", csrf.as_str())];
     browser

@@ -102,6 +102,22 @@ async fn serve_then_client_credentials_with_the_cli(backend: Backend) {
     assert_eq!(status(secret.clone()).await, 401);
     assert_eq!(status(new_secret.to_owned()).await, 200);
 
+    // Dynamic registration hands out a secret and a registration access token.
+    let registered: Value = http
+        .post(format!("{base}/oauth/register"))
+        .json(&serde_json::json!({"client_name": "logged?", "redirect_uris": ["https://l.example/cb"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dcr_secret = registered["client_secret"].as_str().unwrap().to_owned();
+    let dcr_token = registered["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
     run_ok(latchkey(dir.path(), &db.url).args(["clients", "delete", &id]));
     assert_eq!(status(new_secret.to_owned()).await, 401);
     let err = run_err(latchkey(dir.path(), &db.url).args(["clients", "delete", &id]));
@@ -113,7 +129,14 @@ async fn serve_then_client_credentials_with_the_cli(backend: Backend) {
         log.contains("issued access token"),
         "the log has content: {log}"
     );
-    for secret_value in [secret.as_str(), new_secret, access_token.as_str()] {
+    assert!(log.contains("client registered"), "registration is logged");
+    for secret_value in [
+        secret.as_str(),
+        new_secret,
+        access_token.as_str(),
+        &dcr_secret,
+        &dcr_token,
+    ] {
         // Any 20-character piece would identify the secret.
         assert!(
             !log.contains(&secret_value[secret_value.len() - 20..]),

@@ -76,8 +76,22 @@ fn connect_sqlite(redacted: &str, path: &str) -> Result<SqliteConnection, StoreE
         url: redacted.to_owned(),
         reason: e.to_string(),
     })?;
-    conn.batch_execute(&sqlite_pragmas())?;
-    Ok(conn)
+    // Switching a new database to WAL needs an exclusive lock, and SQLite may answer
+    // "database is locked" at once rather than wait when several instances create
+    // the file together; the switch happens once per file, so retrying is enough.
+    let mut attempts = 0;
+    loop {
+        match conn.batch_execute(&sqlite_pragmas()) {
+            Ok(()) => return Ok(conn),
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message().contains("locked") && attempts < 100 =>
+            {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 async fn run_postgres(url: &DatabaseUrl, raw: &str) -> Result<Vec<String>, StoreError> {

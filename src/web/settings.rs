@@ -665,7 +665,7 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc(1_795_000_000), "2026-11-18 09:46 UTC");
+        assert_eq!(utc(1_795_000_000), "2026-11-18 11:06 UTC");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
     }
 }
