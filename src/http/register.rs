@@ -185,6 +185,12 @@ impl RegisterResponse {
     }
 }
 
+impl From<OAuthError> for RegisterResponse {
+    fn from(e: OAuthError) -> Self {
+        Self::error(e)
+    }
+}
+
 impl From<StoreError> for RegisterResponse {
     fn from(e: StoreError) -> Self {
         Self::internal(e)
@@ -393,6 +399,14 @@ pub struct RegistrationApi {
     pub state: AppState,
 }
 
+/// A handler's outcome: the error side is a finished response too, so `?` works on
+/// store errors, client errors and protocol errors alike.
+type Outcome = Result<RegisterResponse, RegisterResponse>;
+
+fn settle(outcome: Outcome) -> RegisterResponse {
+    outcome.unwrap_or_else(|resp| resp)
+}
+
 #[OpenApi(tag = "ApiTags::OAuth")]
 impl RegistrationApi {
     /// Register a client
@@ -412,64 +426,7 @@ impl RegistrationApi {
         token: OptionalRegistrationBearer,
         body: Json<ClientRegistration>,
     ) -> RegisterResponse {
-        let state = &self.state;
-        let policy = state.settings.registration;
-        match policy {
-            RegistrationPolicy::Disabled => {
-                return RegisterResponse::error(OAuthError::new(
-                    ErrorCode::AccessDenied,
-                    "dynamic client registration is disabled on this server",
-                ));
-            }
-            RegistrationPolicy::Token => {
-                let Some(presented) = token.0 else {
-                    return invalid_token(
-                        "registration on this server needs an initial access token",
-                    );
-                };
-                let hash = hash_secret(&presented).0;
-                match store::clients::initial_token_valid(&state.db, &hash, state.clock.now()).await
-                {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        return invalid_token("the initial access token is invalid or expired");
-                    }
-                    Err(e) => return e.into(),
-                }
-            }
-            RegistrationPolicy::Open => {}
-        }
-        let (meta, method) = match to_metadata(body.0, policy) {
-            Ok(m) => m,
-            Err(e) => return RegisterResponse::error(e),
-        };
-        let origin = Origin {
-            owner_id: None,
-            token_endpoint_auth_method: Some(method),
-            registration_token: true,
-        };
-        let created = match clients::create_client(
-            &state.db,
-            &state.settings.scopes,
-            meta,
-            origin,
-            state.clock.now(),
-        )
-        .await
-        {
-            Ok(c) => c,
-            Err(e) => return e.into(),
-        };
-        tracing::info!(client_id = %created.row.id, "client registered (RFC 7591)");
-        match information(
-            state,
-            &created.row,
-            created.client_secret,
-            created.registration_access_token,
-        ) {
-            Ok(info) => RegisterResponse::Created(Json(info), "no-store".to_owned()),
-            Err(e) => e.into(),
-        }
+        settle(self.do_register(token.0, body.0).await)
     }
 
     /// Read a client registration
@@ -481,14 +438,7 @@ impl RegistrationApi {
         operation_id = "getClientRegistration"
     )]
     async fn read(&self, token: RegistrationBearer, client_id: Path<String>) -> RegisterResponse {
-        let row = match self.authorized(&token, &client_id.0).await {
-            Ok(row) => row,
-            Err(resp) => return resp,
-        };
-        match information(&self.state, &row, None, None) {
-            Ok(info) => RegisterResponse::Ok(Json(info), "no-store".to_owned()),
-            Err(e) => e.into(),
-        }
+        settle(self.do_read(&token, &client_id.0).await)
     }
 
     /// Update a client registration
@@ -507,43 +457,7 @@ impl RegistrationApi {
         client_id: Path<String>,
         body: Json<ClientRegistration>,
     ) -> RegisterResponse {
-        let state = &self.state;
-        let row = match self.authorized(&token, &client_id.0).await {
-            Ok(row) => row,
-            Err(resp) => return resp,
-        };
-        if body.0.client_id.as_deref().is_some_and(|id| id != row.id) {
-            return RegisterResponse::error(OAuthError::invalid_client_metadata(
-                "client_id in the body does not match the registration",
-            ));
-        }
-        let (meta, method) = match to_metadata(body.0, state.settings.registration) {
-            Ok(m) => m,
-            Err(e) => return RegisterResponse::error(e),
-        };
-        let now = state.clock.now();
-        let updated = match clients::update_client(
-            &state.db,
-            &state.settings.scopes,
-            &row,
-            meta,
-            Some(method),
-            now,
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => return e.into(),
-        };
-        let (new_token, hash) = clients::new_token(clients::REGISTRATION_TOKEN_PREFIX);
-        if let Err(e) = store::clients::set_registration_token(&state.db, &row.id, &hash).await {
-            return e.into();
-        }
-        tracing::info!(client_id = %row.id, "client registration updated (RFC 7592)");
-        match information(state, &updated, None, Some(new_token)) {
-            Ok(info) => RegisterResponse::Ok(Json(info), "no-store".to_owned()),
-            Err(e) => e.into(),
-        }
+        settle(self.do_update(&token, &client_id.0, body.0).await)
     }
 
     /// Delete a client registration
@@ -555,19 +469,106 @@ impl RegistrationApi {
         operation_id = "deleteClientRegistration"
     )]
     async fn delete(&self, token: RegistrationBearer, client_id: Path<String>) -> RegisterResponse {
-        let row = match self.authorized(&token, &client_id.0).await {
-            Ok(row) => row,
-            Err(resp) => return resp,
-        };
-        if let Err(e) = store::clients::delete_client(&self.state.db, &row.id).await {
-            return e.into();
-        }
-        tracing::info!(client_id = %row.id, "client registration deleted (RFC 7592)");
-        RegisterResponse::Deleted
+        settle(self.do_delete(&token, &client_id.0).await)
     }
 }
 
 impl RegistrationApi {
+    async fn do_register(&self, token: Option<String>, body: ClientRegistration) -> Outcome {
+        let state = &self.state;
+        let policy = state.settings.registration;
+        match policy {
+            RegistrationPolicy::Disabled => {
+                return Err(OAuthError::new(
+                    ErrorCode::AccessDenied,
+                    "dynamic client registration is disabled on this server",
+                )
+                .into());
+            }
+            RegistrationPolicy::Token => {
+                let Some(presented) = token else {
+                    return Err(invalid_token(
+                        "registration on this server needs an initial access token",
+                    ));
+                };
+                let hash = hash_secret(&presented).0;
+                if !store::clients::initial_token_valid(&state.db, &hash, state.clock.now()).await?
+                {
+                    return Err(invalid_token(
+                        "the initial access token is invalid or expired",
+                    ));
+                }
+            }
+            RegistrationPolicy::Open => {}
+        }
+        let (meta, method) = to_metadata(body, policy)?;
+        let origin = Origin {
+            owner_id: None,
+            token_endpoint_auth_method: Some(method),
+            registration_token: true,
+        };
+        let created = clients::create_client(
+            &state.db,
+            &state.settings.scopes,
+            meta,
+            origin,
+            state.clock.now(),
+        )
+        .await?;
+        tracing::info!(client_id = %created.row.id, "client registered (RFC 7591)");
+        let info = information(
+            state,
+            &created.row,
+            created.client_secret,
+            created.registration_access_token,
+        )?;
+        Ok(RegisterResponse::Created(Json(info), "no-store".to_owned()))
+    }
+
+    async fn do_read(&self, token: &RegistrationBearer, client_id: &str) -> Outcome {
+        let row = self.authorized(token, client_id).await?;
+        let info = information(&self.state, &row, None, None)?;
+        Ok(RegisterResponse::Ok(Json(info), "no-store".to_owned()))
+    }
+
+    async fn do_update(
+        &self,
+        token: &RegistrationBearer,
+        client_id: &str,
+        body: ClientRegistration,
+    ) -> Outcome {
+        let state = &self.state;
+        let row = self.authorized(token, client_id).await?;
+        if body.client_id.as_deref().is_some_and(|id| id != row.id) {
+            return Err(OAuthError::invalid_client_metadata(
+                "client_id in the body does not match the registration",
+            )
+            .into());
+        }
+        let (meta, method) = to_metadata(body, state.settings.registration)?;
+        let updated = clients::update_client(
+            &state.db,
+            &state.settings.scopes,
+            &row,
+            meta,
+            Some(method),
+            state.clock.now(),
+        )
+        .await?;
+        let (new_token, hash) = clients::new_token(clients::REGISTRATION_TOKEN_PREFIX);
+        store::clients::set_registration_token(&state.db, &row.id, &hash).await?;
+        tracing::info!(client_id = %row.id, "client registration updated (RFC 7592)");
+        let info = information(state, &updated, None, Some(new_token))?;
+        Ok(RegisterResponse::Ok(Json(info), "no-store".to_owned()))
+    }
+
+    async fn do_delete(&self, token: &RegistrationBearer, client_id: &str) -> Outcome {
+        let row = self.authorized(token, client_id).await?;
+        store::clients::delete_client(&self.state.db, &row.id).await?;
+        tracing::info!(client_id = %row.id, "client registration deleted (RFC 7592)");
+        Ok(RegisterResponse::Deleted)
+    }
+
     /// The client whose registration access token was presented. Unknown client and
     /// wrong token answer alike.
     async fn authorized(
@@ -576,18 +577,11 @@ impl RegistrationApi {
         client_id: &str,
     ) -> Result<ClientRow, RegisterResponse> {
         let refused = || invalid_token("the registration access token is invalid for this client");
-        let Some(presented) = &token.0 else {
-            return Err(refused());
-        };
+        let presented = token.0.as_deref().ok_or_else(refused)?;
         let row = store::clients::find_client(&self.state.db, client_id)
-            .await
-            .map_err(RegisterResponse::from)?;
-        let Some(row) = row else {
-            return Err(refused());
-        };
-        let Some(stored) = &row.registration_token_hash else {
-            return Err(refused());
-        };
+            .await?
+            .ok_or_else(refused)?;
+        let stored = row.registration_token_hash.as_deref().ok_or_else(refused)?;
         let presented = hash_secret(presented).0;
         if aws_lc_rs::constant_time::verify_slices_are_equal(stored, &presented).is_err() {
             return Err(refused());

@@ -374,6 +374,18 @@ async fn owned(state: &AppState, who: &SignedIn, id: &str) -> Result<ClientRow, 
     }
 }
 
+/// A posted form about the user's app `id`: signed in, CSRF checked, app owned.
+async fn posted_for_app(
+    state: &AppState,
+    req: &Request,
+    id: &str,
+    body: Body,
+) -> Result<(SignedIn, FormParams, ClientRow), Response> {
+    let (who, form) = posted(state, req, body).await?;
+    let row = owned(state, &who, id).await?;
+    Ok((who, form, row))
+}
+
 fn edit_page(
     state: &AppState,
     who: &SignedIn,
@@ -447,56 +459,51 @@ pub async fn update_app(
     body: Body,
     Data(state): Data<&AppState>,
 ) -> Response {
-    let (who, form) = match posted(state, req, body).await {
+    let (who, form, row) = match posted_for_app(state, req, &id, body).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let row = match owned(state, &who, &id).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
     let public = row.client_type == ClientType::Public.as_str();
-    let meta = match metadata_from(&form, public) {
-        Ok(m) => m,
-        Err(e) => {
-            return match clients::metadata_of(&row) {
-                Ok(current) => edit_page(
-                    state,
-                    &who,
-                    &row,
-                    &current,
-                    StatusCode::BAD_REQUEST,
-                    Some(&e),
-                ),
-                Err(e) => internal(e),
-            };
-        }
-    };
-    let mut meta = meta;
-    meta.icon_url = row.icon_url.clone();
-    match clients::update_client(
-        &state.db,
-        &state.settings.scopes,
-        &row,
-        meta.clone(),
-        row.token_endpoint_auth_method.clone(),
-        state.clock.now(),
-    )
-    .await
-    {
-        Ok(_) => see_other(&format!("/settings/apps/{id}")),
-        Err(e) => match invalid_message(&e) {
-            Some(msg) => edit_page(
-                state,
-                &who,
-                &row,
-                &meta,
-                StatusCode::BAD_REQUEST,
-                Some(&msg),
-            ),
-            None => internal(e),
+    let submitted = metadata_from(&form, public).map(|mut meta| {
+        meta.icon_url = row.icon_url.clone();
+        meta
+    });
+    let refused = match &submitted {
+        Ok(meta) => match clients::update_client(
+            &state.db,
+            &state.settings.scopes,
+            &row,
+            meta.clone(),
+            row.token_endpoint_auth_method.clone(),
+            state.clock.now(),
+        )
+        .await
+        {
+            Ok(_) => return see_other(&format!("/settings/apps/{id}")),
+            Err(e) => match invalid_message(&e) {
+                Some(msg) => msg,
+                None => return internal(e),
+            },
         },
-    }
+        Err(msg) => msg.clone(),
+    };
+    // Show the form again with what was submitted (or, if it could not be read, the
+    // stored values) and why it was refused.
+    let shown = match submitted {
+        Ok(meta) => meta,
+        Err(_) => match clients::metadata_of(&row) {
+            Ok(current) => current,
+            Err(e) => return internal(e),
+        },
+    };
+    edit_page(
+        state,
+        &who,
+        &row,
+        &shown,
+        StatusCode::BAD_REQUEST,
+        Some(&refused),
+    )
 }
 
 /// `POST /settings/apps/{id}/secret`: rotate, and show the new secret once.
@@ -507,12 +514,8 @@ pub async fn rotate_secret(
     body: Body,
     Data(state): Data<&AppState>,
 ) -> Response {
-    let (who, _) = match posted(state, req, body).await {
+    let (who, _, row) = match posted_for_app(state, req, &id, body).await {
         Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let row = match owned(state, &who, &id).await {
-        Ok(r) => r,
         Err(resp) => return resp,
     };
     match clients::rotate_secret(&state.db, &row.id, state.clock.now()).await {
@@ -542,12 +545,8 @@ pub async fn delete_app(
     body: Body,
     Data(state): Data<&AppState>,
 ) -> Response {
-    let (who, _) = match posted(state, req, body).await {
+    let (who, _, row) = match posted_for_app(state, req, &id, body).await {
         Ok(x) => x,
-        Err(resp) => return resp,
-    };
-    let row = match owned(state, &who, &id).await {
-        Ok(r) => r,
         Err(resp) => return resp,
     };
     match store::clients::delete_client(&state.db, &row.id).await {
