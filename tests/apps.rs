@@ -597,7 +597,122 @@ async fn deleting_apps_and_revoking_grants_kill_tokens(backend: Backend) {
     assert_eq!(flow.browser.authorize(&query).await.status(), 200);
 }
 
+/// The settings forms without a browser engine: edit with a refusal shown in the
+/// form, rotate, delete.
+async fn settings_forms_edit_rotate_delete(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    app.user("gina", PASSWORD).await;
+    let browser = Browser::new(&app);
+    browser.login("gina", PASSWORD).await;
+    let page = |path: &'static str| {
+        let http = browser.http.clone();
+        let url = browser.url(path);
+        async move { http.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let csrf = common::hidden_value(&page("/settings/apps").await, "csrf_token").unwrap();
+    let resp = browser
+        .http
+        .post(browser.url("/settings/apps"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("name", "Form app"),
+            ("client_type", "confidential"),
+            (
+                "redirect_uris",
+                "https://form.example/cb\nhttps://form.example/cb2",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("App created") && html.contains("lk_cs_"));
+    let created: Value = browser
+        .http
+        .get(browser.url("/api/apps"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = &created["apps"][0];
+    assert_eq!(
+        created["redirect_uris"],
+        json!(["https://form.example/cb", "https://form.example/cb2"])
+    );
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let edit_url = browser.url(&format!("/settings/apps/{id}"));
+
+    // A refused edit shows the form again with the reason and what was typed.
+    let resp = browser
+        .http
+        .post(&edit_url)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("name", "Renamed"),
+            ("redirect_uris", "http://plain.example/cb"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains("must use https") && html.contains("Renamed"),
+        "{html}"
+    );
+    // An accepted one sticks.
+    let resp = browser
+        .http
+        .post(&edit_url)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("name", "Renamed"),
+            ("icon_url", "https://form.example/icon.png"),
+            ("redirect_uris", "https://form.example/new"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let html = browser
+        .http
+        .get(&edit_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Renamed") && html.contains("https://form.example/new"));
+    assert!(html.contains("https://form.example/icon.png"));
+
+    // Rotate shows a new secret once; delete removes the app.
+    let resp = browser
+        .http
+        .post(format!("{edit_url}/secret"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("New secret") && html.contains("lk_cs_"));
+    let resp = browser
+        .http
+        .post(format!("{edit_url}/delete"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let resp = browser.http.get(&edit_url).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+}
+
 both_backends!(
+    settings_forms_edit_rotate_delete,
     apps_lifecycle_with_a_bearer_token,
     credentials_are_checked,
     apps_with_the_session_cookie,

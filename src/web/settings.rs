@@ -157,6 +157,8 @@ fn app_fields(state: &AppState, meta: &ClientMetadata, creating: bool) -> String
 <input type="text" id="description" name="description" value="{description}" maxlength="1000">
 <label for="website">Website</label>
 <input type="text" id="website" name="website" value="{website}" placeholder="https://">
+<label for="icon_url">Icon URL</label>
+<input type="text" id="icon_url" name="icon_url" value="{icon_url}" placeholder="https://">
 <label for="redirect_uris">Redirect URIs, one per line</label>
 <textarea id="redirect_uris" name="redirect_uris" rows="3" placeholder="https://app.example/callback">{redirects}</textarea>
 {client_type}
@@ -165,6 +167,7 @@ fn app_fields(state: &AppState, meta: &ClientMetadata, creating: bool) -> String
         name = esc(&meta.name),
         description = esc(&meta.description),
         website = esc(meta.website.as_deref().unwrap_or("")),
+        icon_url = esc(meta.icon_url.as_deref().unwrap_or("")),
         redirects = esc(&meta.redirect_uris.join("\n")),
     )
 }
@@ -189,7 +192,7 @@ fn metadata_from(form: &FormParams, public: bool) -> Result<ClientMetadata, Stri
         name: text("name"),
         description: text("description"),
         website: optional("website"),
-        icon_url: None,
+        icon_url: optional("icon_url"),
         redirect_uris: text("redirect_uris")
             .lines()
             .map(str::trim)
@@ -464,10 +467,7 @@ pub async fn update_app(
         Err(resp) => return resp,
     };
     let public = row.client_type == ClientType::Public.as_str();
-    let submitted = metadata_from(&form, public).map(|mut meta| {
-        meta.icon_url = row.icon_url.clone();
-        meta
-    });
+    let submitted = metadata_from(&form, public);
     let refused = match &submitted {
         Ok(meta) => match clients::update_client(
             &state.db,
