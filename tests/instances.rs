@@ -211,12 +211,39 @@ async fn two_instances_share_everything(backend: Backend) {
         exchange(a.clone(), code.clone(), pkce.0.clone(), client_id.clone()),
         exchange(b.clone(), code.clone(), pkce.0.clone(), client_id.clone())
     );
+    // Two redemptions of one code: at most one gets tokens, and the other is a replay,
+    // which revokes everything issued from the code (RFC 6749 §4.1.2) — possibly
+    // before the first finished, in which case neither gets tokens. Whatever was
+    // issued is dead afterwards.
     let statuses = [ra.status().as_u16(), rb.status().as_u16()];
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "one redemption wins: {statuses:?}"
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 400),
+        "{statuses:?}"
     );
+    assert!(
+        statuses.iter().filter(|s| **s == 200).count() <= 1,
+        "one redemption at most: {statuses:?}"
+    );
+    for resp in [ra, rb] {
+        if resp.status() == 200 {
+            let issued: Value = resp.json().await.unwrap();
+            let refresh = http
+                .post(format!("{b}/oauth/token"))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", client_id.as_str()),
+                    ("refresh_token", issued["refresh_token"].as_str().unwrap()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                refresh.status(),
+                400,
+                "the replay revoked the winner's tokens"
+            );
+        }
+    }
 
     // A refresh token from A refreshes at B.
     let pkce = pkce_pair();
