@@ -8,7 +8,8 @@ percentiles. Every rotation must succeed: a failure means a lost update.
 
 usage: refresh_rotation.py BASE_URL CLIENT_ID USERNAME PASSWORD [WORKERS] [DURATION]
 The client must be public, allow scope `profile`, and have redirect URI
-http://127.0.0.1/cb registered.
+http://127.0.0.1/cb registered. Start the server with `--rate-limit-token off`: one
+address refreshing this fast is over the default token limit.
 """
 import base64, hashlib, http.client, http.cookiejar, json, os, re, sys, threading, time
 import urllib.parse, urllib.request

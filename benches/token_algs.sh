@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Client-credentials token throughput per signing algorithm, in one run, on SQLite.
 # The server is pinned to core 0 and wrk to core 1 (taskset), so the figures compare
-# one server core per algorithm. Usage: bash benches/token_algs.sh [SECONDS]
+# one server core per algorithm. Rate limits are off: one address at this rate would
+# be limited by the defaults. Usage: bash benches/token_algs.sh [SECONDS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-10}
@@ -14,7 +15,8 @@ port=18080
 for alg in RS256 ES256 EdDSA; do
   dir="$work/$alg"; mkdir -p "$dir"; cd "$dir"
   export LATCHKEY_DATABASE_URL="sqlite://$dir/bench.db" LATCHKEY_LOG=warn
-  taskset -c 0 "$bin" serve --bind "127.0.0.1:$port" --signing-alg "$alg" --keys-dir "$dir/keys" &
+  taskset -c 0 "$bin" serve --bind "127.0.0.1:$port" --signing-alg "$alg" --keys-dir "$dir/keys" \
+    --rate-limit-token off &
   pid=$!
   until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.1; done
   creds=$("$bin" clients create --name bench --keys-dir "$dir/keys")
