@@ -22,6 +22,8 @@ pub struct AppState {
     /// Derived from settings once, not per request.
     pub policy: Arc<TokenPolicy>,
     pub documents: Arc<Documents>,
+    /// Registered clients in memory (see `client_cache` for invalidation).
+    pub client_cache: Arc<crate::client_cache::ClientCache>,
     /// This instance's rate limiters.
     pub limits: Arc<crate::limits::RateLimits>,
 }
@@ -44,6 +46,7 @@ impl AppState {
             policy: Arc::new(policy),
             documents: Arc::new(documents),
             limits,
+            client_cache: Arc::default(),
         }
     }
 }
@@ -134,6 +137,18 @@ pub fn spawn_background(state: &AppState, key_poll: std::time::Duration) {
                     tracing::error!(error = %e, "reloading signing keys failed; keeping the current ones")
                 }
                 Err(e) => tracing::error!(error = %e, "key reload task failed"),
+            }
+        }
+    });
+    let cache_state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(crate::client_cache::POLL);
+        loop {
+            tick.tick().await;
+            if let Err(e) = cache_state.client_cache.poll(&cache_state.db).await {
+                tracing::warn!(error = %e, "reading the clients change counter failed; dropping the client cache");
+                // Without the counter, changes elsewhere would go unseen: hold nothing.
+                cache_state.client_cache.clear();
             }
         }
     });

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod client_cache;
 pub mod clients;
 pub mod clock;
 pub mod config;

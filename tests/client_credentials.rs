@@ -294,6 +294,10 @@ async fn rotated_secret_replaces_the_old_one(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
+    // Rotated out of band (as the CLI or another instance would): the cache drops the
+    // client at its next poll of the change counter, done here without waiting (the
+    // background poll may get there first; either way the entry is gone).
+    app.state.client_cache.poll(&app.state.db).await.unwrap();
     expect_oauth_error(app.token_basic(&client, &form).await, 401, "invalid_client").await;
     client.secret = new_secret;
     assert_eq!(app.token_basic(&client, &form).await.status(), 200);

@@ -655,6 +655,7 @@ impl AppsApi {
             self.state.clock.now(),
         )
         .await?;
+        self.state.client_cache.invalidate(&row.id);
         tracing::info!(client_id = %row.id, user_id = %user.id, "app updated");
         Ok(Done::Ok(Json(app_of(&updated, None)?)))
     }
@@ -673,6 +674,7 @@ impl AppsApi {
         let user = caller.user(&self.state, ApiScope::AppsWrite).await?;
         let row = owned_app(&self.state, &user, &id.0).await?;
         store::clients::delete_client(&self.state.db, &row.id).await?;
+        self.state.client_cache.invalidate(&row.id);
         tracing::info!(client_id = %row.id, user_id = %user.id, "app deleted");
         Ok(Deleted::NoContent)
     }
@@ -704,6 +706,7 @@ impl AppsApi {
         let secret = clients::rotate_secret(&self.state.db, &row.id, self.state.clock.now())
             .await?
             .ok_or_else(|| ApiError::not_found("app"))?;
+        self.state.client_cache.invalidate(&row.id);
         tracing::info!(client_id = %row.id, user_id = %user.id, "app secret rotated");
         Ok(Done::Ok(Json(AppSecret {
             client_id: row.id,

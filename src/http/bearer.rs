@@ -30,7 +30,9 @@ pub async fn active_access_token(
             _ => return Ok(None),
         }
     }
-    if store::clients::find_client(&state.db, &claims.client_id)
+    if state
+        .client_cache
+        .get(&state.db, &claims.client_id)
         .await?
         .is_none()
     {

@@ -95,13 +95,18 @@ pub async fn authenticate_client(
     state: &AppState,
     authorization: Option<&str>,
     form: &crate::oauth::form::FormParams,
-) -> Result<crate::oauth::types::RegisteredClient, errors::Failure> {
+) -> Result<std::sync::Arc<crate::oauth::types::RegisteredClient>, errors::Failure> {
     use crate::oauth::client_auth;
     let credentials = client_auth::extract(authorization, form)?;
-    let row =
-        crate::store::clients::find_client(&state.db, credentials.client_id().as_str()).await?;
-    let registered = row.map(|r| r.to_registered()).transpose()?;
-    Ok(client_auth::authenticate(registered.as_ref(), &credentials)?.clone())
+    let client = state
+        .client_cache
+        .get(&state.db, credentials.client_id().as_str())
+        .await?;
+    client_auth::authenticate(client.as_deref(), &credentials)?;
+    // Authentication fails for an unknown client, so there is one here.
+    client.ok_or_else(|| {
+        crate::oauth::OAuthError::invalid_client("client authentication failed").into()
+    })
 }
 
 pub type Apis = (

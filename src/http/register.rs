@@ -557,6 +557,7 @@ impl RegistrationApi {
         .await?;
         let (new_token, hash) = clients::new_token(clients::REGISTRATION_TOKEN_PREFIX);
         store::clients::set_registration_token(&state.db, &row.id, &hash).await?;
+        state.client_cache.invalidate(&row.id);
         tracing::info!(client_id = %row.id, "client registration updated (RFC 7592)");
         let info = information(state, &updated, None, Some(new_token))?;
         Ok(RegisterResponse::Ok(Json(info), "no-store".to_owned()))
@@ -565,6 +566,7 @@ impl RegistrationApi {
     async fn do_delete(&self, token: &RegistrationBearer, client_id: &str) -> Outcome {
         let row = self.authorized(token, client_id).await?;
         store::clients::delete_client(&self.state.db, &row.id).await?;
+        self.state.client_cache.invalidate(&row.id);
         tracing::info!(client_id = %row.id, "client registration deleted (RFC 7592)");
         Ok(RegisterResponse::Deleted)
     }

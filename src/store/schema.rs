@@ -21,6 +21,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    change_counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
     initial_access_tokens (token_hash) {
         token_hash -> Binary,
         created_at -> BigInt,
@@ -115,6 +122,7 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    change_counters,
     clients,
     initial_access_tokens,
     users,

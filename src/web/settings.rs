@@ -479,7 +479,10 @@ pub async fn update_app(
         )
         .await
         {
-            Ok(_) => return see_other(&format!("/settings/apps/{id}")),
+            Ok(_) => {
+                state.client_cache.invalidate(&row.id);
+                return see_other(&format!("/settings/apps/{id}"));
+            }
             Err(e) => match invalid_message(&e) {
                 Some(msg) => msg,
                 None => return internal(e),
@@ -520,6 +523,7 @@ pub async fn rotate_secret(
     };
     match clients::rotate_secret(&state.db, &row.id, state.clock.now()).await {
         Ok(Some(secret)) => {
+            state.client_cache.invalidate(&row.id);
             tracing::info!(client_id = %row.id, user_id = %who.user.id, "app secret rotated");
             secret_page(
                 "New secret",
@@ -551,6 +555,7 @@ pub async fn delete_app(
     };
     match store::clients::delete_client(&state.db, &row.id).await {
         Ok(_) => {
+            state.client_cache.invalidate(&row.id);
             tracing::info!(client_id = %row.id, user_id = %who.user.id, "app deleted");
             see_other("/settings/apps")
         }

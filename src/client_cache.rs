@@ -1,0 +1,127 @@
+//! Registered clients held in memory, so the token endpoint's steady state needs no
+//! database round trip to authenticate a client.
+//!
+//! Invalidation: every write to `clients` (create, update, rotate, delete — from any
+//! instance or the CLI) moves the `clients` change counter. Each instance polls the
+//! counter every `POLL` and drops its whole cache when it moved; the instance that
+//! made a change drops the entry at once. So a deleted client or a rotated secret
+//! stops working here immediately and on other instances within about a second. An
+//! entry is also reloaded after `MAX_AGE` whatever the counter says, which bounds the
+//! life of a change made behind Latchkey's back (hand-written SQL).
+
+use crate::oauth::types::RegisteredClient;
+use crate::store::{self, Db, StoreError};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+/// How often each instance reads the change counter.
+pub const POLL: Duration = Duration::from_millis(500);
+/// The longest an entry is trusted without reloading it.
+pub const MAX_AGE: Duration = Duration::from_secs(60);
+/// Entries held at most; past it the cache starts over (only real clients are cached,
+/// so this is reached only with very many of them).
+const MAX_ENTRIES: usize = 50_000;
+
+struct Entry {
+    client: Arc<RegisteredClient>,
+    loaded: Instant,
+}
+
+pub struct ClientCache {
+    entries: RwLock<HashMap<String, Entry>>,
+    /// The change counter last seen; `i64::MIN` before the first poll.
+    version: AtomicI64,
+}
+
+impl Default for ClientCache {
+    fn default() -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            version: AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+impl ClientCache {
+    /// The client `id`, from memory when fresh, else from the database (unknown ids
+    /// are not cached: a flood of made-up ids cannot fill memory).
+    pub async fn get(
+        &self,
+        db: &Db,
+        id: &str,
+    ) -> Result<Option<Arc<RegisteredClient>>, StoreError> {
+        {
+            let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(e) = entries.get(id)
+                && e.loaded.elapsed() < MAX_AGE
+            {
+                return Ok(Some(e.client.clone()));
+            }
+        }
+        // Read the counter before the row: if a change lands in between, the next
+        // poll sees a newer counter and drops this entry.
+        let seen = self.version.load(Ordering::Acquire);
+        let Some(row) = store::clients::find_client(db, id).await? else {
+            self.invalidate(id);
+            return Ok(None);
+        };
+        let client = Arc::new(row.to_registered()?);
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if self.version.load(Ordering::Acquire) == seen {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(
+                id.to_owned(),
+                Entry {
+                    client: client.clone(),
+                    loaded: Instant::now(),
+                },
+            );
+        }
+        Ok(Some(client))
+    }
+
+    /// Drops one client (after this instance changed it).
+    pub fn invalidate(&self, id: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+    }
+
+    /// Reads the change counter; drops everything when it moved. Returns whether it did.
+    pub async fn poll(&self, db: &Db) -> Result<bool, StoreError> {
+        let current = store::clients::clients_version(db).await?;
+        if self.version.swap(current, Ordering::AcqRel) == current {
+            return Ok(false);
+        }
+        self.entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        Ok(true)
+    }
+
+    /// Drops everything.
+    pub fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// Clients held.
+    pub fn len(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
