@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Load benchmark: Latchkey and node-oidc-provider side by side, in one run.
+#
+#   bash benches/load.sh [SECONDS]
+#
+# Builds the release binary, measures the raw signing rate (criterion), then for
+# each scenario starts a fresh server on loopback with rate limits off, pinned to
+# core 0, and drives it with wrk pinned to core 1 (-t1 -c32), reporting requests/s,
+# p50, p99, server CPU seconds (from /proc) and peak RSS. Client credentials run
+# against node-oidc-provider too (benches/peer/, installed from npm), with the same
+# wrk settings, and the ratio is printed. Refresh rotation runs on SQLite, and on
+# PostgreSQL when LATCHKEY_BENCH_POSTGRES_URL names a scratch database.
+# Installs wrk, node and npm from Debian's packages when missing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-10}
+conns=32
+need() { command -v "$1" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; }; }
+need wrk wrk
+need node nodejs
+need npm npm
+need curl curl
+cores=$(nproc)
+server_cpu=0
+load_cpu=$([ "$cores" -gt 1 ] && echo 1 || echo 0)
+
+echo "building the release binary…" >&2
+cargo build --release --manifest-path "$root/Cargo.toml" >/dev/null 2>&1
+bin="$root/target/release/latchkey"
+work=$(mktemp -d /tmp/latchkey-load.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# Raw signing rate of the chosen backend: whole JWS (header, claims, signature).
+echo "measuring the raw signing rate…" >&2
+bench_out=$(cd "$root" && taskset -c "$server_cpu" cargo bench --bench components -- \
+  sign_access_token --warm-up-time 1 --measurement-time 3 2>/dev/null)
+sign_rate() { # ALG -> signatures/s from criterion's middle estimate
+  awk -v alg="$1" '
+    index($0, "sign_access_token/" alg) { grab = 1 }
+    grab && /time:/ { v = $5; u = $6; grab = 0
+      f = (u == "ns") ? 1e-9 : (u == "µs" || u == "us") ? 1e-6 : (u == "ms") ? 1e-3 : 1
+      printf "%.0f", 1 / (v * f) }' <<<"$bench_out"
+}
+
+port=19100
+next_port() { port=$((port + 1)); }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+wait_http() { for _ in $(seq 200); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "no answer from $1" >&2; return 1; }
+
+start_latchkey() { # DIR ALG [extra args…] -> sets srv_pid, base
+  local dir=$1 alg=$2; shift 2
+  mkdir -p "$dir"
+  next_port
+  base="http://127.0.0.1:$port"
+  (cd "$dir" && LATCHKEY_DATABASE_URL=${DB_URL:-"sqlite://$dir/bench.db"} LATCHKEY_LOG=warn \
+    exec taskset -c "$server_cpu" "$bin" serve --bind "127.0.0.1:$port" --keys-dir "$dir/keys" \
+      --signing-alg "$alg" --rate-limit-token off --rate-limit-login off \
+      --rate-limit-revoke off --rate-limit-register off "$@") &
+  srv_pid=$!
+  pids+=("$srv_pid")
+  wait_http "$base/readyz"
+}
+
+new_client() { # DIR [args…] -> JSON
+  local dir=$1; shift
+  (cd "$dir" && LATCHKEY_DATABASE_URL=${DB_URL:-"sqlite://$dir/bench.db"} LATCHKEY_LOG=warn \
+    "$bin" clients create --keys-dir "$dir/keys" "$@")
+}
+field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+
+results=()
+run_wrk() { # NAME PID URL LUA -> appends a result row; sets last_rps
+  local name=$1 pid=$2 url=$3 lua=$4 out c0 c1 rps p50 p99 cpu errs
+  c0=$(cpu_ticks "$pid")
+  out=$(taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"${secs}s" --latency ${lua:+-s "$lua"} "$url")
+  c1=$(cpu_ticks "$pid")
+  rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  errs=$(awk '/Non-2xx/ {print $4}' <<<"$out")
+  cpu=$(awk -v a="$c0" -v b="$c1" -v t="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / t }')
+  local per_cpu
+  per_cpu=$(awk -v r="$rps" -v s="$secs" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", r * s / c; else print "-" }')
+  results+=("| $name | $rps | $p50 | $p99 | $cpu | $per_cpu | $(peak_rss_mb "$pid") | ${errs:-0} |")
+  last_rps=$rps
+}
+
+post_lua() { # FILE BODY AUTH
+  cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.body = "$2"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $3"
+LUA
+}
+
+declare -A latchkey_cc peer_cc
+for alg in RS256 ES256 EdDSA; do
+  dir="$work/cc-$alg"
+  start_latchkey "$dir" "$alg"
+  creds=$(new_client "$dir" --name bench --scope profile)
+  auth=$(printf '%s:%s' "$(field client_id <<<"$creds")" "$(field client_secret <<<"$creds")" | base64 -w0)
+  post_lua "$dir/cc.lua" "grant_type=client_credentials" "$auth"
+  run_wrk "latchkey client_credentials $alg" "$srv_pid" "$base/oauth/token" "$dir/cc.lua"
+  latchkey_cc[$alg]=$last_rps
+
+  if [ "$alg" = RS256 ]; then
+    # Introspection of a JWT access token, by a resource server client.
+    token=$(curl -fs -u "$(base64 -d <<<"$auth")" -d grant_type=client_credentials "$base/oauth/token" | field access_token)
+    rs=$(new_client "$dir" --name resource-server)
+    rs_auth=$(printf '%s:%s' "$(field client_id <<<"$rs")" "$(field client_secret <<<"$rs")" | base64 -w0)
+    post_lua "$dir/introspect.lua" "token=$token" "$rs_auth"
+    run_wrk "latchkey introspection" "$srv_pid" "$base/oauth/introspect" "$dir/introspect.lua"
+    run_wrk "latchkey JWKS" "$srv_pid" "$base/.well-known/jwks.json" ""
+  fi
+  kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true
+done
+
+# Refresh rotation through the real flow (Python generator on the load core).
+refresh() { # NAME
+  local dir="$work/refresh-$1"
+  start_latchkey "$dir" ES256
+  (cd "$dir" && printf 'correct horse battery' | LATCHKEY_DATABASE_URL=${DB_URL:-"sqlite://$dir/bench.db"} LATCHKEY_LOG=warn \
+    "$bin" users create bench --password-stdin --keys-dir "$dir/keys" >/dev/null)
+  id=$(new_client "$dir" --name refresher --public --scope profile --redirect-uri http://127.0.0.1/cb | field client_id)
+  c0=$(cpu_ticks "$srv_pid")
+  out=$(taskset -c "$load_cpu" python3 "$root/benches/refresh_rotation.py" "$base" "$id" bench 'correct horse battery' 8 "$secs")
+  c1=$(cpu_ticks "$srv_pid")
+  rps=$(grep -o 'families: [0-9]*/s' <<<"$out" | grep -o '[0-9]*')
+  p50=$(grep -o 'p50 [0-9.]* ms' <<<"$out" | awk '{print $2 "ms"}')
+  p99=$(grep -o 'p99 [0-9.]* ms' <<<"$out" | awk '{print $2 "ms"}')
+  cpu=$(awk -v a="$c0" -v b="$c1" -v t="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / t }')
+  results+=("| latchkey refresh rotation $1 | ${rps:-?} | ${p50:-?} | ${p99:-?} | $cpu | - | $(peak_rss_mb "$srv_pid") | $(grep -o 'failures [0-9]*' <<<"$out" | awk '{print $2}') |")
+  kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true
+}
+refresh sqlite
+if [ -n "${LATCHKEY_BENCH_POSTGRES_URL:-}" ]; then
+  DB_URL=$LATCHKEY_BENCH_POSTGRES_URL refresh postgres
+else
+  echo "refresh rotation on PostgreSQL SKIPPED: set LATCHKEY_BENCH_POSTGRES_URL" >&2
+fi
+
+# The peer, same wrk settings.
+echo "installing node-oidc-provider…" >&2
+peer_dir=$(bash "$root/benches/peer/install.sh" "$work/peer")
+for alg in RS256 ES256 EdDSA; do
+  next_port
+  secret="peer-secret-0123456789abcdef0123456789abcdef"
+  (cd "$peer_dir" && NODE_ENV=production exec taskset -c "$server_cpu" node provider.mjs "$port" bench "$secret" "$alg" 2>/dev/null) &
+  peer_pid=$!
+  pids+=("$peer_pid")
+  wait_http "http://127.0.0.1:$port/jwks"
+  auth=$(printf 'bench:%s' "$secret" | base64 -w0)
+  post_lua "$work/peer-$alg.lua" "grant_type=client_credentials&scope=profile" "$auth"
+  run_wrk "node-oidc-provider client_credentials $alg" "$peer_pid" "http://127.0.0.1:$port/token" "$work/peer-$alg.lua"
+  peer_cc[$alg]=$last_rps
+  if [ "$alg" = RS256 ]; then
+    run_wrk "node-oidc-provider JWKS" "$peer_pid" "http://127.0.0.1:$port/jwks" ""
+  fi
+  kill "$peer_pid"; wait "$peer_pid" 2>/dev/null || true
+done
+
+echo
+echo "server on core $server_cpu, wrk -t1 -c$conns -d${secs}s on core $load_cpu; $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo
+echo "| scenario | req/s | p50 | p99 | server CPU s | per CPU-s | peak RSS MB | errors |"
+echo "|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${results[@]}"
+echo
+for alg in RS256 ES256 EdDSA; do
+  raw=$(sign_rate "$alg")
+  awk -v a="$alg" -v l="${latchkey_cc[$alg]}" -v p="${peer_cc[$alg]}" -v r="$raw" 'BEGIN {
+    printf "%s: latchkey/node-oidc-provider = %.2fx; latchkey at %.0f%% of the raw signing rate (%d/s on one core)\n",
+      a, l / p, 100 * l / r, r }'
+done

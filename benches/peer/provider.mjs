@@ -1,0 +1,55 @@
+// node-oidc-provider configured like Latchkey's benchmark server: client
+// credentials, RS256 (or PEER_ALG) JWT access tokens for one resource, in-memory
+// storage. Installed by benches/peer/install.sh; started by benches/load.sh.
+// Usage: node provider.mjs PORT CLIENT_ID CLIENT_SECRET [RS256|ES256|EdDSA]
+import { generateKeyPairSync } from 'node:crypto';
+import Provider from 'oidc-provider';
+
+const [port, clientId, clientSecret, alg = 'RS256'] = process.argv.slice(2);
+const issuer = `http://127.0.0.1:${port}`;
+const resource = 'https://api.example';
+
+function signingKey(alg) {
+  const pair = alg === 'RS256'
+    ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+    : alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : generateKeyPairSync('ed25519');
+  return { ...pair.privateKey.export({ format: 'jwk' }), alg, use: 'sig', kid: `bench-${alg}` };
+}
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: clientId,
+    client_secret: clientSecret,
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: 'profile',
+  }],
+  jwks: { keys: [signingKey(alg)] },
+  scopes: ['profile'],
+  ttl: { ClientCredentials: 3600 },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => resource,
+      useGrantedResource: () => true,
+      getResourceServerInfo: () => ({
+        scope: 'profile',
+        audience: resource,
+        accessTokenTTL: 3600,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg } },
+      }),
+    },
+  },
+});
+provider.proxy = false;
+provider.listen(Number(port), '127.0.0.1', () => {
+  console.error(`node-oidc-provider ${alg} listening on ${issuer}`);
+});
