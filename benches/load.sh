@@ -80,10 +80,11 @@ run_wrk() { # NAME PID URL LUA -> appends a result row; sets last_rps
   rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  errs=$(awk '/Non-2xx/ {print $4}' <<<"$out")
+  errs=$(awk '/Non-2xx/ {print $5}' <<<"$out")
   cpu=$(awk -v a="$c0" -v b="$c1" -v t="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / t }')
   local per_cpu
   per_cpu=$(awk -v r="$rps" -v s="$secs" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", r * s / c; else print "-" }')
+  [ -z "$errs" ] || echo "WARNING: $name answered $errs non-2xx responses; its figures are not valid" >&2
   results+=("| $name | $rps | $p50 | $p99 | $cpu | $per_cpu | $(peak_rss_mb "$pid") | ${errs:-0} |")
   last_rps=$rps
 }
@@ -119,15 +120,33 @@ for alg in RS256 ES256 EdDSA; do
   kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true
 done
 
+# Start-up to ready with an existing key and database, and idle memory.
+started_ms() { # URL -> milliseconds until it answers 200, polling every 2 ms
+  local t0 t1
+  t0=$(date +%s%N)
+  until curl -fs "$1" >/dev/null 2>&1; do sleep 0.002; done
+  t1=$(date +%s%N)
+  echo $(((t1 - t0) / 1000000))
+}
+next_port
+(cd "$work/cc-RS256" && LATCHKEY_DATABASE_URL="sqlite://$work/cc-RS256/bench.db" LATCHKEY_LOG=warn \
+  exec taskset -c "$server_cpu" "$bin" serve --bind "127.0.0.1:$port" --keys-dir "$work/cc-RS256/keys") &
+srv_pid=$!
+pids+=("$srv_pid")
+latchkey_start=$(started_ms "http://127.0.0.1:$port/readyz")
+sleep 1
+latchkey_idle=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$srv_pid/status")
+kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true
+
 # Refresh rotation through the real flow (Python generator on the load core).
 refresh() { # NAME
   local dir="$work/refresh-$1"
   start_latchkey "$dir" ES256
   (cd "$dir" && printf 'correct horse battery' | LATCHKEY_DATABASE_URL=${DB_URL:-"sqlite://$dir/bench.db"} LATCHKEY_LOG=warn \
-    "$bin" users create bench --password-stdin --keys-dir "$dir/keys" >/dev/null)
+    "$bin" users create "bench$$-$1" --password-stdin --keys-dir "$dir/keys" >/dev/null)
   id=$(new_client "$dir" --name refresher --public --scope profile --redirect-uri http://127.0.0.1/cb | field client_id)
   c0=$(cpu_ticks "$srv_pid")
-  out=$(taskset -c "$load_cpu" python3 "$root/benches/refresh_rotation.py" "$base" "$id" bench 'correct horse battery' 8 "$secs")
+  out=$(taskset -c "$load_cpu" python3 "$root/benches/refresh_rotation.py" "$base" "$id" "bench$$-$1" 'correct horse battery' 8 "$secs")
   c1=$(cpu_ticks "$srv_pid")
   rps=$(grep -o 'families: [0-9]*/s' <<<"$out" | grep -o '[0-9]*')
   p50=$(grep -o 'p50 [0-9.]* ms' <<<"$out" | awk '{print $2 "ms"}')
@@ -152,6 +171,11 @@ for alg in RS256 ES256 EdDSA; do
   (cd "$peer_dir" && NODE_ENV=production exec taskset -c "$server_cpu" node provider.mjs "$port" bench "$secret" "$alg" 2>/dev/null) &
   peer_pid=$!
   pids+=("$peer_pid")
+  if [ "$alg" = RS256 ]; then
+    peer_start=$(started_ms "http://127.0.0.1:$port/jwks")
+    sleep 1
+    peer_idle=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$peer_pid/status")
+  fi
   wait_http "http://127.0.0.1:$port/jwks"
   auth=$(printf 'bench:%s' "$secret" | base64 -w0)
   post_lua "$work/peer-$alg.lua" "grant_type=client_credentials&scope=profile" "$auth"
@@ -170,6 +194,8 @@ echo "| scenario | req/s | p50 | p99 | server CPU s | per CPU-s | peak RSS MB | 
 echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${results[@]}"
 echo
+echo "start to first 200: latchkey ${latchkey_start} ms (existing key and database), node-oidc-provider ${peer_start} ms (key generated at start)"
+echo "idle RSS: latchkey ${latchkey_idle} MB, node-oidc-provider ${peer_idle} MB"
 for alg in RS256 ES256 EdDSA; do
   raw=$(sign_rate "$alg")
   awk -v a="$alg" -v l="${latchkey_cc[$alg]}" -v p="${peer_cc[$alg]}" -v r="$raw" 'BEGIN {

@@ -35,7 +35,7 @@ LUA
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  non2xx=$(awk '/Non-2xx/ {print $4}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
   cpu=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / t }')
   printf '%-6s %9s req/s  p50 %-8s p99 %-8s server CPU %ss  non-2xx %s\n' "$alg" "$rps" "$p50" "$p99" "$cpu" "${non2xx:-0}"
   kill $pid; wait $pid 2>/dev/null || true

@@ -26,6 +26,8 @@ const provider = new Provider(issuer, {
     redirect_uris: [],
     response_types: [],
     token_endpoint_auth_method: 'client_secret_basic',
+    // The only key is of `alg`; the provider checks client metadata against it.
+    id_token_signed_response_alg: alg,
     scope: 'profile',
   }],
   jwks: { keys: [signingKey(alg)] },
