@@ -24,6 +24,8 @@ pub struct AppState {
     pub documents: Arc<Documents>,
     /// Registered clients in memory (see `client_cache` for invalidation).
     pub client_cache: Arc<crate::client_cache::ClientCache>,
+    /// Revoked access-token ids in memory (see `revocations`).
+    pub revoked: Arc<crate::revocations::RevokedSet>,
     /// This instance's rate limiters.
     pub limits: Arc<crate::limits::RateLimits>,
 }
@@ -47,6 +49,7 @@ impl AppState {
             documents: Arc::new(documents),
             limits,
             client_cache: Arc::default(),
+            revoked: Arc::default(),
         }
     }
 }
@@ -149,6 +152,11 @@ pub fn spawn_background(state: &AppState, key_poll: std::time::Duration) {
                 tracing::warn!(error = %e, "reading the clients change counter failed; dropping the client cache");
                 // Without the counter, changes elsewhere would go unseen: hold nothing.
                 cache_state.client_cache.clear();
+            }
+            let now = cache_state.clock.now();
+            if let Err(e) = cache_state.revoked.poll(&cache_state.db, now).await {
+                tracing::warn!(error = %e, "reloading revoked access tokens failed; checking the database instead");
+                cache_state.revoked.clear();
             }
         }
     });

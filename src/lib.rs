@@ -11,6 +11,7 @@ pub mod keys;
 pub mod limits;
 pub mod oauth;
 pub mod random;
+pub mod revocations;
 pub mod store;
 pub mod users;
 pub mod web;

@@ -308,4 +308,86 @@ async fn two_instances_share_everything(backend: Backend) {
     assert!(jwks_kids(&http, &b).await.contains(&old_kid));
 }
 
-both_backends!(two_instances_share_everything);
+/// An access token revoked at A: inactive at A's introspection at once (its own
+/// in-memory set), at B's within the change-counter poll.
+async fn revocation_reaches_the_other_instance(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (pa, pb) = (free_port(), free_port());
+    let start = |port: u16| {
+        Server(
+            latchkey(dir.path(), &db.url)
+                .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+                .args(["--issuer", "http://auth.test"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let (a, b) = (
+        format!("http://127.0.0.1:{pa}"),
+        format!("http://127.0.0.1:{pb}"),
+    );
+    let _sa = start(pa);
+    wait_ready(&a).await;
+    let _sb = start(pb);
+    wait_ready(&b).await;
+    let http = reqwest::Client::new();
+    let client = |name: &str| {
+        let v = run_ok(latchkey(dir.path(), &db.url).args(["clients", "create", "--name", name]));
+        (
+            v["client_id"].as_str().unwrap().to_owned(),
+            v["client_secret"].as_str().unwrap().to_owned(),
+        )
+    };
+    let (svc, svc_secret) = client("svc");
+    let (rs, rs_secret) = client("resource server");
+    let token = client_token(&http, &a, &svc, &svc_secret).await;
+    let active_at = |base: String| {
+        let (http, rs, rs_secret, token) =
+            (http.clone(), rs.clone(), rs_secret.clone(), token.clone());
+        async move {
+            let v: Value = http
+                .post(format!("{base}/oauth/introspect"))
+                .basic_auth(&rs, Some(&rs_secret))
+                .form(&[("token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["active"].as_bool().unwrap()
+        }
+    };
+    assert!(active_at(a.clone()).await && active_at(b.clone()).await);
+    // Let both instances load their revocation sets (polled every 0.5 s).
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    let resp = http
+        .post(format!("{a}/oauth/revoke"))
+        .basic_auth(&svc, Some(&svc_secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        !active_at(a.clone()).await,
+        "inactive at once where it was revoked"
+    );
+    let started = Instant::now();
+    while active_at(b.clone()).await {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "B still reports the revoked token active after 3 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+both_backends!(
+    two_instances_share_everything,
+    revocation_reaches_the_other_instance
+);

@@ -21,7 +21,7 @@ pub async fn active_access_token(
     if claims.exp <= state.clock.now() {
         return Ok(None);
     }
-    if store::tokens::is_access_token_revoked(&state.db, &claims.jti).await? {
+    if state.revoked.contains(&state.db, &claims.jti).await? {
         return Ok(None);
     }
     if let Some(family_id) = family_of_jti(&claims.jti) {

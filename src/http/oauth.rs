@@ -308,6 +308,7 @@ impl OAuthApi {
             && claims.client_id == client.id.as_str()
         {
             store::tokens::revoke_access_token(&state.db, &claims.jti, claims.exp).await?;
+            state.revoked.insert(&claims.jti);
             tracing::info!(client_id = %client.id, "access token revoked");
         }
         Ok(())

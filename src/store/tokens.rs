@@ -159,7 +159,46 @@ pub async fn revoke_access_token(db: &Db, jti: &str, expires_at: i64) -> Result<
             .on_conflict_do_nothing()
             .execute(conn)
             .await?;
+        use super::schema::change_counters as cc;
+        diesel::update(cc::table.find("revoked_access_tokens"))
+            .set(cc::value.eq(cc::value + 1))
+            .execute(conn)
+            .await?;
         Ok(())
+    })
+}
+
+/// The revocation change counter and every access-token id revoked and not yet
+/// expired, read in one transaction so the two agree.
+pub async fn revoked_access_tokens(db: &Db, now: i64) -> Result<(i64, Vec<String>), StoreError> {
+    use super::schema::change_counters as cc;
+    with_conn!(db, |conn| {
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            let version: i64 = cc::table
+                .find("revoked_access_tokens")
+                .select(cc::value)
+                .first(conn)
+                .await?;
+            let jtis = revoked_access_tokens::table
+                .filter(revoked_access_tokens::expires_at.gt(now))
+                .select(revoked_access_tokens::jti)
+                .load(conn)
+                .await?;
+            Ok((version, jtis))
+        })
+        .await
+    })
+}
+
+/// The revocation change counter alone (polled).
+pub async fn revocations_version(db: &Db) -> Result<i64, StoreError> {
+    use super::schema::change_counters as cc;
+    with_conn!(db, |conn| {
+        Ok(cc::table
+            .find("revoked_access_tokens")
+            .select(cc::value)
+            .first(conn)
+            .await?)
     })
 }
 
