@@ -131,6 +131,28 @@ impl Driver {
     async fn goto(&self, url: &str) {
         self.cmd(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
             .await;
+        self.wait_loaded().await;
+    }
+
+    /// Until the current document has loaded. Under load chromedriver has been
+    /// seen answering a navigation (or reporting the new URL) while the page
+    /// source was still empty; reading it then made a test fail by chance.
+    async fn wait_loaded(&self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let state = self
+                .cmd(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(json!({ "script": "return document.readyState", "args": [] })),
+                )
+                .await;
+            if state == "complete" && !self.source().await.is_empty() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "page never loaded: {state}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn url(&self) -> String {
@@ -209,6 +231,7 @@ impl Driver {
         loop {
             let url = self.url().await;
             if url.starts_with(prefix) {
+                self.wait_loaded().await;
                 return url;
             }
             assert!(
@@ -381,14 +404,13 @@ async fn settings_pages_in_chromium(backend: Backend) {
     let edit = b.wait_for_text("Save changes").await;
     assert!(edit.contains("Invoice sync") && !edit.contains(&secret));
     b.goto(&app.url("/settings/apps")).await;
-    let list = b.source().await;
-    assert!(list.contains("Invoice sync") && list.contains(&client_id));
+    let list = b.wait_for_text(&client_id).await;
+    assert!(list.contains("Invoice sync"), "{list}");
     assert!(!list.contains(&secret));
 
     // Revoke the authorized app.
     b.goto(&app.url("/settings/authorized")).await;
-    let page = b.source().await;
-    assert!(page.contains("Public App"), "{page}");
+    b.wait_for_text("Public App").await;
     b.screenshot(&format!("{name}-settings-authorized.png"))
         .await;
     b.click("button.danger").await;
