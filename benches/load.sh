@@ -11,6 +11,9 @@
 # wrk settings, and the ratio is printed. Refresh rotation runs on SQLite, and on
 # PostgreSQL when LATCHKEY_BENCH_POSTGRES_URL names a scratch database.
 # Installs wrk, node and npm from Debian's packages when missing.
+# LOAD_ONLY=cc,flow,peer (the default: all) picks parts: client credentials with
+# introspection, JWKS, start-up and idle memory; the code flow and refresh rotation;
+# the peer.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-10}
@@ -20,6 +23,8 @@ need wrk wrk
 need node nodejs
 need npm npm
 need curl curl
+only=",${LOAD_ONLY:-cc,flow,peer},"
+want() { [[ $only == *",$1,"* ]]; }
 cores=$(nproc)
 server_cpu=0
 load_cpu=$([ "$cores" -gt 1 ] && echo 1 || echo 0)
@@ -34,7 +39,8 @@ trap cleanup EXIT
 
 # Raw signing rate of the chosen backend: whole JWS (header, claims, signature).
 echo "measuring the raw signing rate…" >&2
-bench_out=$(cd "$root" && taskset -c "$server_cpu" cargo bench --bench components -- \
+bench_out=""
+want cc && bench_out=$(cd "$root" && taskset -c "$server_cpu" cargo bench --bench components -- \
   sign_access_token --warm-up-time 1 --measurement-time 3 2>/dev/null)
 sign_rate() { # ALG -> signatures/s from criterion's middle estimate
   awk -v alg="$1" '
@@ -73,17 +79,26 @@ field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 
 results=()
 run_wrk() { # NAME PID URL LUA -> appends a result row; sets last_rps
-  local name=$1 pid=$2 url=$3 lua=$4 out c0 c1 rps p50 p99 cpu errs
+  local name=$1 pid=$2 url=$3 lua=$4 out c0 c1 rps p50 p99 cpu errs fails
   c0=$(cpu_ticks "$pid")
   out=$(taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"${secs}s" --latency ${lua:+-s "$lua"} "$url")
   c1=$(cpu_ticks "$pid")
   rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
+  # The stateful scripts count what succeeded themselves ("codes: N in S = R/s, failures F").
+  if grep -q ', failures ' <<<"$out"; then
+    rps=$(grep -o '= [0-9]*/s' <<<"$out" | grep -o '[0-9]*')
+    fails=$(grep -o 'failures [0-9]*' <<<"$out" | awk '{print $2}')
+    [ "$fails" = 0 ] || echo "WARNING: $name: $fails requests failed" >&2
+  else
+    fails=0
+  fi
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   errs=$(awk '/Non-2xx/ {print $5}' <<<"$out")
   cpu=$(awk -v a="$c0" -v b="$c1" -v t="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / t }')
   local per_cpu
   per_cpu=$(awk -v r="$rps" -v s="$secs" -v c="$cpu" 'BEGIN { if (c > 0) printf "%.0f", r * s / c; else print "-" }')
+  errs=$((${errs:-0} + fails)); [ "$errs" = 0 ] && errs=""
   [ -z "$errs" ] || echo "WARNING: $name answered $errs non-2xx responses; its figures are not valid" >&2
   results+=("| $name | $rps | $p50 | $p99 | $cpu | $per_cpu | $(peak_rss_mb "$pid") | ${errs:-0} |")
   last_rps=$rps
@@ -99,7 +114,7 @@ LUA
 }
 
 declare -A latchkey_cc peer_cc
-for alg in RS256 ES256 EdDSA; do
+want cc && for alg in RS256 ES256 EdDSA; do
   dir="$work/cc-$alg"
   start_latchkey "$dir" "$alg"
   creds=$(new_client "$dir" --name bench --scope profile)
@@ -128,6 +143,7 @@ started_ms() { # URL -> milliseconds until it answers 200, polling every 2 ms
   t1=$(date +%s%N)
   echo $(((t1 - t0) / 1000000))
 }
+want cc && {
 next_port
 (cd "$work/cc-RS256" && LATCHKEY_DATABASE_URL="sqlite://$work/cc-RS256/bench.db" LATCHKEY_LOG=warn \
   exec taskset -c "$server_cpu" "$bin" serve --bind "127.0.0.1:$port" --keys-dir "$work/cc-RS256/keys") &
@@ -137,35 +153,44 @@ latchkey_start=$(started_ms "http://127.0.0.1:$port/readyz")
 sleep 1
 latchkey_idle=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$srv_pid/status")
 kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true
+}
 
-# Refresh rotation through the real flow (Python generator on the load core).
-refresh() { # NAME
-  local dir="$work/refresh-$1"
-  start_latchkey "$dir" ES256
+# The code flow and refresh rotation, per database, through the real endpoints:
+# benches/flow_setup.py signs a user in, approves a public client once and makes
+# 2 x connections token families; then wrk (stateful scripts in benches/lua/) asks for
+# codes as that user, redeems them with PKCE, and rotates the families' refresh tokens.
+# ES256 here, so the figures show the database work rather than RSA.
+flow() { # NAME
+  local name=$1 dir="$work/flow-$1"
+  start_latchkey "$dir" ES256 --code-ttl 600
   (cd "$dir" && printf 'correct horse battery' | LATCHKEY_DATABASE_URL=${DB_URL:-"sqlite://$dir/bench.db"} LATCHKEY_LOG=warn \
-    "$bin" users create "bench$$-$1" --password-stdin --keys-dir "$dir/keys" >/dev/null)
-  id=$(new_client "$dir" --name refresher --public --scope profile --redirect-uri http://127.0.0.1/cb | field client_id)
-  c0=$(cpu_ticks "$srv_pid")
-  out=$(taskset -c "$load_cpu" python3 "$root/benches/refresh_rotation.py" "$base" "$id" "bench$$-$1" 'correct horse battery' 8 "$secs")
-  c1=$(cpu_ticks "$srv_pid")
-  rps=$(grep -o 'families: [0-9]*/s' <<<"$out" | grep -o '[0-9]*')
-  p50=$(grep -o 'p50 [0-9.]* ms' <<<"$out" | awk '{print $2 "ms"}')
-  p99=$(grep -o 'p99 [0-9.]* ms' <<<"$out" | awk '{print $2 "ms"}')
-  cpu=$(awk -v a="$c0" -v b="$c1" -v t="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / t }')
-  results+=("| latchkey refresh rotation $1 | ${rps:-?} | ${p50:-?} | ${p99:-?} | $cpu | - | $(peak_rss_mb "$srv_pid") | $(grep -o 'failures [0-9]*' <<<"$out" | awk '{print $2}') |")
+    "$bin" users create "bench$$-$name" --password-stdin --keys-dir "$dir/keys" >/dev/null)
+  id=$(new_client "$dir" --name flow --public --scope profile --redirect-uri http://127.0.0.1/cb | field client_id)
+  python3 "$root/benches/flow_setup.py" "$base" "$id" "bench$$-$name" 'correct horse battery' $((conns * 2)) "$dir"
+  local redirect=http%3A%2F%2F127.0.0.1%3A9%2Fcb
+  export LK_LUA="$root/benches/lua" LK_CLIENT_ID="$id" LK_COOKIE="$(cat "$dir/cookie")" LK_CODES="$dir/codes" \
+    LK_TOKENS="$dir/refresh_tokens" LK_REDIRECT="$redirect" LK_VERIFIER="$(sed -n 1p "$dir/pkce")"
+  export LK_AUTHORIZE_PATH="/oauth/authorize?response_type=code&client_id=$id&redirect_uri=$redirect&scope=profile&code_challenge=$(sed -n 2p "$dir/pkce")&code_challenge_method=S256&state=bench"
+  run_wrk "latchkey authorize (consent remembered) $name" "$srv_pid" "$base" "$LK_LUA/authorize.lua"
+  run_wrk "latchkey code exchange + PKCE $name" "$srv_pid" "$base" "$LK_LUA/exchange.lua"
+  run_wrk "latchkey refresh rotation $name" "$srv_pid" "$base" "$LK_LUA/refresh.lua"
   kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true
 }
-refresh sqlite
-if [ -n "${LATCHKEY_BENCH_POSTGRES_URL:-}" ]; then
-  DB_URL=$LATCHKEY_BENCH_POSTGRES_URL refresh postgres
+want flow && flow sqlite
+if ! want flow; then
+  :
+elif [ -n "${LATCHKEY_BENCH_POSTGRES_URL:-}" ]; then
+  DB_URL=$LATCHKEY_BENCH_POSTGRES_URL flow postgres
 else
-  echo "refresh rotation on PostgreSQL SKIPPED: set LATCHKEY_BENCH_POSTGRES_URL" >&2
+  echo "the code flow and refresh rotation on PostgreSQL SKIPPED: set LATCHKEY_BENCH_POSTGRES_URL" >&2
 fi
 
 # The peer, same wrk settings.
+want peer && {
 echo "installing node-oidc-provider…" >&2
 peer_dir=$(bash "$root/benches/peer/install.sh" "$work/peer")
-for alg in RS256 ES256 EdDSA; do
+}
+want peer && for alg in RS256 ES256 EdDSA; do
   next_port
   secret="peer-secret-0123456789abcdef0123456789abcdef"
   (cd "$peer_dir" && NODE_ENV=production exec taskset -c "$server_cpu" node provider.mjs "$port" bench "$secret" "$alg" 2>/dev/null) &
@@ -194,6 +219,7 @@ echo "| scenario | req/s | p50 | p99 | server CPU s | per CPU-s | peak RSS MB | 
 echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${results[@]}"
 echo
+want cc && want peer || exit 0
 echo "start to first 200: latchkey ${latchkey_start} ms (existing key and database), node-oidc-provider ${peer_start} ms (key generated at start)"
 echo "idle RSS: latchkey ${latchkey_idle} MB, node-oidc-provider ${peer_idle} MB"
 for alg in RS256 ES256 EdDSA; do
