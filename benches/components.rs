@@ -116,6 +116,7 @@ fn token_pieces(c: &mut Criterion) {
         "jti-0123456789abcdef".to_owned(),
     )
     .unwrap();
+    let mut sets = Vec::new();
     let mut sign = c.benchmark_group("sign_access_token");
     for alg in [Alg::Rs256, Alg::Es256, Alg::EdDsa] {
         let keys_dir = tempfile::tempdir().unwrap();
@@ -123,8 +124,24 @@ fn token_pieces(c: &mut Criterion) {
         sign.bench_function(alg.as_str(), |b| {
             b.iter(|| keys.active().sign_jwt(black_box(&claims)).unwrap())
         });
+        sets.push((alg, keys, keys_dir));
     }
     sign.finish();
+
+    // What introspection and the bearer-token APIs do first: header, key by kid,
+    // signature, typ, iss and the required claims.
+    let mut verify = c.benchmark_group("verify_access_token");
+    for (alg, keys, _dir) in &sets {
+        let token = keys.active().sign_jwt(&claims).unwrap();
+        assert!(keys.verify_access_token(&token, &policy.issuer).is_some());
+        verify.bench_function(alg.as_str(), |b| {
+            b.iter(|| {
+                keys.verify_access_token(black_box(&token), &policy.issuer)
+                    .unwrap()
+            })
+        });
+    }
+    verify.finish();
 
     let verifier_raw = "dBjftJeZ4CVP-mJ92K9ZBDT5gkM3XHMnS-hkO3BE8Es_long_enough";
     let challenge = {

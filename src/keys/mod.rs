@@ -9,6 +9,7 @@ pub mod jwks;
 pub mod lifecycle;
 pub mod sealed;
 pub mod signer;
+mod verify;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -106,6 +107,8 @@ impl SigningKey {
         let kid = b64(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes()).as_ref());
         jwk.kid = kid.clone();
         let decoding = decoding_key(&jwk).map_err(|e| bad(format!("public key: {e}")))?;
+        verify::register(jwt_alg(signer.alg()), &decoding)
+            .map_err(|e| bad(format!("public key: {e}")))?;
         let header = serde_json::json!({ "alg": alg, "kid": kid, "typ": "at+jwt" });
         let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
         Ok(Self {
@@ -666,6 +669,48 @@ mod tests {
             let verified = set.verify_access_token(&token, "i").unwrap();
             assert_eq!(verified.sub, "s");
             assert!(set.verify_access_token(&token, "other-issuer").is_none());
+        }
+    }
+
+    /// Verification goes through keys parsed once (`verify.rs`); it must still refuse
+    /// a changed payload, a changed signature, and another key's signature sent under
+    /// our `kid`, for every algorithm.
+    #[test]
+    fn parsed_keys_refuse_forgeries() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let claims = serde_json::json!({
+            "iss": "i", "sub": "s", "aud": "a", "exp": 4_102_444_800_i64, "iat": 1,
+            "jti": "j", "client_id": "c", "scope": "x",
+        });
+        for alg in [Alg::Rs256, Alg::Es256, Alg::EdDsa] {
+            let ours_dir = tempfile::tempdir().unwrap();
+            let ours = KeySet::load_or_generate(ours_dir.path(), alg, 1_000, 3600, None).unwrap();
+            let other_dir = tempfile::tempdir().unwrap();
+            let other = KeySet::load_or_generate(other_dir.path(), alg, 1_000, 3600, None).unwrap();
+            let token = ours.active().sign_jwt(&claims).unwrap();
+            assert!(ours.verify_access_token(&token, "i").is_some(), "{alg:?}");
+            let parts: Vec<&str> = token.split('.').collect();
+
+            let mut forged_claims = claims.clone();
+            forged_claims["sub"] = "admin".into();
+            let payload = URL_SAFE_NO_PAD.encode(forged_claims.to_string());
+            let changed_payload = format!("{}.{payload}.{}", parts[0], parts[2]);
+            assert!(ours.verify_access_token(&changed_payload, "i").is_none());
+
+            let mut sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+            sig[7] ^= 1;
+            let changed_sig = format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(sig));
+            assert!(ours.verify_access_token(&changed_sig, "i").is_none());
+
+            // The other key signs our header (our kid) and payload.
+            let message = format!("{}.{}", parts[0], parts[1]);
+            let sig = other.active().signer.sign(message.as_bytes()).unwrap();
+            let wrong_key = format!("{message}.{}", URL_SAFE_NO_PAD.encode(sig));
+            assert!(
+                ours.verify_access_token(&wrong_key, "i").is_none(),
+                "{alg:?}"
+            );
+            assert!(other.verify_access_token(&token, "i").is_none());
         }
     }
 

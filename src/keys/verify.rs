@@ -1,0 +1,201 @@
+//! Signature verification with each public key parsed once.
+//!
+//! jsonwebtoken decodes and validates every access token we check (introspection,
+//! userinfo, the bearer-token APIs), but its aws-lc-rs provider rebuilds the public
+//! key from the JWK members on every call; for RSA that includes the Montgomery set-up
+//! of the modulus, which cost about as much as the verification itself. This module
+//! is a jsonwebtoken `CryptoProvider` that answers for our own keys with aws-lc-rs
+//! `ParsedPublicKey`s made once, when a key is loaded, and hands everything else
+//! (signing through jsonwebtoken, other keys, JWK utilities) to the stock provider.
+//!
+//! A parsed key is found by the exact bytes jsonwebtoken holds for the key and the
+//! algorithm the token was validated for, so it can only ever stand in for the key it
+//! was made from.
+
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
+};
+use jsonwebtoken::crypto::{CryptoProvider, JwtVerifier, aws_lc};
+use jsonwebtoken::signature::{Error as SignatureError, Verifier};
+use jsonwebtoken::{Algorithm, DecodingKey, DecodingKeyKind};
+use std::sync::{Arc, LazyLock, Once, RwLock};
+
+/// Keys of every key set this process loaded. A process holds a handful (the
+/// active key, the next, the retired ones still published); the cap only keeps a
+/// process that loads key sets for ever (tests) from growing without bound.
+const MAX_KEYS: usize = 64;
+
+struct Entry {
+    alg: Algorithm,
+    identity: Vec<u8>,
+    parsed: Arc<ParsedPublicKey>,
+}
+
+static PARSED: RwLock<Vec<Entry>> = RwLock::new(Vec::new());
+
+static PROVIDER: LazyLock<CryptoProvider> = LazyLock::new(|| CryptoProvider {
+    signer_factory: aws_lc::DEFAULT_PROVIDER.signer_factory,
+    verifier_factory: verifier_for,
+    key_utils: aws_lc::DEFAULT_PROVIDER.key_utils.clone(),
+});
+
+/// The bytes that identify a decoding key: its kind, then its material as
+/// jsonwebtoken holds it.
+fn identity(key: &DecodingKey) -> Vec<u8> {
+    match key.kind() {
+        DecodingKeyKind::SecretOrDer(bytes) => [&[0u8][..], bytes].concat(),
+        DecodingKeyKind::RsaModulusExponent { n, e } => {
+            let mut out = Vec::with_capacity(1 + 4 + n.len() + e.len());
+            out.push(1);
+            out.extend_from_slice(&(n.len() as u32).to_be_bytes());
+            out.extend_from_slice(n);
+            out.extend_from_slice(e);
+            out
+        }
+    }
+}
+
+/// Parses `key` once for `alg` and makes jsonwebtoken use the result whenever it
+/// verifies a token of that algorithm with that key. Errors only when aws-lc-rs
+/// refuses the key, which the caller reports as a bad key.
+pub fn register(alg: Algorithm, key: &DecodingKey) -> Result<(), String> {
+    static INSTALL: Once = Once::new();
+    // Fails only if a provider was already chosen in this process; the stock one
+    // then keeps verifying, correctly, just without the parsed keys.
+    INSTALL.call_once(|| {
+        let _ = PROVIDER.install_default();
+    });
+    let parsed = match (alg, key.kind()) {
+        (Algorithm::RS256, DecodingKeyKind::RsaModulusExponent { n, e }) => {
+            ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, rsa_public_key_der(n, e))
+        }
+        (Algorithm::ES256, DecodingKeyKind::SecretOrDer(point)) => {
+            ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+        }
+        (Algorithm::EdDSA, DecodingKeyKind::SecretOrDer(x)) => ParsedPublicKey::new(&ED25519, x),
+        _ => return Err(format!("no parsed verifier for {alg:?}")),
+    }
+    .map_err(|e| e.to_string())?;
+    let identity = identity(key);
+    let mut entries = PARSED.write().unwrap_or_else(|e| e.into_inner());
+    if entries
+        .iter()
+        .any(|e| e.alg == alg && e.identity == identity)
+    {
+        return Ok(());
+    }
+    if entries.len() >= MAX_KEYS {
+        entries.remove(0);
+    }
+    entries.push(Entry {
+        alg,
+        identity,
+        parsed: Arc::new(parsed),
+    });
+    Ok(())
+}
+
+fn verifier_for(
+    alg: &Algorithm,
+    key: &DecodingKey,
+) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
+    let found = {
+        let identity = identity(key);
+        let entries = PARSED.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .find(|e| e.alg == *alg && e.identity == identity)
+            .map(|e| e.parsed.clone())
+    };
+    match found {
+        Some(parsed) => Ok(Box::new(Parsed { alg: *alg, parsed })),
+        None => (aws_lc::DEFAULT_PROVIDER.verifier_factory)(alg, key),
+    }
+}
+
+struct Parsed {
+    alg: Algorithm,
+    parsed: Arc<ParsedPublicKey>,
+}
+
+impl Verifier<Vec<u8>> for Parsed {
+    fn verify(&self, msg: &[u8], signature: &Vec<u8>) -> Result<(), SignatureError> {
+        self.parsed
+            .verify_sig(msg, signature)
+            .map_err(SignatureError::from_source)
+    }
+}
+
+impl JwtVerifier for Parsed {
+    fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+}
+
+/// RFC 8017 `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn length(out: &mut Vec<u8>, len: usize) {
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes: Vec<u8> = len
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
+            out.push(0x80 | bytes.len() as u8);
+            out.extend_from_slice(&bytes);
+        }
+    }
+    fn integer(out: &mut Vec<u8>, magnitude: &[u8]) {
+        let trimmed = match magnitude.iter().position(|b| *b != 0) {
+            Some(i) => &magnitude[i..],
+            None => &[0u8][..],
+        };
+        let pad = trimmed[0] & 0x80 != 0;
+        out.push(0x02);
+        length(out, trimmed.len() + usize::from(pad));
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(trimmed);
+    }
+    let mut body = Vec::with_capacity(n.len() + e.len() + 16);
+    integer(&mut body, n);
+    integer(&mut body, e);
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.push(0x30);
+    length(&mut out, body.len());
+    out.extend_from_slice(&body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_of_small_rsa_public_key() {
+        // n = 0x80 01 needs a leading zero; e = 65537.
+        assert_eq!(
+            rsa_public_key_der(&[0x80, 0x01], &[0x01, 0x00, 0x01]),
+            [
+                0x30, 0x0a, 0x02, 0x03, 0x00, 0x80, 0x01, 0x02, 0x03, 0x01, 0x00, 0x01
+            ]
+        );
+        // Leading zero bytes of the magnitude are dropped.
+        assert_eq!(
+            rsa_public_key_der(&[0x00, 0x7f], &[0x03]),
+            [0x30, 0x06, 0x02, 0x01, 0x7f, 0x02, 0x01, 0x03]
+        );
+    }
+
+    #[test]
+    fn long_lengths_use_the_long_form() {
+        let n = vec![0x7f; 256];
+        let der = rsa_public_key_der(&n, &[0x01, 0x00, 0x01]);
+        assert_eq!(&der[..4], &[0x30, 0x82, 0x01, 0x09]);
+        assert_eq!(&der[4..8], &[0x02, 0x82, 0x01, 0x00]);
+        assert_eq!(der.len(), 4 + 0x109);
+    }
+}
