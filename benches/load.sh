@@ -13,7 +13,7 @@
 # Installs wrk, node and npm from Debian's packages when missing.
 # LOAD_ONLY=cc,flow,peer (the default: all) picks parts: client credentials with
 # introspection, JWKS, start-up and idle memory; the code flow and refresh rotation;
-# the peer.
+# the peer. LOAD_BIN=path runs that binary instead of building one.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-10}
@@ -29,9 +29,13 @@ cores=$(nproc)
 server_cpu=0
 load_cpu=$([ "$cores" -gt 1 ] && echo 1 || echo 0)
 
-echo "building the release binary…" >&2
-cargo build --release --manifest-path "$root/Cargo.toml" >/dev/null 2>&1
-bin="$root/target/release/latchkey"
+if [ -n "${LOAD_BIN:-}" ]; then # another build, for A/B comparisons
+  bin=$(realpath "$LOAD_BIN")
+else
+  echo "building the release binary…" >&2
+  cargo build --release --manifest-path "$root/Cargo.toml" >/dev/null 2>&1
+  bin="$root/target/release/latchkey"
+fi
 work=$(mktemp -d /tmp/latchkey-load.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; }

@@ -100,6 +100,36 @@ pub async fn replace_refresh(
     new: &RefreshTokenRow,
     now: i64,
 ) -> Result<bool, StoreError> {
+    if let Db::Postgres(pool) = db {
+        // One statement, so one round trip and the family row locked only while it
+        // runs (a transaction of UPDATE + INSERT costs BEGIN, two statements and
+        // COMMIT). The INSERT sees the UPDATE's row only if the compare-and-set won.
+        use diesel::sql_types::{BigInt, Binary, Bool, Text};
+        debug_assert_eq!(new.family_id, family_id);
+        let mut conn = pool.get().await.map_err(StoreError::pool)?;
+        let n = diesel::sql_query(
+            "WITH moved AS (
+               UPDATE token_families
+                  SET current_hash = $1, previous_hash = $2, rotated_at = $3,
+                      retry_used = $4, last_used_at = $5
+                WHERE id = $6 AND current_hash = $7 AND revoked_at IS NULL
+            RETURNING id)
+             INSERT INTO refresh_tokens (token_hash, family_id, issued_at, expires_at)
+             SELECT $1, id, $8, $9 FROM moved",
+        )
+        .bind::<Binary, _>(&new.token_hash)
+        .bind::<Binary, _>(change.previous)
+        .bind::<BigInt, _>(change.rotated_at)
+        .bind::<Bool, _>(change.retry_used)
+        .bind::<BigInt, _>(now)
+        .bind::<Text, _>(family_id)
+        .bind::<Binary, _>(change.expected_current)
+        .bind::<BigInt, _>(new.issued_at)
+        .bind::<BigInt, _>(new.expires_at)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(n == 1);
+    }
     with_conn!(db, |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
             let n = diesel::update(
