@@ -1,4 +1,4 @@
-//! The pieces of a token request, one at a time (criterion): signing per algorithm,
+//! The pieces of a token request, one at a time (criterion): signing and verification per algorithm,
 //! claims building, client authentication, PKCE verification, and one refresh
 //! rotation's database write on SQLite and PostgreSQL.
 //!
