@@ -89,6 +89,7 @@ run_wrk() { # NAME PID URL LUA -> appends a result row; sets last_rps
   c1=$(cpu_ticks "$pid")
   rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
   # The stateful scripts count what succeeded themselves ("codes: N in S = R/s, failures F").
+  grep '^WARNING' <<<"$out" | sed "s/^/$name: /" >&2 || true
   if grep -q ', failures ' <<<"$out"; then
     rps=$(grep -o '= [0-9]*/s' <<<"$out" | grep -o '[0-9]*')
     fails=$(grep -o 'failures [0-9]*' <<<"$out" | awk '{print $2}')
@@ -175,7 +176,10 @@ flow() { # NAME
   export LK_LUA="$root/benches/lua" LK_CLIENT_ID="$id" LK_COOKIE="$(cat "$dir/cookie")" LK_CODES="$dir/codes" \
     LK_TOKENS="$dir/refresh_tokens" LK_REDIRECT="$redirect" LK_VERIFIER="$(sed -n 1p "$dir/pkce")"
   export LK_AUTHORIZE_PATH="/oauth/authorize?response_type=code&client_id=$id&redirect_uri=$redirect&scope=profile&code_challenge=$(sed -n 2p "$dir/pkce")&code_challenge_method=S256&state=bench"
-  run_wrk "latchkey authorize (consent remembered) $name" "$srv_pid" "$base" "$LK_LUA/authorize.lua"
+  # Codes for twice the run time, so the exchange run cannot run out of them.
+  local secs_run=$secs
+  secs=$((secs_run * 2)) run_wrk "latchkey authorize (consent remembered) $name" "$srv_pid" "$base" "$LK_LUA/authorize.lua"
+  secs=$secs_run
   run_wrk "latchkey code exchange + PKCE $name" "$srv_pid" "$base" "$LK_LUA/exchange.lua"
   run_wrk "latchkey refresh rotation $name" "$srv_pid" "$base" "$LK_LUA/refresh.lua"
   kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true

@@ -12,18 +12,14 @@ function init(args)
 end
 
 function request()
-  local code = pop()
-  if code == nil then
-    wrk.thread:stop()
-    return wrk.format("GET", "/healthz")
-  end
-  return form_post("/oauth/token", body_prefix .. code)
+  return post_next("/oauth/token", body_prefix)
 end
 
 function response(status, headers, body)
+  if not settle(body) then return end
   if status == 200 and body:match('"refresh_token"') then
     ok = ok + 1
-  elseif not body:match('"status"') then
+  else
     failed = failed + 1
   end
 end

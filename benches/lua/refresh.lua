@@ -11,20 +11,16 @@ function init(args)
 end
 
 function request()
-  local token = pop()
-  if token == nil then -- every family failed or is in flight: nothing valid to send
-    wrk.thread:stop()
-    return wrk.format("GET", "/healthz")
-  end
-  return form_post("/oauth/token", body_prefix .. token)
+  return post_next("/oauth/token", body_prefix)
 end
 
 function response(status, headers, body)
+  if not settle(body) then return end
   local token = status == 200 and body:match('"refresh_token":"([^"]+)"')
   if token then
     ok = ok + 1
     push(token)
-  elseif not body:match('"status"') then -- a /healthz answer after stopping is not counted
+  else
     failed = failed + 1
   end
 end
