@@ -132,7 +132,12 @@ pub enum KeysCommand {
         activate_in: i64,
     },
     /// Stop a key signing now; it stays published until its tokens have expired
-    Retire { kid: String },
+    Retire {
+        /// The key id from `keys list`. Key ids are base64url, so one may begin with
+        /// `-`; it is still taken as the id, not as an option.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 fn parse_grant_type(raw: &str) -> Result<GrantType, String> {
@@ -424,4 +429,20 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// A key id is base64url and may begin with `-` (about 1 in 32 do).
+    #[test]
+    fn a_key_id_beginning_with_a_hyphen_is_an_id() {
+        let cli = Cli::try_parse_from(["latchkey", "keys", "retire", "-fQx2b"]).unwrap();
+        match cli.command {
+            Command::Keys(KeysCommand::Retire { kid }) => assert_eq!(kid, "-fQx2b"),
+            _ => panic!("parsed as another command"),
+        }
+    }
 }
