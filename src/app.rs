@@ -148,13 +148,24 @@ pub fn spawn_background(state: &AppState, key_poll: std::time::Duration) {
         let mut tick = tokio::time::interval(crate::client_cache::POLL);
         loop {
             tick.tick().await;
-            if let Err(e) = cache_state.client_cache.poll(&cache_state.db).await {
-                tracing::warn!(error = %e, "reading the clients change counter failed; dropping the client cache");
-                // Without the counter, changes elsewhere would go unseen: hold nothing.
-                cache_state.client_cache.clear();
-            }
+            let counters = match crate::store::counters::read(&cache_state.db).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the change counters failed; dropping the client cache and the revoked-token set");
+                    // Without the counters, changes elsewhere would go unseen: hold
+                    // nothing (clients load, revocations are checked, from the database).
+                    cache_state.client_cache.clear();
+                    cache_state.revoked.clear();
+                    continue;
+                }
+            };
+            cache_state.client_cache.poll(counters.clients);
             let now = cache_state.clock.now();
-            if let Err(e) = cache_state.revoked.poll(&cache_state.db, now).await {
+            if let Err(e) = cache_state
+                .revoked
+                .poll(&cache_state.db, counters.revoked_access_tokens, now)
+                .await
+            {
                 tracing::warn!(error = %e, "reloading revoked access tokens failed; checking the database instead");
                 cache_state.revoked.clear();
             }

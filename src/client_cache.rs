@@ -92,17 +92,14 @@ impl ClientCache {
             .remove(id);
     }
 
-    /// Reads the change counter; drops everything when it moved. Returns whether it did.
-    pub async fn poll(&self, db: &Db) -> Result<bool, StoreError> {
-        let current = store::clients::clients_version(db).await?;
+    /// Takes the `clients` change counter as just read; drops everything when it
+    /// moved. Returns whether it did.
+    pub fn poll(&self, current: i64) -> bool {
         if self.version.swap(current, Ordering::AcqRel) == current {
-            return Ok(false);
+            return false;
         }
-        self.entries
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-        Ok(true)
+        self.clear();
+        true
     }
 
     /// Drops everything.

@@ -52,9 +52,9 @@ impl RevokedSet {
         }
     }
 
-    /// Reloads the set when the counter moved (or was never read).
-    pub async fn poll(&self, db: &Db, now: i64) -> Result<(), StoreError> {
-        let current = store::tokens::revocations_version(db).await?;
+    /// Reloads the set when the revocation counter, as just read, moved (or the set
+    /// was never loaded).
+    pub async fn poll(&self, db: &Db, current: i64, now: i64) -> Result<(), StoreError> {
         let loaded = self
             .state
             .read()

@@ -1,5 +1,6 @@
 //! Queries on `clients`.
 
+use super::counters::{self, bump_counter};
 use super::models::{ClientRow, NewClient};
 use super::schema::clients;
 use super::{Db, StoreError};
@@ -7,37 +8,13 @@ use crate::with_conn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-/// Moves the `clients` change counter, after a change, so every instance's client
-/// cache drops what it holds (see `crate::client_cache`).
-macro_rules! bump_clients_version {
-    ($conn:expr) => {{
-        use super::schema::change_counters as cc;
-        diesel::update(cc::table.find("clients"))
-            .set(cc::value.eq(cc::value + 1))
-            .execute($conn)
-            .await?;
-    }};
-}
-
-/// The `clients` change counter.
-pub async fn clients_version(db: &Db) -> Result<i64, StoreError> {
-    use super::schema::change_counters as cc;
-    with_conn!(db, |conn| {
-        Ok(cc::table
-            .find("clients")
-            .select(cc::value)
-            .first(conn)
-            .await?)
-    })
-}
-
 pub async fn insert_client(db: &Db, row: &NewClient) -> Result<(), StoreError> {
     with_conn!(db, |conn| {
         diesel::insert_into(clients::table)
             .values(row)
             .execute(conn)
             .await?;
-        bump_clients_version!(conn);
+        bump_counter!(conn, counters::CLIENTS);
         Ok(())
     })
 }
@@ -70,7 +47,7 @@ pub async fn delete_client(db: &Db, id: &str) -> Result<bool, StoreError> {
         let n = diesel::delete(clients::table.find(id))
             .execute(conn)
             .await?;
-        bump_clients_version!(conn);
+        bump_counter!(conn, counters::CLIENTS);
         Ok(n > 0)
     })
 }
@@ -95,7 +72,7 @@ pub async fn update_client_secret(
         ))
         .execute(conn)
         .await?;
-        bump_clients_version!(conn);
+        bump_counter!(conn, counters::CLIENTS);
         Ok(n > 0)
     })
 }
@@ -135,7 +112,7 @@ pub async fn update_client(db: &Db, id: &str, changes: &ClientChanges) -> Result
             .set(changes)
             .execute(conn)
             .await?;
-        bump_clients_version!(conn);
+        bump_counter!(conn, counters::CLIENTS);
         Ok(n > 0)
     })
 }

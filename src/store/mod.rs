@@ -7,6 +7,7 @@
 
 pub mod clients;
 pub mod codes;
+pub mod counters;
 pub mod grants;
 pub mod migrate;
 pub mod models;

@@ -3,6 +3,7 @@
 //! Every state change of a family is one conditional UPDATE of its row (a
 //! compare-and-set), which is atomic on PostgreSQL and SQLite alike.
 
+use super::counters::{self, bump_counter};
 use super::models::{FamilyRow, RefreshTokenRow};
 use super::schema::{refresh_tokens, revoked_access_tokens, token_families};
 use super::{Db, StoreError};
@@ -181,20 +182,19 @@ pub async fn revoke_family(db: &Db, family_id: &str, now: i64) -> Result<bool, S
 /// Denies one access token by `jti` until its expiry.
 pub async fn revoke_access_token(db: &Db, jti: &str, expires_at: i64) -> Result<(), StoreError> {
     with_conn!(db, |conn| {
-        diesel::insert_into(revoked_access_tokens::table)
-            .values((
-                revoked_access_tokens::jti.eq(jti),
-                revoked_access_tokens::expires_at.eq(expires_at),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-        use super::schema::change_counters as cc;
-        diesel::update(cc::table.find("revoked_access_tokens"))
-            .set(cc::value.eq(cc::value + 1))
-            .execute(conn)
-            .await?;
-        Ok(())
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            diesel::insert_into(revoked_access_tokens::table)
+                .values((
+                    revoked_access_tokens::jti.eq(jti),
+                    revoked_access_tokens::expires_at.eq(expires_at),
+                ))
+                .on_conflict_do_nothing()
+                .execute(conn)
+                .await?;
+            bump_counter!(conn, counters::REVOKED_ACCESS_TOKENS);
+            Ok(())
+        })
+        .await
     })
 }
 
@@ -205,7 +205,7 @@ pub async fn revoked_access_tokens(db: &Db, now: i64) -> Result<(i64, Vec<String
     with_conn!(db, |conn| {
         conn.transaction::<_, StoreError, _>(async |conn| {
             let version: i64 = cc::table
-                .find("revoked_access_tokens")
+                .find(counters::REVOKED_ACCESS_TOKENS)
                 .select(cc::value)
                 .first(conn)
                 .await?;
@@ -217,18 +217,6 @@ pub async fn revoked_access_tokens(db: &Db, now: i64) -> Result<(i64, Vec<String
             Ok((version, jtis))
         })
         .await
-    })
-}
-
-/// The revocation change counter alone (polled).
-pub async fn revocations_version(db: &Db) -> Result<i64, StoreError> {
-    use super::schema::change_counters as cc;
-    with_conn!(db, |conn| {
-        Ok(cc::table
-            .find("revoked_access_tokens")
-            .select(cc::value)
-            .first(conn)
-            .await?)
     })
 }
 
