@@ -535,23 +535,7 @@ async fn deleting_apps_and_revoking_grants_kill_tokens(backend: Backend) {
     )
     .await;
     assert_eq!(resp.status(), 204);
-    let doomed = Party {
-        client_id: &apps[0],
-        ..flow.party()
-    };
-    let resp = doomed
-        .refresh(issued[0]["refresh_token"].as_str().unwrap(), None)
-        .await;
-    assert!(
-        resp.status() == 400 || resp.status() == 401,
-        "{}",
-        resp.status()
-    );
-    assert_eq!(
-        app.introspect(issued[0]["access_token"].as_str().unwrap())
-            .await,
-        json!({"active": false})
-    );
+    tokens_are_dead(app, &flow, &apps[0], &issued[0], (401, "invalid_client")).await;
 
     // Revoke the grant of the second: the app keeps existing, its tokens for Alice die.
     let resp = call(
@@ -563,19 +547,7 @@ async fn deleting_apps_and_revoking_grants_kill_tokens(backend: Backend) {
     )
     .await;
     assert_eq!(resp.status(), 204);
-    let distrusted_party = Party {
-        client_id: &apps[1],
-        ..flow.party()
-    };
-    let resp = distrusted_party
-        .refresh(issued[1]["refresh_token"].as_str().unwrap(), None)
-        .await;
-    expect_oauth_error(resp, 400, "invalid_grant").await;
-    assert_eq!(
-        app.introspect(issued[1]["access_token"].as_str().unwrap())
-            .await,
-        json!({"active": false})
-    );
+    tokens_are_dead(app, &flow, &apps[1], &issued[1], (400, "invalid_grant")).await;
     let grants: Value = call(app, Method::GET, "/api/grants", &token, None)
         .await
         .json()
@@ -593,6 +565,10 @@ async fn deleting_apps_and_revoking_grants_kill_tokens(backend: Backend) {
     expect_problem(resp, 404, "not-found").await;
     // Consent is gone too: the next authorization asks again.
     let (_, challenge) = common::pkce_pair();
+    let distrusted_party = Party {
+        client_id: &apps[1],
+        ..flow.party()
+    };
     let query = distrusted_party.query(&challenge, "profile");
     assert_eq!(flow.browser.authorize(&query).await.status(), 200);
 }
@@ -718,3 +694,27 @@ both_backends!(
     apps_with_the_session_cookie,
     deleting_apps_and_revoking_grants_kill_tokens,
 );
+
+/// The refresh token in `issued` (tokens client `client_id` got) is refused with
+/// `refused` (status, OAuth error), and its access token is inactive at introspection.
+async fn tokens_are_dead(
+    app: &TestApp,
+    flow: &Flow,
+    client_id: &str,
+    issued: &Value,
+    refused: (u16, &str),
+) {
+    let party = Party {
+        client_id,
+        ..flow.party()
+    };
+    let resp = party
+        .refresh(issued["refresh_token"].as_str().unwrap(), None)
+        .await;
+    expect_oauth_error(resp, refused.0, refused.1).await;
+    assert_eq!(
+        app.introspect(issued["access_token"].as_str().unwrap())
+            .await,
+        json!({"active": false})
+    );
+}
