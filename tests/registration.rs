@@ -403,13 +403,14 @@ async fn registration_policies(backend: Backend) {
 }
 
 /// 429 with Retry-After: registration per address (through a trusted proxy), the
-/// token endpoint per client, sign-in per username.
+/// token endpoint and revocation per client and per address, sign-in per username.
 async fn rate_limits_answer_429(backend: Backend) {
     let app = TestApp::builder()
         .args(|a| {
             a.rate_limit_register = Some("2/15m".into());
             a.rate_limit_token = Some("3/1m".into());
             a.rate_limit_login = Some("3/1m".into());
+            a.rate_limit_revoke = Some("2/1m".into());
             a.trusted_proxies = Some("127.0.0.1/32".into());
         })
         .spawn(&backend)
@@ -482,7 +483,60 @@ async fn rate_limits_answer_429(backend: Backend) {
         }
     }
     assert_eq!(statuses, [200, 200, 200, 429]);
-    let _ = token;
+    // And per address: new clients, one address.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let other = app.client(None).await;
+        let resp = app
+            .http
+            .post(app.url("/oauth/token"))
+            .basic_auth(&other.id, Some(&other.secret))
+            .header("x-forwarded-for", "198.51.100.30")
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+
+    // Revocation: per client (each call from its own address), then per address (a
+    // new client each call, one address); a 429 is the JSON error with Retry-After.
+    let revoke = |id: String, secret: String, ip: String| {
+        app.http
+            .post(app.url("/oauth/revoke"))
+            .basic_auth(id, Some(secret))
+            .header("x-forwarded-for", ip)
+            .form(&[("token", "lk_rt_not-a-token")])
+            .send()
+    };
+    let revoker = app.client(None).await;
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        let resp = revoke(
+            revoker.id.clone(),
+            revoker.secret.clone(),
+            format!("198.51.100.{}", 40 + i),
+        )
+        .await
+        .unwrap();
+        statuses.push(resp.status().as_u16());
+        if resp.status() == 429 {
+            assert!(resp.headers().contains_key("retry-after"));
+            let err: Value = resp.json().await.unwrap();
+            assert_eq!(err["error"], "rate_limited");
+        }
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let other = app.client(None).await;
+        let resp = revoke(other.id, other.secret, "198.51.100.60".into())
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429]);
 
     // Sign-in: per username across addresses; a browser gets a page.
     app.user("erin", PASSWORD).await;
