@@ -27,7 +27,7 @@ const MAX_KEYS: usize = 64;
 
 struct Entry {
     alg: Algorithm,
-    identity: Vec<u8>,
+    key: DecodingKeyKind,
     parsed: Arc<ParsedPublicKey>,
 }
 
@@ -39,19 +39,16 @@ static PROVIDER: LazyLock<CryptoProvider> = LazyLock::new(|| CryptoProvider {
     key_utils: aws_lc::DEFAULT_PROVIDER.key_utils.clone(),
 });
 
-/// The bytes that identify a decoding key: its kind, then its material as
-/// jsonwebtoken holds it.
-fn identity(key: &DecodingKey) -> Vec<u8> {
-    match key.kind() {
-        DecodingKeyKind::SecretOrDer(bytes) => [&[0u8][..], bytes].concat(),
-        DecodingKeyKind::RsaModulusExponent { n, e } => {
-            let mut out = Vec::with_capacity(1 + 4 + n.len() + e.len());
-            out.push(1);
-            out.extend_from_slice(&(n.len() as u32).to_be_bytes());
-            out.extend_from_slice(n);
-            out.extend_from_slice(e);
-            out
-        }
+/// Whether two decoding keys hold the same key material (compared without copying:
+/// this runs on every verification).
+fn same_key(a: &DecodingKeyKind, b: &DecodingKeyKind) -> bool {
+    match (a, b) {
+        (DecodingKeyKind::SecretOrDer(a), DecodingKeyKind::SecretOrDer(b)) => a == b,
+        (
+            DecodingKeyKind::RsaModulusExponent { n, e },
+            DecodingKeyKind::RsaModulusExponent { n: n2, e: e2 },
+        ) => n == n2 && e == e2,
+        _ => false,
     }
 }
 
@@ -76,11 +73,10 @@ pub fn register(alg: Algorithm, key: &DecodingKey) -> Result<(), String> {
         _ => return Err(format!("no parsed verifier for {alg:?}")),
     }
     .map_err(|e| e.to_string())?;
-    let identity = identity(key);
     let mut entries = PARSED.write().unwrap_or_else(|e| e.into_inner());
     if entries
         .iter()
-        .any(|e| e.alg == alg && e.identity == identity)
+        .any(|e| e.alg == alg && same_key(&e.key, key.kind()))
     {
         return Ok(());
     }
@@ -89,7 +85,7 @@ pub fn register(alg: Algorithm, key: &DecodingKey) -> Result<(), String> {
     }
     entries.push(Entry {
         alg,
-        identity,
+        key: key.kind().clone(),
         parsed: Arc::new(parsed),
     });
     Ok(())
@@ -99,14 +95,12 @@ fn verifier_for(
     alg: &Algorithm,
     key: &DecodingKey,
 ) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
-    let found = {
-        let identity = identity(key);
-        let entries = PARSED.read().unwrap_or_else(|e| e.into_inner());
-        entries
-            .iter()
-            .find(|e| e.alg == *alg && e.identity == identity)
-            .map(|e| e.parsed.clone())
-    };
+    let found = PARSED
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|e| e.alg == *alg && same_key(&e.key, key.kind()))
+        .map(|e| e.parsed.clone());
     match found {
         Some(parsed) => Ok(Box::new(Parsed { alg: *alg, parsed })),
         None => (aws_lc::DEFAULT_PROVIDER.verifier_factory)(alg, key),
