@@ -8,7 +8,8 @@
 # core 0, and drives it with wrk pinned to core 1 (-t1 -c32), reporting requests/s,
 # p50, p99, server CPU seconds (from /proc) and peak RSS. Client credentials run
 # against node-oidc-provider too (benches/peer/, installed from npm), with the same
-# wrk settings, and the ratio is printed. Refresh rotation runs on SQLite, and on
+# wrk settings, and the ratio is printed. The code flow (authorize, code exchange)
+# and refresh rotation run on SQLite, and on
 # PostgreSQL when LATCHKEY_BENCH_POSTGRES_URL names a scratch database.
 # Installs wrk, node and npm from Debian's packages when missing.
 # LOAD_ONLY=cc,flow,peer (the default: all) picks parts: client credentials with
