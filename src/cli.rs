@@ -86,9 +86,16 @@ pub enum ClientsCommand {
     /// List clients (never their secrets)
     List,
     /// Delete a client
-    Delete { client_id: String },
+    Delete {
+        /// Client ids are base64url and may begin with `-`; taken as the id.
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
     /// Replace a confidential client's secret; prints the new one, once
-    RotateSecret { client_id: String },
+    RotateSecret {
+        #[arg(allow_hyphen_values = true)]
+        client_id: String,
+    },
     /// Make an initial access token for `--registration token`; prints it, once
     InitialToken {
         /// Seconds until it expires (usable any number of times until then)
@@ -114,7 +121,11 @@ pub enum UsersCommand {
     /// List users
     List,
     /// Delete a user (by id or username), with their sessions, consents and tokens
-    Delete { user: String },
+    Delete {
+        /// User ids are base64url and may begin with `-`; taken as the id.
+        #[arg(allow_hyphen_values = true)]
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -436,13 +447,31 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    /// A key id is base64url and may begin with `-` (about 1 in 32 do).
+    /// Key, client and user ids are base64url, and about 1 in 32 begins with `-`.
     #[test]
-    fn a_key_id_beginning_with_a_hyphen_is_an_id() {
-        let cli = Cli::try_parse_from(["latchkey", "keys", "retire", "-fQx2b"]).unwrap();
-        match cli.command {
+    fn ids_beginning_with_a_hyphen_are_ids() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from([&["latchkey"], args].concat())
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+                .command
+        };
+        match parse(&["keys", "retire", "-fQx2b"]) {
             Command::Keys(KeysCommand::Retire { kid }) => assert_eq!(kid, "-fQx2b"),
-            _ => panic!("parsed as another command"),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["clients", "delete", "-Ab3"]) {
+            Command::Clients(ClientsCommand::Delete { client_id }) => assert_eq!(client_id, "-Ab3"),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["clients", "rotate-secret", "-Ab3"]) {
+            Command::Clients(ClientsCommand::RotateSecret { client_id }) => {
+                assert_eq!(client_id, "-Ab3")
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["users", "delete", "-uX"]) {
+            Command::Users(UsersCommand::Delete { user }) => assert_eq!(user, "-uX"),
+            other => panic!("{other:?}"),
         }
     }
 }
