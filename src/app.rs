@@ -28,10 +28,18 @@ pub struct AppState {
     pub revoked: Arc<crate::revocations::RevokedSet>,
     /// This instance's rate limiters.
     pub limits: Arc<crate::limits::RateLimits>,
+    /// Page templates, the brand and its files.
+    pub pages: Arc<web::pages::Pages>,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, db: Db, keys: KeySet, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        settings: Settings,
+        pages: web::pages::Pages,
+        db: Db,
+        keys: KeySet,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let policy = TokenPolicy {
             issuer: settings.issuer.clone(),
             resources: settings.resources.clone(),
@@ -48,6 +56,7 @@ impl AppState {
             policy: Arc::new(policy),
             documents: Arc::new(documents),
             limits,
+            pages: Arc::new(pages),
             client_cache: Arc::default(),
             revoked: Arc::default(),
         }
@@ -75,6 +84,7 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
         .at("/account", get(web::login::home))
         .at("/assets/latchkey.css", get(web::stylesheet))
         .at("/assets/copy.js", get(web::settings::copy_js))
+        .at("/brand/:name", get(web::brand_asset))
         .at(
             "/settings/apps",
             get(web::settings::apps).post(web::settings::create_app),

@@ -377,6 +377,9 @@ fn client_json(row: &store::models::ClientRow) -> anyhow::Result<serde_json::Val
 }
 
 async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
+    // Templates and brand files first: a broken override stops the server before
+    // it touches the database.
+    let pages = crate::web::pages::Pages::load(&settings.brand)?;
     let db = Db::connect(&settings.database).await?;
     if no_migrate {
         let pending = store::migrate::pending(&settings.database).await?;
@@ -407,7 +410,7 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
     let issuer = settings.issuer.clone();
     let backend = db.backend_name();
     let kid = keys.active().kid.clone();
-    let state = AppState::new(settings, db, keys, Arc::new(SystemClock));
+    let state = AppState::new(settings, pages, db, keys, Arc::new(SystemClock));
     app::spawn_background(&state, Duration::from_secs(key_poll));
     let app = app::build(&state);
     let listener = tokio::net::TcpListener::bind(bind)

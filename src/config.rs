@@ -4,6 +4,7 @@
 use crate::keys::Alg;
 use crate::limits::{self, Cidr, Limit, Limits};
 use crate::oauth::scope::{ScopeCatalogue, ScopeEntry};
+use crate::web::brand::{BrandInput, BrandSettings};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -110,6 +111,55 @@ pub struct SettingsArgs {
         value_name = "CIDRS"
     )]
     pub trusted_proxies: Option<String>,
+    #[command(flatten)]
+    pub brand: BrandArgs,
+}
+
+/// The operator's brand on every page (see `web::brand`).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct BrandArgs {
+    /// Product name shown on every page [default: Latchkey]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_PRODUCT_NAME",
+        value_name = "NAME"
+    )]
+    pub product_name: Option<String>,
+    /// Logo: an https URL, or /brand/FILE for a file in --brand-dir
+    #[arg(long, global = true, env = "LATCHKEY_LOGO_URL", value_name = "URL")]
+    pub logo_url: Option<String>,
+    /// Accent colour of links and buttons, #rrggbb [default: #2f5bea]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_ACCENT_COLOR",
+        value_name = "COLOR"
+    )]
+    pub accent_color: Option<String>,
+    /// Support link shown at the foot of every page (https, http or mailto)
+    #[arg(long, global = true, env = "LATCHKEY_SUPPORT_URL", value_name = "URL")]
+    pub support_url: Option<String>,
+    /// Terms of service link shown on the consent page
+    #[arg(long, global = true, env = "LATCHKEY_TERMS_URL", value_name = "URL")]
+    pub terms_url: Option<String>,
+    /// Privacy policy link shown on the consent page
+    #[arg(long, global = true, env = "LATCHKEY_PRIVACY_URL", value_name = "URL")]
+    pub privacy_url: Option<String>,
+    /// Directory whose files are served at /brand/NAME (logo, favicon, CSS)
+    #[arg(long, global = true, env = "LATCHKEY_BRAND_DIR", value_name = "DIR")]
+    pub brand_dir: Option<PathBuf>,
+    /// Directory of template overrides replacing built-in pages of the same name
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_TEMPLATES_DIR",
+        value_name = "DIR"
+    )]
+    pub templates_dir: Option<PathBuf>,
+    /// Language of the pages, a BCP 47 tag for <html lang> [default: en]
+    #[arg(long, global = true, env = "LATCHKEY_LOCALE", value_name = "TAG")]
+    pub locale: Option<String>,
 }
 
 /// Who may use `POST /oauth/register`.
@@ -163,6 +213,15 @@ struct FileConfig {
     scopes: Vec<ScopeEntry>,
     resources: Option<Vec<String>>,
     default_audience: Option<String>,
+    product_name: Option<String>,
+    logo_url: Option<String>,
+    accent_color: Option<String>,
+    support_url: Option<String>,
+    terms_url: Option<String>,
+    privacy_url: Option<String>,
+    brand_dir: Option<PathBuf>,
+    templates_dir: Option<PathBuf>,
+    locale: Option<String>,
 }
 
 /// Where the data lives.
@@ -261,6 +320,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Peers whose `X-Forwarded-For` names the caller.
     pub trusted_proxies: Vec<Cidr>,
+    /// Product name, logo, colours and links on the pages.
+    pub brand: BrandSettings,
 }
 
 fn limit_setting(
@@ -484,6 +545,19 @@ impl Settings {
             .map(|p| Cidr::parse(p).map_err(|e| ConfigError(format!("trusted_proxies: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
 
+        let b = &args.brand;
+        let brand = BrandSettings::validate(BrandInput {
+            product_name: b.product_name.clone().or(file.product_name),
+            logo_url: b.logo_url.clone().or(file.logo_url),
+            accent_color: b.accent_color.clone().or(file.accent_color),
+            support_url: b.support_url.clone().or(file.support_url),
+            terms_url: b.terms_url.clone().or(file.terms_url),
+            privacy_url: b.privacy_url.clone().or(file.privacy_url),
+            brand_dir: b.brand_dir.clone().or(file.brand_dir),
+            templates_dir: b.templates_dir.clone().or(file.templates_dir),
+            locale: b.locale.clone().or(file.locale),
+        })?;
+
         Ok(Self {
             bind,
             issuer,
@@ -504,6 +578,7 @@ impl Settings {
             registration,
             limits,
             trusted_proxies,
+            brand,
         })
     }
 }

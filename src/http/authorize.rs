@@ -6,7 +6,7 @@
 //! and posts the decision back as JSON.
 
 use crate::app::AppState;
-use crate::oauth::authorize::{self, AuthorizeRequest, Decision, NoRedirect};
+use crate::oauth::authorize::{self, AuthorizeRequest, Decision, NoRedirect, NoRedirectKind};
 use crate::oauth::form::FormParams;
 use crate::oauth::types::sha256;
 use crate::oauth::{ErrorCode, OAuthError};
@@ -15,7 +15,8 @@ use crate::store::models::{ClientRow, CodeRow, ConsentRow, FamilyRow};
 use crate::store::{self, StoreError};
 use crate::web::login::{internal, read_form, see_other};
 use crate::web::session::{self, SignedIn};
-use crate::web::{error_page, esc, page};
+use crate::web::views::{ConsentClient, ConsentPage, ErrorPage, ScopeView};
+use crate::web::{error_page, render};
 use poem::http::{StatusCode, header};
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
@@ -36,15 +37,54 @@ fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
         .body(value.to_string())
 }
 
-/// The client or redirect URI is not trustworthy: answer here, never redirect.
-fn no_redirect(json: bool, message: &str) -> Response {
+/// The client or redirect URI is not trustworthy: answer here, never redirect. A
+/// person gets a page saying what happened and what to do; the log line carries the
+/// same request id as the page.
+async fn no_redirect(
+    state: &AppState,
+    req: &Request,
+    json: bool,
+    NoRedirect(kind, message): NoRedirect,
+) -> Response {
+    tracing::info!(reason = %message, "authorization request refused without redirect");
     if json {
-        json_response(
+        return json_response(
             StatusCode::BAD_REQUEST,
             &json!({ "error": "invalid_request", "error_description": message }),
-        )
-    } else {
-        error_page(StatusCode::BAD_REQUEST, "This link cannot be used", message)
+        );
+    }
+    let product = &state.pages.brand().product_name;
+    let page = match kind {
+        NoRedirectKind::UnknownClient => ErrorPage::new(
+            StatusCode::BAD_REQUEST,
+            "This app is not known here",
+            &format!("The link you followed names an app that is not registered with {product}, so you cannot sign in to it."),
+            "Go back to the app and try again. If it keeps happening, tell the app's developers: it may need to be registered again.",
+        ),
+        NoRedirectKind::RedirectUri => ErrorPage::new(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is not safe to use",
+            &format!("The app asked {product} to send you back to an address it never registered. You were stopped here so that your account is not handed to someone else."),
+            "Go back to the app and start again. If it keeps happening, tell the app's developers.",
+        ),
+        NoRedirectKind::Malformed => ErrorPage::new(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is broken",
+            "The link that brought you here is missing something an app must send.",
+            "Go back to the app and start again. If it keeps happening, tell the app's developers.",
+        ),
+    }
+    .detail(message);
+    let signed_in = session::current(state, req).await.ok().flatten();
+    let next = current_path(req);
+    error_page(state, signed_in.as_ref().map(|s| s.view(&next)), page)
+}
+
+/// This request's path and query, for signing out and back in to the same page.
+fn current_path(req: &Request) -> String {
+    match req.uri().query() {
+        Some(q) => format!("{}?{q}", req.uri().path()),
+        None => req.uri().path().to_owned(),
     }
 }
 
@@ -64,7 +104,10 @@ pub async fn authorize_get(req: &Request, Data(state): Data<&AppState>) -> Respo
     let query = req.uri().query().unwrap_or("");
     match FormParams::parse(query.as_bytes()) {
         Ok(params) => flow(state, req, &params, json, None).await,
-        Err(e) => no_redirect(json, &e.description),
+        Err(e) => {
+            let why = NoRedirect(NoRedirectKind::Malformed, e.description.into_owned());
+            no_redirect(state, req, json, why).await
+        }
     }
 }
 
@@ -78,12 +121,24 @@ pub async fn authorize_post(req: &Request, body: Body, Data(state): Data<&AppSta
     let params = if is_json_body {
         match read_json_params(body).await {
             Some(p) => p,
-            None => return no_redirect(true, "the body must be a JSON object of strings"),
+            None => {
+                let why = NoRedirect(
+                    NoRedirectKind::Malformed,
+                    "the body must be a JSON object of strings".to_owned(),
+                );
+                return no_redirect(state, req, true, why).await;
+            }
         }
     } else {
         match read_form(body).await {
             Some(p) => p,
-            None => return no_redirect(json, "the consent form could not be read"),
+            None => {
+                let why = NoRedirect(
+                    NoRedirectKind::Malformed,
+                    "the consent form could not be read".to_owned(),
+                );
+                return no_redirect(state, req, json, why).await;
+            }
         }
     };
     let header_csrf = req
@@ -132,7 +187,7 @@ async fn flow(
 ) -> Response {
     match flow_inner(state, req, params, json, decision).await {
         Ok(resp) => resp,
-        Err(e) => internal(e),
+        Err(e) => internal(state, e),
     }
 }
 
@@ -152,13 +207,14 @@ async fn flow_inner(
     let registered = row.as_ref().map(ClientRow::to_registered).transpose()?;
     let redirect = match authorize::resolve_redirect(params, registered.as_ref()) {
         Ok(r) => r,
-        Err(NoRedirect(message)) => return Ok(no_redirect(json, &message)),
+        Err(why) => return Ok(no_redirect(state, req, json, why).await),
     };
     let (Some(row), Some(client)) = (row, registered) else {
-        return Ok(no_redirect(
-            json,
-            "there is no application with this client_id",
-        ));
+        let why = NoRedirect(
+            NoRedirectKind::UnknownClient,
+            "there is no application with this client_id".to_owned(),
+        );
+        return Ok(no_redirect(state, req, json, why).await);
     };
     let redirect_uri = redirect.0.clone();
     // For error redirects: the state as sent (unless it was sent twice).
@@ -220,14 +276,18 @@ async fn flow_inner(
                     }
                 }
                 (Decision::Consent, Some(s)) => {
-                    Ok(consent(state, &row, &request, params, &s, json))
+                    let next = current_path(req);
+                    Ok(consent(state, &row, &request, params, &s, &next, json))
                 }
                 (Decision::Issue, Some(s)) => {
                     let uri = issue_code(state, &request, &s.user.id).await?;
                     Ok(to_client(json, &uri))
                 }
                 (Decision::Fail(e), _) => Ok(fail(&e)),
-                (_, None) => Ok(no_redirect(json, "sign in first")),
+                (_, None) => {
+                    let why = NoRedirect(NoRedirectKind::Malformed, "sign in first".to_owned());
+                    Ok(no_redirect(state, req, json, why).await)
+                }
             }
         }
         Some((decision, csrf)) => {
@@ -239,9 +299,14 @@ async fn flow_inner(
                     )
                 } else {
                     error_page(
-                        StatusCode::UNAUTHORIZED,
-                        "Your session has ended",
-                        "Sign in again, then return to the application to start over.",
+                        state,
+                        None,
+                        ErrorPage::new(
+                            StatusCode::UNAUTHORIZED,
+                            "Your session has ended",
+                            "You were signed out before you answered, so the app has not been given access.",
+                            "Go back to the app and start again; you will be asked to sign in.",
+                        ),
                     )
                 });
             };
@@ -255,9 +320,14 @@ async fn flow_inner(
                     )
                 } else {
                     error_page(
-                        StatusCode::FORBIDDEN,
-                        "Request refused",
-                        "This approval did not come from this server's consent page.",
+                        state,
+                        Some(s.view("/account")),
+                        ErrorPage::new(
+                            StatusCode::FORBIDDEN,
+                            "This approval has expired",
+                            "The answer did not come from the consent page of your current session, so the app has not been given access.",
+                            "Go back to the app and start again.",
+                        ),
                     )
                 });
             }
@@ -372,20 +442,21 @@ fn consent(
     request: &AuthorizeRequest,
     params: &FormParams,
     signed_in: &SignedIn,
+    next: &str,
     json: bool,
 ) -> Response {
-    let scopes: Vec<(String, String)> = request
+    let scopes: Vec<ScopeView> = request
         .scope
         .iter()
-        .map(|name| {
-            let description = state
+        .map(|name| ScopeView {
+            name: name.to_owned(),
+            description: state
                 .settings
                 .scopes
                 .entries()
                 .iter()
                 .find(|e| e.name == name)
-                .map_or_else(String::new, |e| e.description.clone());
-            (name.to_owned(), description)
+                .map_or_else(String::new, |e| e.description.clone()),
         })
         .collect();
     let redirect_host = host_of(&request.redirect_uri);
@@ -399,74 +470,40 @@ fn consent(
                     "description": client.description,
                     "website": client.website,
                     "icon_url": client.icon_url,
+                    "verified": !client.self_registered(),
                 },
                 "user": { "username": signed_in.user.username },
                 "redirect_uri": request.redirect_uri,
                 "redirect_host": redirect_host,
-                "scopes": scopes.iter().map(|(n, d)| json!({"name": n, "description": d})).collect::<Vec<_>>(),
+                "scopes": scopes.iter().map(|s| json!({"name": s.name, "description": s.description})).collect::<Vec<_>>(),
                 "csrf_token": signed_in.session.csrf_token,
             }),
         );
     }
-    let hidden: String = params
-        .pairs()
-        .iter()
-        .filter(|(k, _)| k != "csrf_token" && k != "decision")
-        .map(|(k, v)| {
-            format!(
-                r#"<input type="hidden" name="{}" value="{}">"#,
-                esc(k),
-                esc(v)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let icon = client
-        .icon_url
-        .as_deref()
-        .map(|u| format!(r#"<img src="{}" alt="">"#, esc(u)))
-        .unwrap_or_default();
-    let website = client
-        .website
-        .as_deref()
-        .map(|w| {
-            format!(
-                r#"<div class="muted"><a href="{0}" rel="noopener noreferrer">{0}</a></div>"#,
-                esc(w)
-            )
-        })
-        .unwrap_or_default();
-    let description = if client.description.is_empty() {
-        String::new()
-    } else {
-        format!(r#"<p class="muted">{}</p>"#, esc(&client.description))
+    let page = ConsentPage {
+        client: ConsentClient {
+            client_id: client.id.clone(),
+            name: client.name.clone(),
+            description: client.description.clone(),
+            website: client.website.clone(),
+            logo_url: client.icon_url.clone(),
+            redirect_host,
+            verified: !client.self_registered(),
+        },
+        scopes,
+        params: params
+            .pairs()
+            .iter()
+            .filter(|(k, _)| k != "csrf_token" && k != "decision")
+            .cloned()
+            .collect(),
+        csrf_token: signed_in.session.csrf_token.clone(),
     };
-    let scope_items: String = scopes
-        .iter()
-        .map(|(n, d)| format!("<li>{}<br><code>{}</code></li>", esc(d), esc(n)))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let body = format!(
-        r#"<div class="app">{icon}<div><div class="name">{name}</div>{website}</div></div>
-{description}
-<h1>Allow {name} to access your account?</h1>
-<p class="lead">Signed in as <strong>{user}</strong>. {name} will be able to:</p>
-<ul class="scopes">
-{scope_items}
-</ul>
-<p class="muted">You will be sent back to <strong>{host}</strong>.</p>
-<form method="post" action="/oauth/authorize">
-{hidden}
-<input type="hidden" name="csrf_token" value="{csrf}">
-<div class="actions">
-<button type="submit" name="decision" value="deny">Deny</button>
-<button class="primary" type="submit" name="decision" value="approve">Approve</button>
-</div>
-</form>"#,
-        name = esc(&client.name),
-        user = esc(&signed_in.user.username),
-        host = esc(&redirect_host),
-        csrf = esc(&signed_in.session.csrf_token),
-    );
-    page(StatusCode::OK, &format!("Authorize {}", client.name), &body)
+    render(
+        state,
+        StatusCode::OK,
+        "consent.html",
+        Some(signed_in.view(next)),
+        &page,
+    )
 }

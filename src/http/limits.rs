@@ -59,12 +59,17 @@ pub fn limited(req: &Request, retry_after: u64) -> Response {
         .get(poem::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    if path == "/login" && wants_html {
-        let mut resp = crate::web::error_page(
+    if path == "/login"
+        && wants_html
+        && let Some(state) = req.data::<AppState>()
+    {
+        let page = crate::web::views::ErrorPage::new(
             poem::http::StatusCode::TOO_MANY_REQUESTS,
             "Too many attempts",
-            &format!("Too many sign-in attempts. Try again in {retry_after} seconds."),
+            "There were too many sign-in attempts from here or for this account.",
+            &format!("Wait {retry_after} seconds, then try again."),
         );
+        let mut resp = crate::web::error_page(state, None, page);
         resp.headers_mut()
             .insert(poem::http::header::RETRY_AFTER, retry_after.into());
         return resp;

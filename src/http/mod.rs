@@ -185,20 +185,34 @@ pub async fn security_headers<E: Endpoint>(ep: E, req: Request) -> poem::Result<
     Ok(resp)
 }
 
-/// One log line per request: method, path (never the query string, which can carry
-/// codes), status and latency. Bodies and headers are never logged.
+/// Gives each request an id: on the `X-Request-Id` response header, on every log
+/// line the request causes (a `request` span) and on error pages, so a person's
+/// report can be matched with the log. Then one log line per request: method, path
+/// (never the query string, which can carry codes), status and latency. Bodies and
+/// headers are never logged.
 pub async fn access_log<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
+    use tracing::Instrument;
+    let id = crate::web::next_request_id();
+    let span = tracing::info_span!("request", id = %id);
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let started = std::time::Instant::now();
-    let result = ep.call(req).await.map(IntoResponse::into_response);
+    let call = async { ep.call(req).await.map(IntoResponse::into_response) };
+    let result = crate::web::with_request_id(id.clone(), call)
+        .instrument(span.clone())
+        .await;
     let elapsed_us = started.elapsed().as_micros() as u64;
     let status = match &result {
         Ok(resp) => resp.status().as_u16(),
         Err(err) => err.status().as_u16(),
     };
-    tracing::debug!(%method, %path, status, elapsed_us, "request");
-    result
+    span.in_scope(|| tracing::debug!(%method, %path, status, elapsed_us, "request"));
+    result.map(|mut resp| {
+        if let Ok(v) = header::HeaderValue::from_str(&id) {
+            resp.headers_mut().insert("x-request-id", v);
+        }
+        resp
+    })
 }
 
 /// An `OpenApi` that describes `T` without serving it: the spec needs only types,

@@ -43,7 +43,19 @@ pub enum Prompt {
 /// A failure about the client or redirect URI: shown on an error page, never sent to
 /// the redirect URI (RFC 6749 §4.1.2.1), which would make this an open redirector.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NoRedirect(pub String);
+pub struct NoRedirect(pub NoRedirectKind, pub String);
+
+/// Why there is no redirect URI to answer on: each asks the person for something
+/// different.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoRedirectKind {
+    /// The request itself is malformed (a parameter missing or repeated).
+    Malformed,
+    /// `client_id` names no registered client.
+    UnknownClient,
+    /// The redirect URI is not one the client registered (or none can be chosen).
+    RedirectUri,
+}
 
 const MAX_STATE: usize = 2048;
 
@@ -56,13 +68,20 @@ pub fn resolve_redirect(
     let single = |name: &str| {
         params
             .single(name)
-            .map_err(|e| NoRedirect(e.description.into_owned()))
+            .map_err(|e| NoRedirect(NoRedirectKind::Malformed, e.description.into_owned()))
     };
     if single("client_id")?.is_none() {
-        return Err(NoRedirect("the client_id parameter is missing".to_owned()));
+        return Err(NoRedirect(
+            NoRedirectKind::Malformed,
+            "the client_id parameter is missing".to_owned(),
+        ));
     }
-    let client = client
-        .ok_or_else(|| NoRedirect("there is no application with this client_id".to_owned()))?;
+    let client = client.ok_or_else(|| {
+        NoRedirect(
+            NoRedirectKind::UnknownClient,
+            "there is no application with this client_id".to_owned(),
+        )
+    })?;
     match single("redirect_uri")? {
         Some(requested) => {
             if client
@@ -73,6 +92,7 @@ pub fn resolve_redirect(
                 Ok((requested.to_owned(), true))
             } else {
                 Err(NoRedirect(
+                    NoRedirectKind::RedirectUri,
                     "the redirect_uri is not registered for this application".to_owned(),
                 ))
             }
@@ -81,9 +101,11 @@ pub fn resolve_redirect(
         None => match client.redirect_uris.as_slice() {
             [only] => Ok((only.clone(), false)),
             [] => Err(NoRedirect(
+                NoRedirectKind::RedirectUri,
                 "this application has no redirect URI registered".to_owned(),
             )),
             _ => Err(NoRedirect(
+                NoRedirectKind::RedirectUri,
                 "redirect_uri is required: this application registered several".to_owned(),
             )),
         },

@@ -57,6 +57,13 @@ pub struct NewClient {
 }
 
 impl ClientRow {
+    /// Made by one of the users (settings pages, apps API) or by itself (RFC 7591),
+    /// rather than by the operator on the CLI: its name and icon are its own claims,
+    /// and the consent page says so.
+    pub fn self_registered(&self) -> bool {
+        self.owner_id.is_some() || self.registration_token_hash.is_some()
+    }
+
     pub fn redirect_uri_list(&self) -> Result<Vec<String>, StoreError> {
         serde_json::from_str(&self.redirect_uris)
             .map_err(|e| StoreError::Corrupt(format!("client {}: redirect_uris: {e}", self.id)))

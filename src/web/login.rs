@@ -1,7 +1,8 @@
 //! `GET/POST /login`, `POST /logout`, and the small signed-in home page at `/`.
 
 use super::session::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
-use super::{error_page, esc, is_local_path, page};
+use super::views::{ErrorPage, LoginPage};
+use super::{error_page, is_local_path, render};
 use crate::app::AppState;
 use crate::http::payloads::MAX_BODY_BYTES;
 use crate::oauth::form::FormParams;
@@ -42,26 +43,13 @@ fn login_form(
     error: Option<&str>,
 ) -> Response {
     let csrf = url_token::<16>();
-    let error_html = error
-        .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, esc(e)))
-        .unwrap_or_default();
-    let body = format!(
-        r#"<h1>Sign in</h1>
-<p class="lead">Use your account on this server.</p>
-<form method="post" action="/login">
-<input type="hidden" name="csrf_token" value="{csrf}">
-<input type="hidden" name="next" value="{next}">
-<label for="username">Username</label>
-<input type="text" id="username" name="username" value="{username}" autocomplete="username" autocapitalize="none" required autofocus>
-<label for="password">Password</label>
-<input type="password" id="password" name="password" autocomplete="current-password" required>
-{error_html}
-<div class="actions"><button class="primary" type="submit">Sign in</button></div>
-</form>"#,
-        next = esc(next),
-        username = esc(username),
-    );
-    let mut resp = page(status, "Sign in", &body);
+    let page = LoginPage {
+        next: next.to_owned(),
+        username: username.to_owned(),
+        error: error.map(str::to_owned),
+        csrf_token: csrf.clone(),
+    };
+    let mut resp = render(state, status, "login.html", None, &page);
     // Login CSRF: the form must come from a page this browser loaded from us
     // (double-submit: the hidden field must equal this cookie).
     if let Ok(v) = session::set_cookie(state, LOGIN_CSRF_COOKIE, &csrf, "/login", 3600).parse() {
@@ -78,7 +66,7 @@ pub async fn login_page(req: &Request, Data(state): Data<&AppState>) -> Response
     match session::current(state, req).await {
         Ok(Some(_)) => see_other(&next),
         Ok(None) => login_form(state, StatusCode::OK, &next, "", None),
-        Err(e) => internal(e),
+        Err(e) => internal(state, e),
     }
 }
 
@@ -87,9 +75,14 @@ pub async fn login_page(req: &Request, Data(state): Data<&AppState>) -> Response
 pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
     let Some(form) = read_form(body).await else {
         return error_page(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The sign-in form could not be read.",
+            state,
+            None,
+            ErrorPage::new(
+                StatusCode::BAD_REQUEST,
+                "The sign-in form could not be read",
+                "What your browser sent was not a sign-in form this server understands.",
+                "Go back, reload the sign-in page and try again.",
+            ),
         );
     };
     let field = |name: &str| form.single(name).ok().flatten();
@@ -131,7 +124,7 @@ pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState
                 }
                 resp
             }
-            Err(e) => internal(e),
+            Err(e) => internal(state, e),
         },
         // One message for unknown user and wrong password.
         Ok(None) => {
@@ -144,11 +137,13 @@ pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState
                 Some("Incorrect username or password."),
             )
         }
-        Err(e) => internal(e),
+        Err(e) => internal(state, e),
     }
 }
 
-/// `POST /logout` (needs the session's CSRF token).
+/// `POST /logout` (needs the session's CSRF token). Leads to sign-in, and after
+/// it to the form's `next` when that is a page here: signing out of a consent page
+/// keeps the authorization request for the next person to sign in.
 #[handler]
 pub async fn logout(req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
     let form = read_form(body).await.unwrap_or_default();
@@ -157,19 +152,37 @@ pub async fn logout(req: &Request, body: Body, Data(state): Data<&AppState>) -> 
             let submitted = form.single("csrf_token").ok().flatten();
             if !session::csrf_matches(&signed_in.session.csrf_token, submitted) {
                 return error_page(
-                    StatusCode::FORBIDDEN,
-                    "Sign-out refused",
-                    "The request did not come from this server's page.",
+                    state,
+                    Some(signed_in.view("/account")),
+                    ErrorPage::new(
+                        StatusCode::FORBIDDEN,
+                        "Sign-out refused",
+                        "The sign-out request did not come from a page of this server, so you are still signed in.",
+                        "Use the Sign out button on this page.",
+                    ),
                 );
             }
             if let Err(e) = session::end(state, req).await {
-                return internal(e);
+                return internal(state, e);
             }
+            tracing::info!(user_id = %signed_in.user.id, "signed out");
         }
         Ok(None) => {}
-        Err(e) => return internal(e),
+        Err(e) => return internal(state, e),
     }
-    let mut resp = see_other("/login");
+    let login = match form
+        .single("next")
+        .ok()
+        .flatten()
+        .filter(|n| is_local_path(n))
+    {
+        Some(next) => format!(
+            "/login?next={}",
+            percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        None => "/login".to_owned(),
+    };
+    let mut resp = see_other(&login);
     for name in [SESSION_COOKIE, session::CSRF_COOKIE] {
         if let Ok(v) = session::clear_cookie(state, name, "/").parse() {
             resp.headers_mut().append(header::SET_COOKIE, v);
@@ -178,36 +191,33 @@ pub async fn logout(req: &Request, body: Body, Data(state): Data<&AppState>) -> 
     resp
 }
 
-/// `GET /account`: who is signed in, with a sign-out button.
+/// `GET /account`: who is signed in, with links to the settings pages.
 #[handler]
 pub async fn home(req: &Request, Data(state): Data<&AppState>) -> Response {
     match session::current(state, req).await {
-        Ok(Some(s)) => page(
+        Ok(Some(s)) => render(
+            state,
             StatusCode::OK,
-            "Signed in",
-            &format!(
-                r#"<h1>Signed in as {}</h1>
-<p class="lead">Applications you authorize will send you back here to approve them.</p>
-<p><a href="/settings/apps">Your apps</a> · <a href="/settings/authorized">Authorized apps</a></p>
-<form method="post" action="/logout">
-<input type="hidden" name="csrf_token" value="{}">
-<div class="actions"><button type="submit">Sign out</button></div>
-</form>"#,
-                esc(&s.user.username),
-                esc(&s.session.csrf_token)
-            ),
+            "account.html",
+            Some(s.view("/account")),
+            &serde_json::json!({}),
         ),
         Ok(None) => see_other("/login"),
-        Err(e) => internal(e),
+        Err(e) => internal(state, e),
     }
 }
 
 /// Logs an infrastructure failure once and shows a page without details.
-pub fn internal(e: impl std::fmt::Display) -> Response {
+pub fn internal(state: &AppState, e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "page failed");
     error_page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "The server could not complete the request. Please try again.",
+        state,
+        None,
+        ErrorPage::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "The server could not complete the request.",
+            "Please try again in a moment. If it keeps happening, contact support with the request id below.",
+        ),
     )
 }

@@ -59,6 +59,18 @@ pub struct SignedIn {
     pub session: SessionRow,
 }
 
+impl SignedIn {
+    /// How the pages show this person; signing out leads to sign-in, then `next`.
+    pub fn view<'a>(&'a self, next: &'a str) -> crate::web::pages::SignedInView<'a> {
+        crate::web::pages::SignedInView {
+            username: &self.user.username,
+            name: self.user.name.as_deref(),
+            csrf_token: &self.session.csrf_token,
+            next,
+        }
+    }
+}
+
 /// The request's live session, if it has one.
 pub async fn current(state: &AppState, req: &Request) -> Result<Option<SignedIn>, StoreError> {
     match cookie(req, SESSION_COOKIE) {

@@ -2,9 +2,13 @@
 //! pages. Plain forms posting back here, each carrying the session's CSRF token; the
 //! same client rules as the API and the CLI (`crate::clients`).
 
-use super::esc;
 use super::login::{internal, read_form, see_other};
 use super::session::{self, SignedIn};
+use super::views::{
+    AppForm, AppItem, AppPage, AppSummary, AppsPage, AuthorizedPage, Choice, ErrorPage, GrantItem,
+    SecretPage,
+};
+use super::{error_page, render};
 use crate::app::AppState;
 use crate::clients::{self, ClientError, Origin};
 use crate::oauth::form::FormParams;
@@ -15,33 +19,6 @@ use crate::store::{self, StoreError};
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
-
-/// Settings pages run one script of ours (the copy button); nothing else.
-const SETTINGS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-
-fn settings_page(status: StatusCode, title: &str, body: &str) -> Response {
-    let mut resp = super::page_in(status, title, body, "card wide");
-    resp.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static(SETTINGS_CSP),
-    );
-    resp
-}
-
-fn nav(current: &str) -> String {
-    let link = |href: &str, label: &str| {
-        if href == current {
-            format!(r#"<a href="{href}" aria-current="page">{label}</a>"#)
-        } else {
-            format!(r#"<a href="{href}">{label}</a>"#)
-        }
-    };
-    format!(
-        r#"<nav class="tabs">{} {} <a href="/account">Account</a></nav>"#,
-        link("/settings/apps", "Your apps"),
-        link("/settings/authorized", "Authorized apps")
-    )
-}
 
 /// The signed-in user, or the response that sends them to sign in.
 async fn signed_in(state: &AppState, req: &Request) -> Result<SignedIn, Response> {
@@ -54,7 +31,7 @@ async fn signed_in(state: &AppState, req: &Request) -> Result<SignedIn, Response
             );
             Err(see_other(&format!("/login?next={next}")))
         }
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(internal(state, e)),
     }
 }
 
@@ -65,19 +42,30 @@ async fn posted(
     body: Body,
 ) -> Result<(SignedIn, FormParams), Response> {
     let who = signed_in(state, req).await?;
+    let path = req.uri().path();
     let Some(form) = read_form(body).await else {
-        return Err(super::error_page(
-            StatusCode::BAD_REQUEST,
-            "Bad request",
-            "The form could not be read.",
+        return Err(error_page(
+            state,
+            Some(who.view(path)),
+            ErrorPage::new(
+                StatusCode::BAD_REQUEST,
+                "The form could not be read",
+                "What your browser sent was not a form this page understands.",
+                "Go back, reload the page and try again.",
+            ),
         ));
     };
     let submitted = form.single("csrf_token").ok().flatten();
     if !session::csrf_matches(&who.session.csrf_token, submitted) {
-        return Err(super::error_page(
-            StatusCode::FORBIDDEN,
-            "Request refused",
-            "The form did not come from this server's page. Reload the page and try again.",
+        return Err(error_page(
+            state,
+            Some(who.view(path)),
+            ErrorPage::new(
+                StatusCode::FORBIDDEN,
+                "Request refused",
+                "The form did not come from this server's page in your current session, so nothing was changed.",
+                "Reload the page and try again.",
+            ),
         ));
     }
     Ok((who, form))
@@ -104,72 +92,51 @@ fn utc(ts: i64) -> String {
     )
 }
 
-/// The app fields of the create and edit forms.
-fn app_fields(state: &AppState, meta: &ClientMetadata, creating: bool) -> String {
-    let scopes: String = state
+/// The create and edit forms' fields, filled from `meta`.
+fn app_form(state: &AppState, meta: &ClientMetadata, creating: bool) -> AppForm {
+    let scopes = state
         .settings
         .scopes
         .entries()
         .iter()
-        .map(|e| {
-            let checked = match &meta.scope {
-                Some(s) => s.split_whitespace().any(|x| x == e.name),
-                None => false,
-            };
-            format!(
-                r#"<label class="check"><input type="checkbox" name="scope" value="{n}"{c}> <code>{n}</code> <span class="muted">{d}</span></label>"#,
-                n = esc(&e.name),
-                d = esc(&e.description),
-                c = if checked { " checked" } else { "" }
-            )
+        .map(|e| Choice {
+            value: e.name.clone(),
+            label: e.description.clone(),
+            checked: meta
+                .scope
+                .as_deref()
+                .is_some_and(|s| s.split_whitespace().any(|x| x == e.name)),
         })
         .collect();
-    let grants: String = [
-        (GrantType::AuthorizationCode, "Authorization code (people sign in)"),
+    let grant_types = [
+        (
+            GrantType::AuthorizationCode,
+            "Authorization code (people sign in)",
+        ),
         (GrantType::RefreshToken, "Refresh tokens"),
-        (GrantType::ClientCredentials, "Client credentials (server to server)"),
+        (
+            GrantType::ClientCredentials,
+            "Client credentials (server to server)",
+        ),
     ]
     .iter()
-    .map(|(g, label)| {
-        format!(
-            r#"<label class="check"><input type="checkbox" name="grant_type" value="{v}"{c}> {label}</label>"#,
-            v = g.as_str(),
-            c = if meta.grant_types.contains(g) { " checked" } else { "" }
-        )
+    .map(|(g, label)| Choice {
+        value: g.as_str().to_owned(),
+        label: (*label).to_owned(),
+        checked: meta.grant_types.contains(g),
     })
     .collect();
-    let client_type = if creating {
-        format!(
-            r#"<fieldset><legend>Type</legend>
-<label class="check"><input type="radio" name="client_type" value="confidential"{}> Confidential: runs on a server and keeps a secret</label>
-<label class="check"><input type="radio" name="client_type" value="public"{}> Public: browser, desktop or CLI app; no secret, PKCE required</label>
-</fieldset>"#,
-            if meta.public { "" } else { " checked" },
-            if meta.public { " checked" } else { "" }
-        )
-    } else {
-        String::new()
-    };
-    format!(
-        r#"<label for="name">Name</label>
-<input type="text" id="name" name="name" value="{name}" maxlength="100" required>
-<label for="description">Description</label>
-<input type="text" id="description" name="description" value="{description}" maxlength="1000">
-<label for="website">Website</label>
-<input type="text" id="website" name="website" value="{website}" placeholder="https://">
-<label for="icon_url">Icon URL</label>
-<input type="text" id="icon_url" name="icon_url" value="{icon_url}" placeholder="https://">
-<label for="redirect_uris">Redirect URIs, one per line</label>
-<textarea id="redirect_uris" name="redirect_uris" rows="3" placeholder="https://app.example/callback">{redirects}</textarea>
-{client_type}
-<fieldset><legend>Grant types</legend>{grants}<p class="muted">None ticked: the usual ones for the app's type.</p></fieldset>
-<fieldset><legend>Scopes</legend>{scopes}<p class="muted">None ticked: every scope.</p></fieldset>"#,
-        name = esc(&meta.name),
-        description = esc(&meta.description),
-        website = esc(meta.website.as_deref().unwrap_or("")),
-        icon_url = esc(meta.icon_url.as_deref().unwrap_or("")),
-        redirects = esc(&meta.redirect_uris.join("\n")),
-    )
+    AppForm {
+        name: meta.name.clone(),
+        description: meta.description.clone(),
+        website: meta.website.clone().unwrap_or_default(),
+        icon_url: meta.icon_url.clone().unwrap_or_default(),
+        redirect_uris: meta.redirect_uris.join("\n"),
+        creating,
+        public: meta.public,
+        grant_types,
+        scopes,
+    }
 }
 
 /// Client metadata from a submitted app form.
@@ -205,12 +172,6 @@ fn metadata_from(form: &FormParams, public: bool) -> Result<ClientMetadata, Stri
     })
 }
 
-fn error_html(error: Option<&str>) -> String {
-    error
-        .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, esc(e)))
-        .unwrap_or_default()
-}
-
 async fn apps_page(
     state: &AppState,
     who: &SignedIn,
@@ -220,73 +181,52 @@ async fn apps_page(
 ) -> Response {
     let rows = match store::clients::list_owned(&state.db, &who.user.id).await {
         Ok(r) => r,
-        Err(e) => return internal(e),
+        Err(e) => return internal(state, e),
     };
-    let list = if rows.is_empty() {
-        r#"<p class="muted">You have no apps yet.</p>"#.to_owned()
-    } else {
-        let items: String = rows
-            .iter()
-            .map(|r| {
-                format!(
-                    r#"<li><div><a class="name" href="/settings/apps/{id}">{name}</a> <span class="badge">{kind}</span><br><code>{id}</code></div></li>"#,
-                    id = esc(&r.id),
-                    name = esc(&r.name),
-                    kind = esc(&r.client_type),
-                )
+    let page = AppsPage {
+        apps: rows
+            .into_iter()
+            .map(|r| AppItem {
+                id: r.id,
+                name: r.name,
+                kind: r.client_type,
             })
-            .collect();
-        format!(r#"<ul class="items">{items}</ul>"#)
+            .collect(),
+        form: app_form(state, draft, true),
+        error: error.map(str::to_owned),
     };
-    let body = format!(
-        r#"{nav}
-<h1>Your apps</h1>
-<p class="lead">OAuth applications you own, signed in as {user}.</p>
-{list}
-<h2>Create an app</h2>
-<form method="post" action="/settings/apps">
-<input type="hidden" name="csrf_token" value="{csrf}">
-{fields}
-{error}
-<div class="actions"><button class="primary" type="submit">Create app</button></div>
-</form>"#,
-        nav = nav("/settings/apps"),
-        user = esc(&who.user.username),
-        csrf = esc(&who.session.csrf_token),
-        fields = app_fields(state, draft, true),
-        error = error_html(error),
-    );
-    settings_page(status, "Your apps", &body)
+    render(
+        state,
+        status,
+        "apps.html",
+        Some(who.view("/settings/apps")),
+        &page,
+    )
 }
 
 /// A secret shown once, selectable without scripts, with a copy button for
 /// browsers that run ours.
-fn secret_page(title: &str, row: &ClientRow, secret: Option<&str>, note: &str) -> Response {
-    let secret_html = secret
-        .map(|s| {
-            format!(
-                r#"<label for="client_secret">Client secret</label>
-<div class="copyable"><input type="text" id="client_secret" class="secret" value="{s}" readonly spellcheck="false"><button type="button" class="copy" data-copy="client_secret" hidden>Copy</button></div>
-<p class="warning">Copy the secret now: it is shown only once and cannot be recovered.</p>"#,
-                s = esc(s)
-            )
-        })
-        .unwrap_or_default();
-    let body = format!(
-        r#"{nav}
-<h1>{title}</h1>
-<p class="lead">{note}</p>
-<label for="client_id">Client ID</label>
-<div class="copyable"><input type="text" id="client_id" class="secret" value="{id}" readonly spellcheck="false"><button type="button" class="copy" data-copy="client_id" hidden>Copy</button></div>
-{secret_html}
-<div class="actions"><a class="button" href="/settings/apps/{id}">Done</a></div>
-<script src="/assets/copy.js"></script>"#,
-        nav = nav("/settings/apps"),
-        title = esc(title),
-        note = esc(note),
-        id = esc(&row.id),
-    );
-    settings_page(StatusCode::OK, title, &body)
+fn secret_page(
+    state: &AppState,
+    who: &SignedIn,
+    title: &str,
+    row: &ClientRow,
+    secret: Option<&str>,
+    note: &str,
+) -> Response {
+    let page = SecretPage {
+        title: title.to_owned(),
+        note: note.to_owned(),
+        client_id: row.id.clone(),
+        client_secret: secret.map(str::to_owned),
+    };
+    render(
+        state,
+        StatusCode::OK,
+        "app_secret.html",
+        Some(who.view("/settings/apps")),
+        &page,
+    )
 }
 
 fn invalid_message(e: &ClientError) -> Option<String> {
@@ -351,6 +291,8 @@ pub async fn create_app(req: &Request, body: Body, Data(state): Data<&AppState>)
         Ok(created) => {
             tracing::info!(client_id = %created.row.id, user_id = %who.user.id, "app created");
             secret_page(
+                state,
+                &who,
                 "App created",
                 &created.row,
                 created.client_secret.as_deref(),
@@ -359,7 +301,7 @@ pub async fn create_app(req: &Request, body: Body, Data(state): Data<&AppState>)
         }
         Err(e) => match invalid_message(&e) {
             Some(msg) => apps_page(state, &who, StatusCode::BAD_REQUEST, &meta, Some(&msg)).await,
-            None => internal(e),
+            None => internal(state, e),
         },
     }
 }
@@ -368,12 +310,17 @@ pub async fn create_app(req: &Request, body: Body, Data(state): Data<&AppState>)
 async fn owned(state: &AppState, who: &SignedIn, id: &str) -> Result<ClientRow, Response> {
     match store::clients::find_client(&state.db, id).await {
         Ok(Some(row)) if row.owner_id.as_deref() == Some(who.user.id.as_str()) => Ok(row),
-        Ok(_) => Err(super::error_page(
-            StatusCode::NOT_FOUND,
-            "No such app",
-            "You have no app with this client ID.",
+        Ok(_) => Err(error_page(
+            state,
+            Some(who.view("/settings/apps")),
+            ErrorPage::new(
+                StatusCode::NOT_FOUND,
+                "No such app",
+                "You have no app with this client ID.",
+                "Pick the app from the list of your apps.",
+            ),
         )),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(internal(state, e)),
     }
 }
 
@@ -397,44 +344,18 @@ fn edit_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
-    let csrf = esc(&who.session.csrf_token);
-    let id = esc(&row.id);
-    let rotate = if row.client_type == ClientType::Confidential.as_str() {
-        format!(
-            r#"<form method="post" action="/settings/apps/{id}/secret">
-<input type="hidden" name="csrf_token" value="{csrf}">
-<h2>Client secret</h2>
-<p class="muted">Rotating makes a new secret; the current one stops working at once.</p>
-<div class="actions"><button type="submit">Rotate secret</button></div>
-</form>"#
-        )
-    } else {
-        String::new()
+    let page = AppPage {
+        app: AppSummary {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            kind: row.client_type.clone(),
+            confidential: row.client_type == ClientType::Confidential.as_str(),
+        },
+        form: app_form(state, meta, false),
+        error: error.map(str::to_owned),
     };
-    let body = format!(
-        r#"{nav}
-<h1>{name}</h1>
-<p class="lead"><span class="badge">{kind}</span> <code>{id}</code></p>
-<form method="post" action="/settings/apps/{id}">
-<input type="hidden" name="csrf_token" value="{csrf}">
-{fields}
-{error}
-<div class="actions"><button class="primary" type="submit">Save changes</button></div>
-</form>
-{rotate}
-<form method="post" action="/settings/apps/{id}/delete">
-<input type="hidden" name="csrf_token" value="{csrf}">
-<h2>Delete</h2>
-<p class="muted">Deleting the app signs it out everywhere: its tokens stop working.</p>
-<div class="actions"><button class="danger" type="submit">Delete app</button></div>
-</form>"#,
-        nav = nav("/settings/apps"),
-        name = esc(&row.name),
-        kind = esc(&row.client_type),
-        fields = app_fields(state, meta, false),
-        error = error_html(error),
-    );
-    settings_page(status, &row.name, &body)
+    let path = format!("/settings/apps/{}", row.id);
+    render(state, status, "app.html", Some(who.view(&path)), &page)
 }
 
 /// `GET /settings/apps/{id}`
@@ -450,7 +371,7 @@ pub async fn app(req: &Request, Path(id): Path<String>, Data(state): Data<&AppSt
     };
     match clients::metadata_of(&row) {
         Ok(meta) => edit_page(state, &who, &row, &meta, StatusCode::OK, None),
-        Err(e) => internal(e),
+        Err(e) => internal(state, e),
     }
 }
 
@@ -485,7 +406,7 @@ pub async fn update_app(
             }
             Err(e) => match invalid_message(&e) {
                 Some(msg) => msg,
-                None => return internal(e),
+                None => return internal(state, e),
             },
         },
         Err(msg) => msg.clone(),
@@ -496,7 +417,7 @@ pub async fn update_app(
         Ok(meta) => meta,
         Err(_) => match clients::metadata_of(&row) {
             Ok(current) => current,
-            Err(e) => return internal(e),
+            Err(e) => return internal(state, e),
         },
     };
     edit_page(
@@ -526,18 +447,25 @@ pub async fn rotate_secret(
             state.client_cache.invalidate(&row.id);
             tracing::info!(client_id = %row.id, user_id = %who.user.id, "app secret rotated");
             secret_page(
+                state,
+                &who,
                 "New secret",
                 &row,
                 Some(&secret),
                 "The previous secret no longer works.",
             )
         }
-        Ok(None) => super::error_page(
-            StatusCode::CONFLICT,
-            "No secret",
-            "Public apps have no secret to rotate.",
+        Ok(None) => error_page(
+            state,
+            Some(who.view("/settings/apps")),
+            ErrorPage::new(
+                StatusCode::CONFLICT,
+                "No secret",
+                "Public apps have no secret to rotate.",
+                "Go back to the app's page.",
+            ),
         ),
-        Err(e) => internal(e),
+        Err(e) => internal(state, e),
     }
 }
 
@@ -559,48 +487,36 @@ pub async fn delete_app(
             tracing::info!(client_id = %row.id, user_id = %who.user.id, "app deleted");
             see_other("/settings/apps")
         }
-        Err(e) => internal(e),
+        Err(e) => internal(state, e),
     }
 }
 
 async fn authorized_page(state: &AppState, who: &SignedIn) -> Result<Response, StoreError> {
     let grants = store::grants::list_grants(&state.db, &who.user.id).await?;
-    let csrf = esc(&who.session.csrf_token);
-    let list = if grants.is_empty() {
-        r#"<p class="muted">You have not authorized any apps.</p>"#.to_owned()
-    } else {
-        let items: String = grants
-            .iter()
-            .map(|g| {
-                let scopes: String = g
+    let page = AuthorizedPage {
+        grants: grants
+            .into_iter()
+            .map(|g| GrantItem {
+                scopes: g
                     .consent
                     .scopes
                     .split_whitespace()
-                    .map(|s| format!("<code>{}</code> ", esc(s)))
-                    .collect();
-                let last = g
-                    .last_used_at
-                    .map(|t| format!("last used {}", utc(t)))
-                    .unwrap_or_else(|| "never used".to_owned());
-                format!(
-                    r#"<li><div><span class="name">{name}</span><br>{scopes}<br><span class="muted">Authorized {first}, {last}</span></div>
-<form method="post" action="/settings/authorized/{id}/revoke"><input type="hidden" name="csrf_token" value="{csrf}"><button class="danger" type="submit" aria-label="Revoke {name}">Revoke</button></form></li>"#,
-                    name = esc(&g.client_name),
-                    id = esc(&g.consent.client_id),
-                    first = utc(g.consent.created_at),
-                )
+                    .map(str::to_owned)
+                    .collect(),
+                first_authorized: utc(g.consent.created_at),
+                last_used: g.last_used_at.map(utc),
+                client_id: g.consent.client_id,
+                name: g.client_name,
             })
-            .collect();
-        format!(r#"<ul class="items">{items}</ul>"#)
+            .collect(),
     };
-    let body = format!(
-        r#"{nav}
-<h1>Authorized apps</h1>
-<p class="lead">Apps that can act for you. Revoking one signs it out: it must ask again.</p>
-{list}"#,
-        nav = nav("/settings/authorized"),
-    );
-    Ok(settings_page(StatusCode::OK, "Authorized apps", &body))
+    Ok(render(
+        state,
+        StatusCode::OK,
+        "authorized.html",
+        Some(who.view("/settings/authorized")),
+        &page,
+    ))
 }
 
 /// `GET /settings/authorized`
@@ -610,7 +526,9 @@ pub async fn authorized(req: &Request, Data(state): Data<&AppState>) -> Response
         Ok(w) => w,
         Err(resp) => return resp,
     };
-    authorized_page(state, &who).await.unwrap_or_else(internal)
+    authorized_page(state, &who)
+        .await
+        .unwrap_or_else(|e| internal(state, e))
 }
 
 /// `POST /settings/authorized/{client_id}/revoke`
@@ -631,7 +549,7 @@ pub async fn revoke(
             tracing::info!(client_id = %client_id, user_id = %who.user.id, "grant revoked");
             see_other("/settings/authorized")
         }
-        Err(e) => internal(e),
+        Err(e) => internal(state, e),
     }
 }
 

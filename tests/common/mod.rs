@@ -234,7 +234,8 @@ impl TestAppBuilder {
         let database = Db::connect(&settings.database).await.unwrap();
         let keys = KeySet::load(keys_dir.path(), START, settings.access_token_ttl, None).unwrap();
         let clock = ManualClock::new(START);
-        let state = AppState::new(settings, database, keys, Arc::new(clock.clone()));
+        let pages = latchkey::web::pages::Pages::load(&settings.brand).unwrap();
+        let state = AppState::new(settings, pages, database, keys, Arc::new(clock.clone()));
         app::spawn_background(&state, std::time::Duration::from_millis(50));
         let endpoint = app::build(&state);
         let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
@@ -377,17 +378,29 @@ pub fn hidden_value(html: &str, name: &str) -> Option<String> {
     Some(unescape(&html[start..end]))
 }
 
-fn unescape(s: &str) -> String {
+/// HTML text as a browser reads it (the entities our templates write).
+pub fn unescape(s: &str) -> String {
     s.replace("&quot;", "\"")
         .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&#x2f;", "/")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
 
-/// Every hidden input of a page, in order.
+/// Every hidden input of a page's first form posting to `/oauth/authorize` (the
+/// consent form; the page's sign-out form is not part of it), or of the whole page
+/// when it has no such form, in order.
 pub fn hidden_inputs(html: &str) -> Vec<(String, String)> {
-    html.split(r#"<input type="hidden" name=""#)
+    let form = match html.find(r#"action="/oauth/authorize""#) {
+        Some(start) => {
+            let rest = &html[start..];
+            &rest[..rest.find("</form>").unwrap_or(rest.len())]
+        }
+        None => html,
+    };
+    form.split(r#"<input type="hidden" name=""#)
         .skip(1)
         .map(|chunk| {
             let (name, rest) = chunk.split_once('"').unwrap();

@@ -1,0 +1,692 @@
+//! Every page a person sees comes from a template in `templates/` (minijinja, HTML
+//! auto-escaping on, undefined variables are errors), rendered from a typed context.
+//! An operator may replace any of them with a file of the same name in
+//! `templates_dir`; overrides are parsed and rendered against sample contexts at
+//! start, so a broken one stops the server with its file named instead of failing
+//! later in front of a person. The brand's files (`brand_dir`) are read at start too
+//! and served from memory at `/brand/NAME`.
+
+use super::brand::{BrandSettings, Palette, is_asset_name};
+use crate::config::ConfigError;
+use minijinja::{Environment, UndefinedBehavior};
+use poem::Response;
+use poem::http::{StatusCode, header};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The built-in templates, compiled into the binary.
+const BUILTIN: &[(&str, &str)] = &[
+    ("layout.html", include_str!("../../templates/layout.html")),
+    ("forms.html", include_str!("../../templates/forms.html")),
+    (
+        "app_fields.html",
+        include_str!("../../templates/app_fields.html"),
+    ),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("consent.html", include_str!("../../templates/consent.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+    ("account.html", include_str!("../../templates/account.html")),
+    ("apps.html", include_str!("../../templates/apps.html")),
+    ("app.html", include_str!("../../templates/app.html")),
+    (
+        "app_secret.html",
+        include_str!("../../templates/app_secret.html"),
+    ),
+    (
+        "authorized.html",
+        include_str!("../../templates/authorized.html"),
+    ),
+];
+
+const STYLESHEET: &str = include_str!("../../templates/latchkey.css");
+
+/// Pages load only our stylesheet and images from this server or https origins (the
+/// logo, app icons); no scripts, no framing (clickjacking a consent page would be
+/// granting access by proxy). No `form-action`: browsers apply it to the redirect
+/// that follows the consent form, which goes to the app's origin.
+pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'";
+/// The settings pages also run one script of ours (the copy button).
+pub const SETTINGS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Override files larger than this are refused at start.
+const MAX_TEMPLATE_BYTES: u64 = 256 * 1024;
+/// Brand files: at most this many, each at most `MAX_ASSET_BYTES`.
+const MAX_ASSETS: usize = 64;
+const MAX_ASSET_BYTES: u64 = 2 * 1024 * 1024;
+
+/// What every page receives about the brand.
+#[derive(Debug, Clone, Serialize)]
+pub struct BrandView {
+    pub product_name: String,
+    pub logo_url: Option<String>,
+    pub support_url: Option<String>,
+    pub terms_url: Option<String>,
+    pub privacy_url: Option<String>,
+}
+
+/// A file of `brand_dir`, served at `/brand/NAME`.
+#[derive(Debug)]
+pub struct Asset {
+    pub content_type: &'static str,
+    pub bytes: bytes::Bytes,
+}
+
+/// The signed-in person, as the layout shows them.
+#[derive(Debug, Serialize)]
+pub struct SignedInView<'a> {
+    pub username: &'a str,
+    pub name: Option<&'a str>,
+    pub csrf_token: &'a str,
+    /// Where sign-in leads after signing out from this page.
+    pub next: &'a str,
+}
+
+/// The variables every page receives, and the page's own.
+#[derive(Serialize)]
+struct Context<'a, P: Serialize> {
+    brand: &'a BrandView,
+    lang: &'a str,
+    stylesheet: &'a str,
+    request_id: &'a str,
+    signed_in: Option<SignedInView<'a>>,
+    #[serde(flatten)]
+    page: &'a P,
+}
+
+/// The templates, the brand and its files, loaded once at start.
+pub struct Pages {
+    env: Environment<'static>,
+    /// The built-ins alone, to fall back on if an override fails at run time
+    /// (`None` without overrides).
+    builtin: Option<Environment<'static>>,
+    brand: BrandView,
+    lang: String,
+    stylesheet_href: String,
+    pub stylesheet: String,
+    assets: HashMap<String, Asset>,
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // A misspelt variable is an error, never an empty string.
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // HTML escaping for every `.html` template (minijinja's default callback).
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") {
+            minijinja::AutoEscape::Html
+        } else {
+            minijinja::AutoEscape::None
+        }
+    });
+    env
+}
+
+fn builtin_environment() -> Environment<'static> {
+    let mut env = environment();
+    for (name, source) in BUILTIN {
+        // Built-in templates are checked by the unit tests; a failure here is a
+        // programming error that a test run catches before any release.
+        if let Err(e) = env.add_template(name, source) {
+            tracing::error!(template = name, error = %e, "built-in template does not parse");
+        }
+    }
+    env
+}
+
+impl Pages {
+    /// Loads the templates (with overrides), the brand's files and the stylesheet.
+    pub fn load(brand: &BrandSettings) -> Result<Self, ConfigError> {
+        let mut env = builtin_environment();
+        let mut overridden = Vec::new();
+        if let Some(dir) = &brand.templates_dir {
+            for (name, path, source) in read_overrides(dir)? {
+                env.add_template_owned(name.clone(), source).map_err(|e| {
+                    ConfigError(format!("template override {}: {e}", path.display()))
+                })?;
+                overridden.push((name, path));
+            }
+        }
+        let assets = match &brand.brand_dir {
+            Some(dir) => read_assets(dir)?,
+            None => HashMap::new(),
+        };
+        if let Some(name) = brand
+            .logo_url
+            .as_deref()
+            .and_then(|u| u.strip_prefix("/brand/"))
+            && !assets.contains_key(name)
+        {
+            return Err(ConfigError(format!(
+                "logo_url /brand/{name}: there is no such file in brand_dir"
+            )));
+        }
+        let stylesheet = stylesheet(&Palette::from_accent(brand.accent));
+        let version = crate::oauth::types::sha256(stylesheet.as_bytes());
+        let stylesheet_href = format!(
+            "/assets/latchkey.css?v={}",
+            version[..6]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let pages = Self {
+            builtin: (!overridden.is_empty()).then(builtin_environment),
+            env,
+            brand: BrandView {
+                product_name: brand.product_name.clone(),
+                logo_url: brand.logo_url.clone(),
+                support_url: brand.support_url.clone(),
+                terms_url: brand.terms_url.clone(),
+                privacy_url: brand.privacy_url.clone(),
+            },
+            lang: brand.locale.clone(),
+            stylesheet_href,
+            stylesheet,
+            assets,
+        };
+        pages.check(&overridden)?;
+        Ok(pages)
+    }
+
+    /// Renders every page with sample contexts (signed in and not, with and without
+    /// optional values), so an override that refers to a variable the page does not
+    /// have, or fails any other way, is found now.
+    fn check(&self, overridden: &[(String, std::path::PathBuf)]) -> Result<(), ConfigError> {
+        for (template, page, who) in samples::all() {
+            if let Err(e) = self.try_render(&self.env, template, who.as_ref(), &page) {
+                let culprit = e
+                    .name()
+                    .and_then(|n| overridden.iter().find(|(name, _)| name == n))
+                    .or_else(|| overridden.iter().find(|(name, _)| name == template));
+                return Err(ConfigError(match culprit {
+                    Some((_, path)) => format!(
+                        "template override {} fails to render {template}: {e}",
+                        path.display()
+                    ),
+                    None => format!("built-in template {template} fails to render: {e}"),
+                }));
+            }
+        }
+        Ok(())
+    }
+
+    fn try_render<P: Serialize>(
+        &self,
+        env: &Environment<'static>,
+        template: &str,
+        who: Option<&SignedInView<'_>>,
+        page: &P,
+    ) -> Result<String, minijinja::Error> {
+        let request_id = super::request_id();
+        let ctx = Context {
+            brand: &self.brand,
+            lang: &self.lang,
+            stylesheet: &self.stylesheet_href,
+            request_id: &request_id,
+            signed_in: who.map(|w| SignedInView {
+                username: w.username,
+                name: w.name,
+                csrf_token: w.csrf_token,
+                next: w.next,
+            }),
+            page,
+        };
+        env.get_template(template)?.render(ctx)
+    }
+
+    /// The HTML of `template` for `page`. An override that fails at run time (it
+    /// passed the start-up check, so some value took it down an unchecked path) is
+    /// logged and the built-in page shown instead.
+    pub fn render<P: Serialize>(
+        &self,
+        template: &str,
+        who: Option<&SignedInView<'_>>,
+        page: &P,
+    ) -> Option<String> {
+        match self.try_render(&self.env, template, who, page) {
+            Ok(html) => return Some(html),
+            Err(e) => tracing::error!(template, error = %e, "page template failed"),
+        }
+        let builtin = self.builtin.as_ref()?;
+        match self.try_render(builtin, template, who, page) {
+            Ok(html) => Some(html),
+            Err(e) => {
+                tracing::error!(template, error = %e, "built-in page template failed");
+                None
+            }
+        }
+    }
+
+    /// A complete response: the page, or a bare 500 when no template could render.
+    pub fn respond<P: Serialize>(
+        &self,
+        status: StatusCode,
+        template: &str,
+        who: Option<&SignedInView<'_>>,
+        page: &P,
+    ) -> Response {
+        let csp = if matches!(
+            template,
+            "apps.html" | "app.html" | "app_secret.html" | "authorized.html"
+        ) {
+            SETTINGS_CSP
+        } else {
+            PAGE_CSP
+        };
+        let (status, body) = match self.render(template, who, page) {
+            Some(html) => (status, html),
+            None => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be shown. Please try again later.".to_owned(),
+            ),
+        };
+        Response::builder()
+            .status(status)
+            .content_type("text/html; charset=utf-8")
+            .header(header::CONTENT_SECURITY_POLICY, csp)
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(body)
+    }
+
+    pub fn brand(&self) -> &BrandView {
+        &self.brand
+    }
+
+    pub fn asset(&self, name: &str) -> Option<&Asset> {
+        self.assets.get(name)
+    }
+}
+
+/// The stylesheet: the accent for each scheme, then the fixed rules.
+fn stylesheet(p: &Palette) -> String {
+    format!(
+        ":root {{ --accent: {}; --accent-fg: {}; --accent-text: {}; }}\n@media (prefers-color-scheme: dark) {{ :root {{ --accent: {}; --accent-fg: {}; --accent-text: {}; }} }}\n{STYLESHEET}",
+        p.light_accent.hex(),
+        p.light_on_accent.hex(),
+        p.light_accent.hex(),
+        p.dark_accent.hex(),
+        p.dark_on_accent.hex(),
+        p.dark_accent.hex(),
+    )
+}
+
+/// The override files: each must have the name of a built-in template.
+fn read_overrides(dir: &Path) -> Result<Vec<(String, std::path::PathBuf, String)>, ConfigError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        ConfigError(format!(
+            "templates_dir {}: cannot read it: {e}",
+            dir.display()
+        ))
+    })?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| ConfigError(format!("templates_dir {}: {e}", dir.display())))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || path.is_dir() {
+            continue;
+        }
+        if !BUILTIN.iter().any(|(n, _)| *n == name) {
+            let known: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+            return Err(ConfigError(format!(
+                "template override {}: no built-in page has this name (they are: {})",
+                path.display(),
+                known.join(", ")
+            )));
+        }
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        if size > MAX_TEMPLATE_BYTES {
+            return Err(ConfigError(format!(
+                "template override {}: larger than {MAX_TEMPLATE_BYTES} bytes",
+                path.display()
+            )));
+        }
+        let source = std::fs::read_to_string(&path).map_err(|e| {
+            ConfigError(format!(
+                "template override {}: cannot read it: {e}",
+                path.display()
+            ))
+        })?;
+        found.push((name, path, source));
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn content_type(name: &str) -> Option<&'static str> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "ico" => "image/x-icon",
+        "css" => "text/css; charset=utf-8",
+        "woff2" => "font/woff2",
+        _ => return None,
+    })
+}
+
+/// The files of `brand_dir`, read once.
+fn read_assets(dir: &Path) -> Result<HashMap<String, Asset>, ConfigError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| ConfigError(format!("brand_dir {}: cannot read it: {e}", dir.display())))?;
+    let mut assets = HashMap::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| ConfigError(format!("brand_dir {}: {e}", dir.display())))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || path.is_dir() {
+            continue;
+        }
+        let Some(content_type) = content_type(&name).filter(|_| is_asset_name(&name)) else {
+            return Err(ConfigError(format!(
+                "brand_dir file {}: serve only png, svg, jpg, gif, webp, ico, css or woff2 files with plain names",
+                path.display()
+            )));
+        };
+        if assets.len() >= MAX_ASSETS {
+            return Err(ConfigError(format!(
+                "brand_dir {}: more than {MAX_ASSETS} files",
+                dir.display()
+            )));
+        }
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        if size > MAX_ASSET_BYTES {
+            return Err(ConfigError(format!(
+                "brand_dir file {}: larger than {MAX_ASSET_BYTES} bytes",
+                path.display()
+            )));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| {
+            ConfigError(format!(
+                "brand_dir file {}: cannot read it: {e}",
+                path.display()
+            ))
+        })?;
+        assets.insert(
+            name,
+            Asset {
+                content_type,
+                bytes: bytes.into(),
+            },
+        );
+    }
+    Ok(assets)
+}
+
+/// Sample contexts for every page, built from the same types the handlers use.
+mod samples {
+    use super::super::views::*;
+    use super::SignedInView;
+
+    const WHO: SignedInView<'static> = SignedInView {
+        username: "sample",
+        name: Some("Sample Person"),
+        csrf_token: "csrf",
+        next: "/account",
+    };
+
+    fn form(creating: bool) -> AppForm {
+        AppForm {
+            name: "Sample".into(),
+            description: String::new(),
+            website: String::new(),
+            icon_url: String::new(),
+            redirect_uris: "https://app.example/cb".into(),
+            creating,
+            public: false,
+            grant_types: vec![Choice {
+                value: "authorization_code".into(),
+                label: "Authorization code".into(),
+                checked: true,
+            }],
+            scopes: vec![Choice {
+                value: "profile".into(),
+                label: "Your name".into(),
+                checked: false,
+            }],
+        }
+    }
+
+    /// (template, page context, signed-in person) triples to render.
+    pub fn all() -> Vec<(
+        &'static str,
+        serde_json::Value,
+        Option<SignedInView<'static>>,
+    )> {
+        let v = |x: serde_json::Result<serde_json::Value>| x.unwrap_or_default();
+        let mut out = Vec::new();
+        for error in [None, Some("Incorrect username or password.".to_owned())] {
+            out.push((
+                "login.html",
+                v(serde_json::to_value(LoginPage {
+                    next: "/account".into(),
+                    username: "sample".into(),
+                    error: error.clone(),
+                    csrf_token: "csrf".into(),
+                })),
+                None,
+            ));
+            out.push((
+                "apps.html",
+                v(serde_json::to_value(AppsPage {
+                    apps: vec![AppItem {
+                        id: "id".into(),
+                        name: "App".into(),
+                        kind: "public".into(),
+                    }],
+                    form: form(true),
+                    error: error.clone(),
+                })),
+                Some(WHO),
+            ));
+            out.push((
+                "app.html",
+                v(serde_json::to_value(AppPage {
+                    app: AppSummary {
+                        id: "id".into(),
+                        name: "App".into(),
+                        kind: "confidential".into(),
+                        confidential: error.is_some(),
+                    },
+                    form: form(false),
+                    error,
+                })),
+                Some(WHO),
+            ));
+        }
+        for (verified, optional) in [
+            (true, None),
+            (false, Some("https://app.example".to_owned())),
+        ] {
+            out.push((
+                "consent.html",
+                v(serde_json::to_value(ConsentPage {
+                    client: ConsentClient {
+                        client_id: "id".into(),
+                        name: "App".into(),
+                        description: optional.clone().unwrap_or_default(),
+                        website: optional.clone(),
+                        logo_url: optional.clone(),
+                        redirect_host: "app.example".into(),
+                        verified,
+                    },
+                    scopes: vec![ScopeView {
+                        name: "profile".into(),
+                        description: "Your name".into(),
+                    }],
+                    params: vec![("client_id".into(), "id".into())],
+                    csrf_token: "csrf".into(),
+                })),
+                Some(WHO),
+            ));
+            out.push((
+                "error.html",
+                v(serde_json::to_value(ErrorPage {
+                    status: 400,
+                    title: "Title".into(),
+                    message: "Message".into(),
+                    advice: "Advice".into(),
+                    detail: optional.clone(),
+                })),
+                verified.then_some(WHO),
+            ));
+            out.push((
+                "app_secret.html",
+                v(serde_json::to_value(SecretPage {
+                    title: "App created".into(),
+                    note: "Ready".into(),
+                    client_id: "id".into(),
+                    client_secret: optional.clone(),
+                })),
+                Some(WHO),
+            ));
+            out.push((
+                "authorized.html",
+                v(serde_json::to_value(AuthorizedPage {
+                    grants: if verified {
+                        Vec::new()
+                    } else {
+                        vec![GrantItem {
+                            client_id: "id".into(),
+                            name: "App".into(),
+                            scopes: vec!["profile".into()],
+                            first_authorized: "2026-01-01 00:00 UTC".into(),
+                            last_used: optional.clone(),
+                        }]
+                    },
+                })),
+                Some(WHO),
+            ));
+        }
+        out.push(("account.html", serde_json::json!({}), Some(WHO)));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::brand::BrandInput;
+
+    fn pages(input: BrandInput) -> Result<Pages, ConfigError> {
+        Pages::load(&BrandSettings::validate(input).unwrap())
+    }
+
+    #[test]
+    fn every_builtin_page_renders() {
+        // `load` renders every page against its samples and fails on any error.
+        let p = pages(BrandInput::default()).unwrap();
+        for (template, page, who) in samples::all() {
+            let html = p.render(template, who.as_ref(), &page).unwrap();
+            assert!(html.starts_with("<!doctype html>"), "{template}");
+            assert_eq!(html.matches("<h1").count(), 1, "{template}: one h1");
+            assert!(html.contains(r#"<html lang="en">"#), "{template}");
+        }
+    }
+
+    #[test]
+    fn values_are_escaped() {
+        let p = pages(BrandInput::default()).unwrap();
+        let page = crate::web::views::ErrorPage {
+            status: 400,
+            title: "<img src=x onerror=alert(1)>".into(),
+            message: "\"'&".into(),
+            advice: String::new(),
+            detail: None,
+        };
+        let html = p.render("error.html", None, &page).unwrap();
+        assert!(!html.contains("<img src=x"), "{html}");
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{html}"
+        );
+        assert!(html.contains("&quot;&#x27;&amp;"), "{html}");
+    }
+
+    #[test]
+    fn overrides_replace_pages_and_are_checked_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = || BrandInput {
+            templates_dir: Some(dir.path().to_owned()),
+            ..BrandInput::default()
+        };
+        std::fs::write(
+            dir.path().join("error.html"),
+            "{% extends \"layout.html\" %}{% block title %}Oops{% endblock %}{% block content %}<h1>Our own: {{ title }}</h1>{% endblock %}",
+        )
+        .unwrap();
+        let p = pages(input()).unwrap();
+        let page = crate::web::views::ErrorPage {
+            status: 404,
+            title: "Gone".into(),
+            message: String::new(),
+            advice: String::new(),
+            detail: None,
+        };
+        assert!(
+            p.render("error.html", None, &page)
+                .unwrap()
+                .contains("Our own: Gone")
+        );
+
+        // A syntax error names the file.
+        std::fs::write(dir.path().join("error.html"), "{% if %}").unwrap();
+        let err = pages(input()).err().unwrap().to_string();
+        assert!(
+            err.contains("error.html") && err.contains(&dir.path().display().to_string()),
+            "{err}"
+        );
+        // A variable the page does not have, too.
+        std::fs::write(dir.path().join("error.html"), "{{ no_such_thing.name }}").unwrap();
+        let err = pages(input()).err().unwrap().to_string();
+        assert!(
+            err.contains("error.html") && err.contains("fails to render"),
+            "{err}"
+        );
+        // An unknown name is a typo, not a page.
+        std::fs::remove_file(dir.path().join("error.html")).unwrap();
+        std::fs::write(dir.path().join("consnet.html"), "x").unwrap();
+        let err = pages(input()).err().unwrap().to_string();
+        assert!(err.contains("consnet.html"), "{err}");
+    }
+
+    #[test]
+    fn a_broken_layout_override_names_the_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("layout.html"), "{{ brand.no_such_member }}").unwrap();
+        let err = pages(BrandInput {
+            templates_dir: Some(dir.path().to_owned()),
+            ..BrandInput::default()
+        })
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("layout.html"), "{err}");
+    }
+
+    #[test]
+    fn brand_files_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("logo.svg"), "<svg/>").unwrap();
+        let input = |logo: &str| BrandInput {
+            brand_dir: Some(dir.path().to_owned()),
+            logo_url: Some(logo.to_owned()),
+            ..BrandInput::default()
+        };
+        let p = pages(input("/brand/logo.svg")).unwrap();
+        assert_eq!(p.asset("logo.svg").unwrap().content_type, "image/svg+xml");
+        let err = pages(input("/brand/missing.svg"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("missing.svg"), "{err}");
+        std::fs::write(dir.path().join("run.sh"), "#!/bin/sh").unwrap();
+        let err = pages(input("/brand/logo.svg")).err().unwrap().to_string();
+        assert!(err.contains("run.sh"), "{err}");
+    }
+}

@@ -1,0 +1,136 @@
+//! What each page's template receives, besides the variables every page gets (see
+//! `templates/layout.html`). Field names here are the names template overrides use,
+//! so they are part of what the README documents.
+
+use serde::Serialize;
+
+/// `login.html`
+#[derive(Debug, Serialize)]
+pub struct LoginPage {
+    pub next: String,
+    pub username: String,
+    pub error: Option<String>,
+    pub csrf_token: String,
+}
+
+/// `consent.html`
+#[derive(Debug, Serialize)]
+pub struct ConsentPage {
+    pub client: ConsentClient,
+    pub scopes: Vec<ScopeView>,
+    /// The authorization request, posted back with the decision.
+    pub params: Vec<(String, String)>,
+    pub csrf_token: String,
+}
+
+/// The app asking, as the consent page shows it.
+#[derive(Debug, Serialize)]
+pub struct ConsentClient {
+    pub client_id: String,
+    pub name: String,
+    pub description: String,
+    pub website: Option<String>,
+    pub logo_url: Option<String>,
+    /// Host of the redirect URI: where the person will be sent.
+    pub redirect_host: String,
+    /// Registered by the operator (CLI), rather than by itself or one of the users.
+    pub verified: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScopeView {
+    pub name: String,
+    pub description: String,
+}
+
+/// `error.html`
+#[derive(Debug, Serialize)]
+pub struct ErrorPage {
+    pub status: u16,
+    pub title: String,
+    /// What happened.
+    pub message: String,
+    /// What to do about it.
+    pub advice: String,
+    /// The technical reason, when there is one worth showing.
+    pub detail: Option<String>,
+}
+
+/// `apps.html`
+#[derive(Debug, Serialize)]
+pub struct AppsPage {
+    pub apps: Vec<AppItem>,
+    pub form: AppForm,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppItem {
+    pub id: String,
+    pub name: String,
+    /// `confidential` or `public`.
+    pub kind: String,
+}
+
+/// `app.html`
+#[derive(Debug, Serialize)]
+pub struct AppPage {
+    pub app: AppSummary,
+    pub form: AppForm,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppSummary {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub confidential: bool,
+}
+
+/// The fields of the app create and edit forms (`app_fields.html`).
+#[derive(Debug, Serialize)]
+pub struct AppForm {
+    pub name: String,
+    pub description: String,
+    pub website: String,
+    pub icon_url: String,
+    /// One per line.
+    pub redirect_uris: String,
+    pub creating: bool,
+    pub public: bool,
+    pub grant_types: Vec<Choice>,
+    pub scopes: Vec<Choice>,
+}
+
+/// A checkbox: its value, its label, whether it is ticked.
+#[derive(Debug, Serialize)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+/// `app_secret.html`
+#[derive(Debug, Serialize)]
+pub struct SecretPage {
+    pub title: String,
+    pub note: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+}
+
+/// `authorized.html`
+#[derive(Debug, Serialize)]
+pub struct AuthorizedPage {
+    pub grants: Vec<GrantItem>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GrantItem {
+    pub client_id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub first_authorized: String,
+    pub last_used: Option<String>,
+}
