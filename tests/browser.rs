@@ -7,6 +7,8 @@
 mod common;
 
 use common::{Backend, TestApp, pkce_pair, query_of};
+use latchkey::clients::Origin;
+use latchkey::oauth::registration::ClientMetadata;
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -153,6 +155,85 @@ impl Driver {
             assert!(Instant::now() < deadline, "page never loaded: {state}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    async fn exec(&self, script: &str, args: Value) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+
+    /// A Chrome DevTools command through chromedriver.
+    async fn cdp(&self, cmd: &str, params: Value) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            Some(json!({ "cmd": cmd, "params": params })),
+        )
+        .await;
+    }
+
+    /// A viewport `width` px wide, in the light or the dark colour scheme.
+    async fn view(&self, width: u32, dark: bool) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600 }),
+        )
+        .await;
+        let scheme = if dark { "dark" } else { "light" };
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+        )
+        .await;
+    }
+
+    /// Is a JavaScript dialog (`alert`) open? (An injected script would open one.)
+    async fn dialog_open(&self) -> bool {
+        let url = format!("{}/session/{}/alert/text", self.base, self.session);
+        let v: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["value"].get("error").is_none()
+    }
+
+    /// axe-core's serious and critical violations on the current page, one line each.
+    async fn axe(&self, axe_source: &str) -> Vec<String> {
+        self.exec(&format!("{axe_source}\n;return true;"), json!([]))
+            .await;
+        let script = r#"const done = arguments[arguments.length - 1];
+window.axe.run(document).then(
+  (r) => done({ passes: r.passes.length, violations: r.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => v.id + " (" + v.impact + "): " + v.help + " at " + v.nodes.map((n) => n.target.join(" ")).join(", ")) }),
+  (e) => done({ passes: 0, violations: ["axe failed: " + e] }));"#;
+        let found = self
+            .cmd(
+                reqwest::Method::POST,
+                "/execute/async",
+                Some(json!({ "script": script, "args": [] })),
+            )
+            .await;
+        // A run that checked nothing would pass anything.
+        assert!(
+            found["passes"].as_u64().unwrap() > 10,
+            "axe checked nothing: {found}"
+        );
+        found["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
     }
 
     async fn url(&self) -> String {
@@ -425,6 +506,452 @@ async fn settings_pages_in_chromium(backend: Backend) {
     );
 }
 
+/// axe-core's source, from npm (`.ci/run` installs it and sets LATCHKEY_AXE_JS), or
+/// `None` with a loud note.
+fn axe_source() -> Option<String> {
+    let path = std::env::var("LATCHKEY_AXE_JS")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .or_else(|| {
+            let home = std::env::var("HOME").ok()?;
+            Some(format!(
+                "{home}/.cache/latchkey-ci/axe/node_modules/axe-core/axe.min.js"
+            ))
+        });
+    match path.and_then(|p| std::fs::read_to_string(p).ok()) {
+        Some(source) => Some(source),
+        None => {
+            if std::env::var_os("LATCHKEY_REQUIRE_BROWSER").is_some() {
+                panic!(
+                    "LATCHKEY_REQUIRE_BROWSER is set but axe-core is not installed (LATCHKEY_AXE_JS)"
+                );
+            }
+            eprintln!(
+                "SKIPPED (axe-core): npm install axe-core and set LATCHKEY_AXE_JS to its axe.min.js"
+            );
+            None
+        }
+    }
+}
+
+/// Looks at the current page as people will: 1280 and 375 px wide, light and dark,
+/// a screenshot and axe-core's serious and critical findings for each; and no
+/// sideways scrolling at 375 or 320 px. Returns what is wrong.
+async fn inspect(b: &Driver, axe: &str, name: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (width, dark) in [(1280, false), (1280, true), (375, false), (375, true)] {
+        b.view(width, dark).await;
+        let scheme = if dark { "dark" } else { "light" };
+        b.screenshot(&format!("{name}-{width}-{scheme}.png")).await;
+        for v in b.axe(axe).await {
+            problems.push(format!("{name} at {width}px, {scheme}: {v}"));
+        }
+    }
+    for width in [375, 320] {
+        b.view(width, false).await;
+        let overflow = b
+            .exec(
+                "return document.documentElement.scrollWidth - window.innerWidth",
+                json!([]),
+            )
+            .await;
+        if overflow.as_i64().unwrap() > 0 {
+            problems.push(format!(
+                "{name} scrolls sideways at {width}px by {overflow}px"
+            ));
+        }
+    }
+    b.view(1280, false).await;
+    let h1 = b
+        .exec("return document.querySelectorAll('h1').length", json!([]))
+        .await;
+    if h1 != 1 {
+        problems.push(format!("{name} has {h1} h1 elements"));
+    }
+    problems
+}
+
+/// An authorization request for `client_id` answered at `redirect`.
+fn authorize_url(app: &TestApp, client_id: &str, redirect: &str, scope: &str) -> (String, String) {
+    let (verifier, challenge) = pkce_pair();
+    let mut authorize = url::Url::parse(&app.url("/oauth/authorize")).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", client_id)
+        .append_pair("redirect_uri", redirect)
+        .append_pair("scope", scope)
+        .append_pair("state", "st")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    (authorize.to_string(), verifier)
+}
+
+async fn sign_in(b: &Driver, username: &str) {
+    b.type_into("#username", username).await;
+    b.type_into("#password", "correct horse battery").await;
+    b.click("button[type=submit]").await;
+}
+
+/// A public client registered by `origin` (a user's, or self-registered).
+async fn client_by(app: &TestApp, meta: ClientMetadata, origin: Origin) -> String {
+    latchkey::clients::create_client(
+        &app.state.db,
+        &app.state.settings.scopes,
+        meta,
+        origin,
+        common::START,
+    )
+    .await
+    .unwrap()
+    .row
+    .id
+}
+
+/// Sign-in, consent, an error page and the settings pages pass axe-core (no serious
+/// or critical violations) at 1280 and 375 px, light and dark, and fit 320 px.
+async fn pages_pass_axe_in_chromium(backend: Backend) {
+    let Some((driver, chromium)) = browser_binaries() else {
+        return;
+    };
+    let Some(axe) = axe_source() else {
+        return;
+    };
+    let name = backend_name(&backend);
+    let app = TestApp::spawn(&backend).await;
+    app.user("hana", "correct horse battery").await;
+    // Registered through RFC 7591: the consent page says it is not verified.
+    let client_id = client_by(
+        &app,
+        ClientMetadata {
+            name: "Receipt Helper".into(),
+            description: "Files your receipts every month".into(),
+            website: Some("https://helper.example".into()),
+            redirect_uris: vec!["http://127.0.0.1/cb".into()],
+            scope: Some("profile email".into()),
+            public: true,
+            ..Default::default()
+        },
+        Origin {
+            registration_token: true,
+            token_endpoint_auth_method: Some("none".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let port = callback_server().await;
+    let redirect = format!("http://127.0.0.1:{port}/cb");
+    let (authorize, _) = authorize_url(&app, &client_id, &redirect, "profile email");
+
+    let b = Driver::start(&driver, &chromium).await;
+    let mut problems = Vec::new();
+    b.goto(&authorize).await;
+    b.wait_for_url(&app.url("/login")).await;
+    problems.extend(inspect(&b, &axe, &format!("{name}-login")).await);
+    sign_in(&b, "hana").await;
+    b.wait_for_url(&app.url("/oauth/authorize")).await;
+    let consent = b.wait_for_text("Not verified by Latchkey").await;
+    assert!(consent.contains("helper.example"), "the website is shown");
+    problems.extend(inspect(&b, &axe, &format!("{name}-consent")).await);
+    b.click("button[name=decision][value=approve]").await;
+    b.wait_for_url(&redirect).await;
+
+    b.goto(&app.url("/oauth/authorize?response_type=code&client_id=nobody"))
+        .await;
+    let error = b.wait_for_text("This app is not known here").await;
+    assert!(
+        error.contains("Signed in as"),
+        "error pages show who is signed in"
+    );
+    problems.extend(inspect(&b, &axe, &format!("{name}-error")).await);
+    b.goto(&app.url("/settings/apps")).await;
+    b.wait_for_text("Create an app").await;
+    problems.extend(inspect(&b, &axe, &format!("{name}-settings-apps")).await);
+    b.goto(&app.url("/settings/authorized")).await;
+    b.wait_for_text("Receipt Helper").await;
+    problems.extend(inspect(&b, &axe, &format!("{name}-settings-authorized")).await);
+    b.goto(&app.url("/account")).await;
+    b.wait_for_text("Your account").await;
+    problems.extend(inspect(&b, &axe, &format!("{name}-account")).await);
+    assert!(problems.is_empty(), "{problems:#?}");
+    // The harness finds a real violation: an unlabelled field added to the page.
+    b.exec(
+        "document.querySelector('main').insertAdjacentHTML('beforeend', '<input type=text>'); return true",
+        json!([]),
+    )
+    .await;
+    let found = b.axe(&axe).await;
+    assert!(found.iter().any(|v| v.starts_with("label ")), "{found:?}");
+}
+
+/// What an app, a person and a scope say about themselves is shown as text: no
+/// element is made from it and no script runs, on consent and settings pages.
+async fn names_are_text_in_chromium(backend: Backend) {
+    let Some((driver, chromium)) = browser_binaries() else {
+        return;
+    };
+    let app = TestApp::builder()
+        .config("[[scopes]]\nname = \"notes\"\ndescription = \"<img src=x onerror=alert(3)>\"\n")
+        .spawn(&backend)
+        .await;
+    let user_id = latchkey::users::create_user(
+        &app.state.db,
+        "ivan",
+        "correct horse battery".into(),
+        None,
+        Some("<img src=x onerror=alert(2)>".into()),
+        common::START,
+    )
+    .await
+    .unwrap()
+    .id;
+    const NAME: &str = "<img src=x onerror=alert(1)>";
+    let client_id = client_by(
+        &app,
+        ClientMetadata {
+            name: NAME.into(),
+            description: "<script>alert(5)</script>".into(),
+            website: Some(r#"https://evil.example/"><img src=x onerror=alert(4)>"#.into()),
+            icon_url: Some(r#"https://evil.example/i.png" onerror="alert(6)"#.into()),
+            redirect_uris: vec!["http://127.0.0.1/cb".into()],
+            scope: Some("profile notes".into()),
+            public: true,
+            ..Default::default()
+        },
+        Origin {
+            owner_id: Some(user_id),
+            ..Default::default()
+        },
+    )
+    .await;
+    let port = callback_server().await;
+    let redirect = format!("http://127.0.0.1:{port}/cb");
+    let (authorize, _) = authorize_url(&app, &client_id, &redirect, "profile notes");
+
+    let b = Driver::start(&driver, &chromium).await;
+    // No element came from the values, they read as text, and no dialog opened.
+    let check = |page: &'static str, texts: &'static [&'static str]| {
+        let b = &b;
+        async move {
+            let made = b
+                .exec(
+                    "return document.querySelectorAll('img[src=\"x\"], script:not([src]), [onerror]').length",
+                    json!([]),
+                )
+                .await;
+            assert_eq!(made, 0, "{page}: an element was made from a value");
+            let text = b
+                .exec("return document.body.innerText", json!([]))
+                .await
+                .as_str()
+                .unwrap()
+                .to_owned();
+            for t in texts {
+                assert!(text.contains(t), "{page} shows {t:?} as text: {text}");
+            }
+            assert!(!b.dialog_open().await, "{page}: a script ran");
+        }
+    };
+    b.goto(&authorize).await;
+    b.wait_for_url(&app.url("/login")).await;
+    sign_in(&b, "ivan").await;
+    b.wait_for_url(&app.url("/oauth/authorize")).await;
+    b.wait_for_text("Approve").await;
+    check(
+        "consent",
+        &[
+            NAME,
+            "<script>alert(5)</script>",
+            "<img src=x onerror=alert(3)>",
+            r#"https://evil.example/"><img src=x onerror=alert(4)>"#,
+        ],
+    )
+    .await;
+    b.click("button[name=decision][value=approve]").await;
+    b.wait_for_url(&redirect).await;
+    b.goto(&app.url("/account")).await;
+    b.wait_for_text("Your account").await;
+    check("account", &["<img src=x onerror=alert(2)>"]).await;
+    b.goto(&app.url("/settings/apps")).await;
+    b.wait_for_text("Create an app").await;
+    check("apps", &[NAME, "<img src=x onerror=alert(3)>"]).await;
+    b.goto(&app.url(&format!("/settings/apps/{client_id}")))
+        .await;
+    b.wait_for_text("Save changes").await;
+    check("app", &[NAME]).await;
+    let website = b
+        .exec("return document.getElementById('website').value", json!([]))
+        .await;
+    assert_eq!(
+        website,
+        r#"https://evil.example/"><img src=x onerror=alert(4)>"#
+    );
+    b.goto(&app.url("/settings/authorized")).await;
+    b.wait_for_text("Revoke").await;
+    check("authorized", &[NAME, "notes"]).await;
+}
+
+/// A product's name, logo and accent colour on the sign-in and consent pages.
+async fn brand_in_chromium(backend: Backend) {
+    let Some((driver, chromium)) = browser_binaries() else {
+        return;
+    };
+    let name = backend_name(&backend);
+    let brand_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        brand_dir.path().join("logo.svg"),
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="64" height="32"><rect width="64" height="32" rx="6" fill="#e11d48"/></svg>"##,
+    )
+    .unwrap();
+    let dir = brand_dir.path().to_owned();
+    let app = TestApp::builder()
+        .args(move |a| {
+            a.brand.product_name = Some("Shocking Energy".into());
+            a.brand.logo_url = Some("/brand/logo.svg".into());
+            a.brand.brand_dir = Some(dir);
+            a.brand.accent_color = Some("#e11d48".into());
+            a.brand.terms_url = Some("https://shocking.example/terms".into());
+            a.brand.privacy_url = Some("https://shocking.example/privacy".into());
+            a.brand.support_url = Some("mailto:help@shocking.example".into());
+        })
+        .spawn(&backend)
+        .await;
+    app.user("jo", "correct horse battery").await;
+    let client_id = app.public_client("http://127.0.0.1/cb", "profile").await;
+    let port = callback_server().await;
+    let redirect = format!("http://127.0.0.1:{port}/cb");
+    let (authorize, _) = authorize_url(&app, &client_id, &redirect, "profile");
+    let accent = latchkey::web::brand::Palette::from_accent(
+        latchkey::web::brand::Rgb::parse("#e11d48").unwrap(),
+    )
+    .light_accent;
+    let expected_bg = format!("rgb({}, {}, {})", accent.0, accent.1, accent.2);
+
+    let b = Driver::start(&driver, &chromium).await;
+    let branded = |page: &'static str| {
+        let b = &b;
+        let expected_bg = expected_bg.clone();
+        async move {
+            let html = b.source().await;
+            assert!(html.contains("Shocking Energy"), "{page}: {html}");
+            assert!(!html.contains("Latchkey"), "{page} still says Latchkey");
+            let logo = b
+                .exec(
+                    "const i = document.querySelector('img.logo'); return i !== null && i.complete && i.naturalWidth > 0 && i.getAttribute('src')",
+                    json!([]),
+                )
+                .await;
+            assert_eq!(logo, "/brand/logo.svg", "{page}: the logo loaded");
+            let bg = b
+                .exec(
+                    "return getComputedStyle(document.querySelector('button.primary')).backgroundColor",
+                    json!([]),
+                )
+                .await;
+            assert_eq!(bg, expected_bg.as_str(), "{page}: the accent colour");
+        }
+    };
+    b.goto(&authorize).await;
+    b.wait_for_url(&app.url("/login")).await;
+    branded("sign-in").await;
+    b.screenshot(&format!("{name}-brand-login.png")).await;
+    sign_in(&b, "jo").await;
+    b.wait_for_url(&app.url("/oauth/authorize")).await;
+    b.wait_for_text("Approve").await;
+    branded("consent").await;
+    let consent = b.source().await;
+    assert!(
+        consent.contains("https://shocking.example/terms"),
+        "terms link"
+    );
+    assert!(
+        consent.contains("https://shocking.example/privacy"),
+        "privacy link"
+    );
+    assert!(
+        consent.contains("mailto:help@shocking.example"),
+        "support link"
+    );
+    b.screenshot(&format!("{name}-brand-consent.png")).await;
+}
+
+/// On a shared computer: the wrong person is signed in at the consent page, signs
+/// out there, and the right one signs in and approves the same request.
+async fn sign_out_from_consent_in_chromium(backend: Backend) {
+    let Some((driver, chromium)) = browser_binaries() else {
+        return;
+    };
+    let app = TestApp::spawn(&backend).await;
+    app.user("kim", "correct horse battery").await;
+    let lee = app.user("lee", "correct horse battery").await;
+    let client_id = app.public_client("http://127.0.0.1/cb", "profile").await;
+    let port = callback_server().await;
+    let redirect = format!("http://127.0.0.1:{port}/cb");
+    let (authorize, verifier) = authorize_url(&app, &client_id, &redirect, "profile");
+
+    let b = Driver::start(&driver, &chromium).await;
+    b.goto(&authorize).await;
+    b.wait_for_url(&app.url("/login")).await;
+    sign_in(&b, "kim").await;
+    b.wait_for_url(&app.url("/oauth/authorize")).await;
+    b.wait_for_text("Signed in as <strong>kim</strong>").await;
+    let cookies = b.cmd(reqwest::Method::GET, "/cookie", None).await;
+    let kim_session = cookies
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "lk_session")
+        .unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    b.click("form[action='/logout'] button").await;
+    let login = b.wait_for_url(&app.url("/login")).await;
+    let next = query_of(&login)["next"].clone();
+    assert_eq!(
+        app.url(&next),
+        authorize,
+        "sign-in leads back to the same authorization request"
+    );
+    // Kim's session is over, not just forgotten by this browser.
+    let resp = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/account"))
+        .header("cookie", format!("lk_session={kim_session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "the signed-out session is dead");
+
+    sign_in(&b, "lee").await;
+    b.wait_for_url(&app.url("/oauth/authorize")).await;
+    b.wait_for_text("Signed in as <strong>lee</strong>").await;
+    b.click("button[name=decision][value=approve]").await;
+    let landed = b.wait_for_url(&redirect).await;
+    let q = query_of(&landed);
+    assert_eq!(q["state"], "st");
+    let resp = app
+        .token_public(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client_id),
+            ("code", &q["code"]),
+            ("redirect_uri", &redirect),
+            ("code_verifier", &verifier),
+        ])
+        .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let claims = app.introspect(body["access_token"].as_str().unwrap()).await;
+    assert_eq!(
+        claims["sub"],
+        lee.as_str(),
+        "the token is the second person's"
+    );
+}
+
 fn backend_name(b: &Backend) -> &'static str {
     match b {
         Backend::Sqlite => "sqlite",
@@ -432,4 +959,11 @@ fn backend_name(b: &Backend) -> &'static str {
     }
 }
 
-both_backends!(sign_in_and_approve_in_chromium, settings_pages_in_chromium);
+both_backends!(
+    sign_in_and_approve_in_chromium,
+    settings_pages_in_chromium,
+    pages_pass_axe_in_chromium,
+    names_are_text_in_chromium,
+    brand_in_chromium,
+    sign_out_from_consent_in_chromium,
+);
