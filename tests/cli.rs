@@ -133,6 +133,22 @@ async fn serve_then_client_credentials_with_the_cli(backend: Backend) {
         .unwrap()
         .to_owned();
 
+    // An error page a person sees carries the id of the log line about it.
+    let resp = http
+        .get(format!(
+            "{base}/oauth/authorize?response_type=code&client_id=nobody"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains(&format!("<code>{request_id}</code>")),
+        "{page}"
+    );
+
     run_ok(latchkey(dir.path(), &db.url).args(["clients", "delete", &id]));
     refused_within(new_secret.to_owned()).await;
     let err = run_err(latchkey(dir.path(), &db.url).args(["clients", "delete", &id]));
@@ -145,6 +161,14 @@ async fn serve_then_client_credentials_with_the_cli(backend: Backend) {
         "the log has content: {log}"
     );
     assert!(log.contains("client registered"), "registration is logged");
+    let refusal = log
+        .lines()
+        .find(|l| l.contains("authorization request refused"))
+        .expect("the refusal is logged");
+    assert!(
+        refusal.contains(&request_id),
+        "the log line carries the page's request id: {refusal}"
+    );
     for secret_value in [
         secret.as_str(),
         new_secret,
@@ -405,6 +429,33 @@ fn bad_configuration_is_refused_at_start() {
 
     let err = run_err(latchkey(dir.path(), "mysql://x").args(["serve"]));
     assert!(err.contains("sqlite://"), "{err}");
+
+    // A broken template override stops the server, naming the file, before it
+    // touches the database.
+    let templates = dir.path().join("pages");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(
+        templates.join("consent.html"),
+        "{% extends \"layout.html\" %}{% block content %}{{ client.name }{% endblock %}",
+    )
+    .unwrap();
+    let err = run_err(latchkey(dir.path(), &sqlite).args(["serve", "--templates-dir", "pages"]));
+    assert!(err.contains("pages/consent.html"), "{err}");
+    assert!(!dir.path().join("x.db").exists(), "no database was made");
+    std::fs::write(templates.join("consent.html"), "{{ client.nmae }}").unwrap();
+    let err = run_err(
+        latchkey(dir.path(), &sqlite)
+            .env("LATCHKEY_TEMPLATES_DIR", "pages")
+            .args(["serve"]),
+    );
+    assert!(
+        err.contains("pages/consent.html") && err.contains("nmae"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("latchkey.toml"), "accent_color = \"red\"\n").unwrap();
+    let err = run_err(latchkey(dir.path(), &sqlite).args(["serve"]));
+    assert!(err.contains("accent_color"), "{err}");
+    std::fs::remove_file(dir.path().join("latchkey.toml")).unwrap();
 
     // A keys "directory" that is a file.
     std::fs::write(dir.path().join("notadir"), "").unwrap();

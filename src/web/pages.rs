@@ -142,7 +142,11 @@ impl Pages {
         if let Some(dir) = &brand.templates_dir {
             for (name, path, source) in read_overrides(dir)? {
                 env.add_template_owned(name.clone(), source).map_err(|e| {
-                    ConfigError(format!("template override {}: {e}", path.display()))
+                    ConfigError(format!(
+                        "template override {}: {e}\n{}",
+                        path.display(),
+                        e.display_debug_info()
+                    ))
                 })?;
                 overridden.push((name, path));
             }
@@ -200,9 +204,11 @@ impl Pages {
                     .and_then(|n| overridden.iter().find(|(name, _)| name == n))
                     .or_else(|| overridden.iter().find(|(name, _)| name == template));
                 return Err(ConfigError(match culprit {
+                    // With the offending line and the variables it saw.
                     Some((_, path)) => format!(
-                        "template override {} fails to render {template}: {e}",
-                        path.display()
+                        "template override {} fails to render {template}: {e}\n{}",
+                        path.display(),
+                        e.display_debug_info()
                     ),
                     None => format!("built-in template {template} fails to render: {e}"),
                 }));
