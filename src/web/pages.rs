@@ -89,7 +89,7 @@ struct Context<'a, P: Serialize> {
     lang: &'a str,
     stylesheet: &'a str,
     request_id: &'a str,
-    signed_in: Option<SignedInView<'a>>,
+    signed_in: Option<&'a SignedInView<'a>>,
     #[serde(flatten)]
     page: &'a P,
 }
@@ -103,7 +103,7 @@ pub struct Pages {
     brand: BrandView,
     lang: String,
     stylesheet_href: String,
-    pub stylesheet: String,
+    pub stylesheet: bytes::Bytes,
     assets: HashMap<String, Asset>,
 }
 
@@ -186,7 +186,7 @@ impl Pages {
             },
             lang: brand.locale.clone(),
             stylesheet_href,
-            stylesheet,
+            stylesheet: stylesheet.into(),
             assets,
         };
         pages.check(&overridden)?;
@@ -217,11 +217,11 @@ impl Pages {
         Ok(())
     }
 
-    fn try_render<P: Serialize>(
+    fn try_render<'a, P: Serialize>(
         &self,
         env: &Environment<'static>,
         template: &str,
-        who: Option<&SignedInView<'_>>,
+        who: Option<&'a SignedInView<'a>>,
         page: &P,
     ) -> Result<String, minijinja::Error> {
         let request_id = super::request_id();
@@ -230,12 +230,7 @@ impl Pages {
             lang: &self.lang,
             stylesheet: &self.stylesheet_href,
             request_id: &request_id,
-            signed_in: who.map(|w| SignedInView {
-                username: w.username,
-                name: w.name,
-                csrf_token: w.csrf_token,
-                next: w.next,
-            }),
+            signed_in: who,
             page,
         };
         env.get_template(template)?.render(ctx)
