@@ -396,17 +396,7 @@ async fn sign_in_and_approve_in_chromium(backend: Backend) {
     );
 
     // The app exchanges the code.
-    let resp = app
-        .token_public(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", &client_id),
-            ("code", &q["code"]),
-            ("redirect_uri", &redirect),
-            ("code_verifier", &verifier),
-        ])
-        .await;
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
+    let body = exchange(&app, &client_id, &q["code"], &redirect, &verifier).await;
     assert!(
         body["refresh_token"]
             .as_str()
@@ -585,6 +575,27 @@ fn authorize_url(app: &TestApp, client_id: &str, redirect: &str, scope: &str) ->
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
     (authorize.to_string(), verifier)
+}
+
+/// The app's side: redeems `code` with PKCE; returns the token response.
+async fn exchange(
+    app: &TestApp,
+    client_id: &str,
+    code: &str,
+    redirect: &str,
+    verifier: &str,
+) -> Value {
+    let resp = app
+        .token_public(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("code", code),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier),
+        ])
+        .await;
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
 }
 
 async fn sign_in(b: &Driver, username: &str) {
@@ -933,17 +944,7 @@ async fn sign_out_from_consent_in_chromium(backend: Backend) {
     let landed = b.wait_for_url(&redirect).await;
     let q = query_of(&landed);
     assert_eq!(q["state"], "st");
-    let resp = app
-        .token_public(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", &client_id),
-            ("code", &q["code"]),
-            ("redirect_uri", &redirect),
-            ("code_verifier", &verifier),
-        ])
-        .await;
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
+    let body = exchange(&app, &client_id, &q["code"], &redirect, &verifier).await;
     let claims = app.introspect(body["access_token"].as_str().unwrap()).await;
     assert_eq!(
         claims["sub"],
