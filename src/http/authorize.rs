@@ -46,7 +46,7 @@ async fn no_redirect(
     json: bool,
     NoRedirect(kind, message): NoRedirect,
 ) -> Response {
-    tracing::info!(reason = %message, "authorization request refused without redirect");
+    tracing::info!(request_id = %crate::web::request_id(), reason = %message, "authorization request refused without redirect");
     if json {
         return json_response(
             StatusCode::BAD_REQUEST,

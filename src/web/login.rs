@@ -209,7 +209,7 @@ pub async fn home(req: &Request, Data(state): Data<&AppState>) -> Response {
 
 /// Logs an infrastructure failure once and shows a page without details.
 pub fn internal(state: &AppState, e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "page failed");
+    tracing::error!(request_id = %super::request_id(), error = %e, "page failed");
     error_page(
         state,
         None,

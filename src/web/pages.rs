@@ -247,13 +247,15 @@ impl Pages {
     ) -> Option<String> {
         match self.try_render(&self.env, template, who, page) {
             Ok(html) => return Some(html),
-            Err(e) => tracing::error!(template, error = %e, "page template failed"),
+            Err(e) => {
+                tracing::error!(request_id = %super::request_id(), template, error = %e, "page template failed")
+            }
         }
         let builtin = self.builtin.as_ref()?;
         match self.try_render(builtin, template, who, page) {
             Ok(html) => Some(html),
             Err(e) => {
-                tracing::error!(template, error = %e, "built-in page template failed");
+                tracing::error!(request_id = %super::request_id(), template, error = %e, "built-in page template failed");
                 None
             }
         }
