@@ -4,7 +4,7 @@
 use crate::keys::Alg;
 use crate::limits::{self, Cidr, Limit, Limits};
 use crate::oauth::scope::{ScopeCatalogue, ScopeEntry};
-use crate::web::brand::{BrandInput, BrandSettings};
+use crate::web::brand::BrandSettings;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -546,7 +546,7 @@ impl Settings {
             .collect::<Result<Vec<_>, _>>()?;
 
         let b = &args.brand;
-        let brand = BrandSettings::validate(BrandInput {
+        let brand = BrandSettings::validate(BrandArgs {
             product_name: b.product_name.clone().or(file.product_name),
             logo_url: b.logo_url.clone().or(file.logo_url),
             accent_color: b.accent_color.clone().or(file.accent_color),

@@ -254,14 +254,7 @@ async fn flow_inner(
                 signed_in,
             ) {
                 (Decision::Login, _) => {
-                    let next = format!("/oauth/authorize?{}", req.uri().query().unwrap_or(""));
-                    let login = format!(
-                        "/login?next={}",
-                        percent_encoding::utf8_percent_encode(
-                            &next,
-                            percent_encoding::NON_ALPHANUMERIC
-                        )
-                    );
+                    let login = crate::web::login_url(&current_path(req));
                     if json {
                         Ok(json_response(
                             StatusCode::UNAUTHORIZED,

@@ -187,9 +187,9 @@ pub async fn security_headers<E: Endpoint>(ep: E, req: Request) -> poem::Result<
 
 /// Gives each request an id: on the `X-Request-Id` response header, on error pages
 /// and the log lines about them, and at `debug` on every log line the request causes
-/// (a `request` span), so a person's report can be matched with the log. Then one log line per request: method, path
-/// (never the query string, which can carry codes), status and latency. Bodies and
-/// headers are never logged.
+/// (a `request` span), so a person's report can be matched with the log. Then one
+/// log line per request: method, path (never the query string, which can carry
+/// codes), status and latency. Bodies and headers are never logged.
 pub async fn access_log<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
     use tracing::Instrument;
     let id = crate::web::next_request_id();
@@ -200,8 +200,9 @@ pub async fn access_log<E: Endpoint>(ep: E, req: Request) -> poem::Result<Respon
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let started = std::time::Instant::now();
+    let header_value = header::HeaderValue::from_str(&id).ok();
     let call = async { ep.call(req).await.map(IntoResponse::into_response) };
-    let result = crate::web::with_request_id(id.clone(), call)
+    let result = crate::web::with_request_id(id, call)
         .instrument(span.clone())
         .await;
     let elapsed_us = started.elapsed().as_micros() as u64;
@@ -211,7 +212,7 @@ pub async fn access_log<E: Endpoint>(ep: E, req: Request) -> poem::Result<Respon
     };
     span.in_scope(|| tracing::debug!(%method, %path, status, elapsed_us, "request"));
     result.map(|mut resp| {
-        if let Ok(v) = header::HeaderValue::from_str(&id) {
+        if let Some(v) = header_value {
             resp.headers_mut().insert("x-request-id", v);
         }
         resp

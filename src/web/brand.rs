@@ -3,7 +3,7 @@
 //! buttons keep WCAG 2.x AA contrast (4.5:1) in the light and the dark scheme,
 //! whatever colour the operator picks.
 
-use crate::config::ConfigError;
+use crate::config::{BrandArgs, ConfigError};
 use std::path::PathBuf;
 use url::Url;
 
@@ -25,25 +25,12 @@ pub struct BrandSettings {
     pub locale: String,
 }
 
-/// The raw values, from flags, the environment or the TOML file.
-#[derive(Debug, Default, Clone)]
-pub struct BrandInput {
-    pub product_name: Option<String>,
-    pub logo_url: Option<String>,
-    pub accent_color: Option<String>,
-    pub support_url: Option<String>,
-    pub terms_url: Option<String>,
-    pub privacy_url: Option<String>,
-    pub brand_dir: Option<PathBuf>,
-    pub templates_dir: Option<PathBuf>,
-    pub locale: Option<String>,
-}
-
 /// Latchkey's own blue.
 pub const DEFAULT_ACCENT: Rgb = Rgb(0x2f, 0x5b, 0xea);
 
 impl BrandSettings {
-    pub fn validate(input: BrandInput) -> Result<Self, ConfigError> {
+    /// `input` holds the merged flags, environment and TOML values.
+    pub fn validate(input: BrandArgs) -> Result<Self, ConfigError> {
         let product_name = input
             .product_name
             .unwrap_or_else(|| "Latchkey".to_owned())
@@ -261,8 +248,8 @@ impl Palette {
 mod tests {
     use super::*;
 
-    fn input() -> BrandInput {
-        BrandInput::default()
+    fn input() -> BrandArgs {
+        BrandArgs::default()
     }
 
     #[test]
@@ -320,33 +307,33 @@ mod tests {
         let ok = BrandSettings::validate(input()).unwrap();
         assert_eq!(ok.product_name, "Latchkey");
         assert_eq!(ok.locale, "en");
-        let bad = |i: BrandInput, needle: &str| {
+        let bad = |i: BrandArgs, needle: &str| {
             let err = BrandSettings::validate(i).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         };
         bad(
-            BrandInput {
+            BrandArgs {
                 product_name: Some(" ".into()),
                 ..input()
             },
             "product_name",
         );
         bad(
-            BrandInput {
+            BrandArgs {
                 logo_url: Some("http://cdn.example/logo.png".into()),
                 ..input()
             },
             "https",
         );
         bad(
-            BrandInput {
+            BrandArgs {
                 logo_url: Some("/brand/logo.png".into()),
                 ..input()
             },
             "brand_dir",
         );
         bad(
-            BrandInput {
+            BrandArgs {
                 logo_url: Some("/brand/../etc/passwd".into()),
                 brand_dir: Some("/tmp".into()),
                 ..input()
@@ -354,27 +341,27 @@ mod tests {
             "plain file name",
         );
         bad(
-            BrandInput {
+            BrandArgs {
                 accent_color: Some("blue".into()),
                 ..input()
             },
             "accent_color",
         );
         bad(
-            BrandInput {
+            BrandArgs {
                 terms_url: Some("javascript:alert(1)".into()),
                 ..input()
             },
             "terms_url",
         );
         bad(
-            BrandInput {
+            BrandArgs {
                 locale: Some("en_US".into()),
                 ..input()
             },
             "locale",
         );
-        let good = BrandSettings::validate(BrandInput {
+        let good = BrandSettings::validate(BrandArgs {
             locale: Some("pt-BR".into()),
             support_url: Some("mailto:help@shocking.example".into()),
             ..input()

@@ -170,17 +170,9 @@ pub async fn logout(req: &Request, body: Body, Data(state): Data<&AppState>) -> 
         Ok(None) => {}
         Err(e) => return internal(state, e),
     }
-    let login = match form
-        .single("next")
-        .ok()
-        .flatten()
-        .filter(|n| is_local_path(n))
-    {
-        Some(next) => format!(
-            "/login?next={}",
-            percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
-        ),
-        None => "/login".to_owned(),
+    let login = match form.single("next").ok().flatten() {
+        Some(next) if is_local_path(next) => super::login_url(next),
+        _ => "/login".to_owned(),
     };
     let mut resp = see_other(&login);
     for name in [SESSION_COOKIE, session::CSRF_COOKIE] {

@@ -109,6 +109,14 @@ pub fn brand_asset(Path(name): Path<String>, Data(state): Data<&AppState>) -> Re
     }
 }
 
+/// The sign-in page, leading on to `next` (a path on this server) afterwards.
+pub fn login_url(next: &str) -> String {
+    format!(
+        "/login?next={}",
+        percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+    )
+}
+
 /// Is `next` a path on this server? Only those are followed after sign-in, so the
 /// login page cannot be used to send people elsewhere (an open redirect).
 pub fn is_local_path(next: &str) -> bool {

@@ -13,7 +13,7 @@ use poem::Response;
 use poem::http::{StatusCode, header};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The built-in templates, compiled into the binary.
 const BUILTIN: &[(&str, &str)] = &[
@@ -122,22 +122,19 @@ fn environment() -> Environment<'static> {
     env
 }
 
-fn builtin_environment() -> Environment<'static> {
+fn builtin_environment() -> Result<Environment<'static>, ConfigError> {
     let mut env = environment();
     for (name, source) in BUILTIN {
-        // Built-in templates are checked by the unit tests; a failure here is a
-        // programming error that a test run catches before any release.
-        if let Err(e) = env.add_template(name, source) {
-            tracing::error!(template = name, error = %e, "built-in template does not parse");
-        }
+        env.add_template(name, source)
+            .map_err(|e| ConfigError(format!("built-in template {name}: {e}")))?;
     }
-    env
+    Ok(env)
 }
 
 impl Pages {
     /// Loads the templates (with overrides), the brand's files and the stylesheet.
     pub fn load(brand: &BrandSettings) -> Result<Self, ConfigError> {
-        let mut env = builtin_environment();
+        let mut env = builtin_environment()?;
         let mut overridden = Vec::new();
         if let Some(dir) = &brand.templates_dir {
             for (name, path, source) in read_overrides(dir)? {
@@ -175,7 +172,11 @@ impl Pages {
                 .collect::<String>()
         );
         let pages = Self {
-            builtin: (!overridden.is_empty()).then(builtin_environment),
+            builtin: if overridden.is_empty() {
+                None
+            } else {
+                Some(builtin_environment()?)
+            },
             env,
             brand: BrandView {
                 product_name: brand.product_name.clone(),
@@ -196,7 +197,7 @@ impl Pages {
     /// Renders every page with sample contexts (signed in and not, with and without
     /// optional values), so an override that refers to a variable the page does not
     /// have, or fails any other way, is found now.
-    fn check(&self, overridden: &[(String, std::path::PathBuf)]) -> Result<(), ConfigError> {
+    fn check(&self, overridden: &[(String, PathBuf)]) -> Result<(), ConfigError> {
         for (template, page, who) in samples::all() {
             if let Err(e) = self.try_render(&self.env, template, who.as_ref(), &page) {
                 let culprit = e
@@ -304,58 +305,81 @@ impl Pages {
 /// The stylesheet: the accent for each scheme, then the fixed rules.
 fn stylesheet(p: &Palette) -> String {
     format!(
-        ":root {{ --accent: {}; --accent-fg: {}; --accent-text: {}; }}\n@media (prefers-color-scheme: dark) {{ :root {{ --accent: {}; --accent-fg: {}; --accent-text: {}; }} }}\n{STYLESHEET}",
+        ":root {{ --accent: {}; --accent-fg: {}; }}\n@media (prefers-color-scheme: dark) {{ :root {{ --accent: {}; --accent-fg: {}; }} }}\n{STYLESHEET}",
         p.light_accent.hex(),
         p.light_on_accent.hex(),
-        p.light_accent.hex(),
         p.dark_accent.hex(),
         p.dark_on_accent.hex(),
-        p.dark_accent.hex(),
     )
 }
 
-/// The override files: each must have the name of a built-in template.
-fn read_overrides(dir: &Path) -> Result<Vec<(String, std::path::PathBuf, String)>, ConfigError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        ConfigError(format!(
-            "templates_dir {}: cannot read it: {e}",
-            dir.display()
-        ))
-    })?;
+/// The plain files of the directory named by setting `setting` (hidden files and
+/// subdirectories skipped), sorted by name: each passes `accept` (which says why
+/// not), at most `max_files` of at most `max_bytes` each.
+fn read_files(
+    setting: &str,
+    dir: &Path,
+    max_files: usize,
+    max_bytes: u64,
+    accept: impl Fn(&str) -> Result<(), String>,
+) -> Result<Vec<(String, PathBuf, Vec<u8>)>, ConfigError> {
+    let unreadable = |e: std::io::Error| {
+        ConfigError(format!("{setting} {}: cannot read it: {e}", dir.display()))
+    };
     let mut found = Vec::new();
-    for entry in entries {
-        let entry =
-            entry.map_err(|e| ConfigError(format!("templates_dir {}: {e}", dir.display())))?;
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') || path.is_dir() {
             continue;
         }
-        if !BUILTIN.iter().any(|(n, _)| *n == name) {
-            let known: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+        let refuse = |why: String| ConfigError(format!("{setting} file {}: {why}", path.display()));
+        accept(&name).map_err(refuse)?;
+        if found.len() >= max_files {
             return Err(ConfigError(format!(
-                "template override {}: no built-in page has this name (they are: {})",
-                path.display(),
-                known.join(", ")
+                "{setting} {}: more than {max_files} files",
+                dir.display()
             )));
         }
-        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-        if size > MAX_TEMPLATE_BYTES {
-            return Err(ConfigError(format!(
-                "template override {}: larger than {MAX_TEMPLATE_BYTES} bytes",
-                path.display()
-            )));
+        if entry.metadata().map_err(unreadable)?.len() > max_bytes {
+            return Err(refuse(format!("larger than {max_bytes} bytes")));
         }
-        let source = std::fs::read_to_string(&path).map_err(|e| {
-            ConfigError(format!(
-                "template override {}: cannot read it: {e}",
-                path.display()
-            ))
-        })?;
-        found.push((name, path, source));
+        let bytes = std::fs::read(&path).map_err(|e| refuse(format!("cannot read it: {e}")))?;
+        found.push((name, path, bytes));
     }
     found.sort();
     Ok(found)
+}
+
+/// The override files: each must have the name of a built-in template.
+fn read_overrides(dir: &Path) -> Result<Vec<(String, PathBuf, String)>, ConfigError> {
+    let known = |name: &str| {
+        if BUILTIN.iter().any(|(n, _)| *n == name) {
+            return Ok(());
+        }
+        let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+        Err(format!(
+            "no built-in page has this name (they are: {})",
+            names.join(", ")
+        ))
+    };
+    read_files(
+        "templates_dir",
+        dir,
+        BUILTIN.len(),
+        MAX_TEMPLATE_BYTES,
+        known,
+    )?
+    .into_iter()
+    .map(|(name, path, bytes)| match String::from_utf8(bytes) {
+        Ok(source) => Ok((name, path, source)),
+        Err(_) => Err(ConfigError(format!(
+            "templates_dir file {}: not UTF-8 text",
+            path.display()
+        ))),
+    })
+    .collect()
 }
 
 fn content_type(name: &str) -> Option<&'static str> {
@@ -375,50 +399,28 @@ fn content_type(name: &str) -> Option<&'static str> {
 
 /// The files of `brand_dir`, read once.
 fn read_assets(dir: &Path) -> Result<HashMap<String, Asset>, ConfigError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| ConfigError(format!("brand_dir {}: cannot read it: {e}", dir.display())))?;
-    let mut assets = HashMap::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| ConfigError(format!("brand_dir {}: {e}", dir.display())))?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || path.is_dir() {
-            continue;
-        }
-        let Some(content_type) = content_type(&name).filter(|_| is_asset_name(&name)) else {
-            return Err(ConfigError(format!(
-                "brand_dir file {}: serve only png, svg, jpg, gif, webp, ico, css or woff2 files with plain names",
-                path.display()
-            )));
-        };
-        if assets.len() >= MAX_ASSETS {
-            return Err(ConfigError(format!(
-                "brand_dir {}: more than {MAX_ASSETS} files",
-                dir.display()
-            )));
-        }
-        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-        if size > MAX_ASSET_BYTES {
-            return Err(ConfigError(format!(
-                "brand_dir file {}: larger than {MAX_ASSET_BYTES} bytes",
-                path.display()
-            )));
-        }
-        let bytes = std::fs::read(&path).map_err(|e| {
-            ConfigError(format!(
-                "brand_dir file {}: cannot read it: {e}",
-                path.display()
-            ))
-        })?;
-        assets.insert(
-            name,
-            Asset {
-                content_type,
-                bytes: bytes.into(),
-            },
-        );
-    }
-    Ok(assets)
+    let servable = |name: &str| match content_type(name) {
+        Some(_) if is_asset_name(name) => Ok(()),
+        _ => Err(
+            "serve only png, svg, jpg, gif, webp, ico, css or woff2 files with plain names"
+                .to_owned(),
+        ),
+    };
+    Ok(
+        read_files("brand_dir", dir, MAX_ASSETS, MAX_ASSET_BYTES, servable)?
+            .into_iter()
+            .filter_map(|(name, _, bytes)| {
+                let content_type = content_type(&name)?;
+                Some((
+                    name,
+                    Asset {
+                        content_type,
+                        bytes: bytes.into(),
+                    },
+                ))
+            })
+            .collect(),
+    )
 }
 
 /// Sample contexts for every page, built from the same types the handlers use.
@@ -574,16 +576,16 @@ mod samples {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::web::brand::BrandInput;
+    use crate::config::BrandArgs;
 
-    fn pages(input: BrandInput) -> Result<Pages, ConfigError> {
+    fn pages(input: BrandArgs) -> Result<Pages, ConfigError> {
         Pages::load(&BrandSettings::validate(input).unwrap())
     }
 
     #[test]
     fn every_builtin_page_renders() {
         // `load` renders every page against its samples and fails on any error.
-        let p = pages(BrandInput::default()).unwrap();
+        let p = pages(BrandArgs::default()).unwrap();
         for (template, page, who) in samples::all() {
             let html = p.render(template, who.as_ref(), &page).unwrap();
             assert!(html.starts_with("<!doctype html>"), "{template}");
@@ -594,7 +596,7 @@ mod tests {
 
     #[test]
     fn values_are_escaped() {
-        let p = pages(BrandInput::default()).unwrap();
+        let p = pages(BrandArgs::default()).unwrap();
         let page = crate::web::views::ErrorPage {
             status: 400,
             title: "<img src=x onerror=alert(1)>".into(),
@@ -614,9 +616,9 @@ mod tests {
     #[test]
     fn overrides_replace_pages_and_are_checked_at_start() {
         let dir = tempfile::tempdir().unwrap();
-        let input = || BrandInput {
+        let input = || BrandArgs {
             templates_dir: Some(dir.path().to_owned()),
-            ..BrandInput::default()
+            ..BrandArgs::default()
         };
         std::fs::write(
             dir.path().join("error.html"),
@@ -662,9 +664,9 @@ mod tests {
     fn a_broken_layout_override_names_the_layout() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("layout.html"), "{{ brand.no_such_member }}").unwrap();
-        let err = pages(BrandInput {
+        let err = pages(BrandArgs {
             templates_dir: Some(dir.path().to_owned()),
-            ..BrandInput::default()
+            ..BrandArgs::default()
         })
         .err()
         .unwrap()
@@ -676,10 +678,10 @@ mod tests {
     fn brand_files_are_checked() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("logo.svg"), "<svg/>").unwrap();
-        let input = |logo: &str| BrandInput {
+        let input = |logo: &str| BrandArgs {
             brand_dir: Some(dir.path().to_owned()),
             logo_url: Some(logo.to_owned()),
-            ..BrandInput::default()
+            ..BrandArgs::default()
         };
         let p = pages(input("/brand/logo.svg")).unwrap();
         assert_eq!(p.asset("logo.svg").unwrap().content_type, "image/svg+xml");

@@ -24,13 +24,7 @@ use poem::{Body, Request, Response, handler};
 async fn signed_in(state: &AppState, req: &Request) -> Result<SignedIn, Response> {
     match session::current(state, req).await {
         Ok(Some(s)) => Ok(s),
-        Ok(None) => {
-            let next = percent_encoding::utf8_percent_encode(
-                req.uri().path(),
-                percent_encoding::NON_ALPHANUMERIC,
-            );
-            Err(see_other(&format!("/login?next={next}")))
-        }
+        Ok(None) => Err(see_other(&super::login_url(req.uri().path()))),
         Err(e) => Err(internal(state, e)),
     }
 }
