@@ -580,12 +580,7 @@ async fn settings_forms_edit_rotate_delete(backend: Backend) {
     app.user("gina", PASSWORD).await;
     let browser = Browser::new(&app);
     browser.login("gina", PASSWORD).await;
-    let page = |path: &'static str| {
-        let http = browser.http.clone();
-        let url = browser.url(path);
-        async move { http.get(url).send().await.unwrap().text().await.unwrap() }
-    };
-    let csrf = common::hidden_value(&page("/settings/apps").await, "csrf_token").unwrap();
+    let csrf = common::hidden_value(&browser.page("/settings/apps").await, "csrf_token").unwrap();
     let resp = browser
         .http
         .post(browser.url("/settings/apps"))

@@ -349,22 +349,14 @@ async fn sign_in_and_approve_in_chromium(backend: Backend) {
         .public_client("http://127.0.0.1/cb", "profile email")
         .await;
     app.user("erin", "correct horse battery").await;
-    let port = callback_server().await;
-    let redirect = format!("http://127.0.0.1:{port}/cb");
-    let (verifier, challenge) = pkce_pair();
-    let mut authorize = url::Url::parse(&app.url("/oauth/authorize")).unwrap();
-    authorize
-        .query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &client_id)
-        .append_pair("redirect_uri", &redirect)
-        .append_pair("scope", "profile email")
-        .append_pair("state", "browser-state")
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256");
+    let AppRequest {
+        redirect,
+        authorize,
+        verifier,
+    } = app_request(&app, &client_id, "profile email").await;
 
     let b = Driver::start(&driver, &chromium).await;
-    b.goto(authorize.as_str()).await;
+    b.goto(&authorize).await;
     b.wait_for_url(&app.url("/login")).await;
     b.screenshot(&format!("{}-login.png", backend_name(&backend)))
         .await;
@@ -387,7 +379,7 @@ async fn sign_in_and_approve_in_chromium(backend: Backend) {
     b.click("button[name=decision][value=approve]").await;
     let landed = b.wait_for_url(&redirect).await;
     let q = query_of(&landed);
-    assert_eq!(q["state"], "browser-state");
+    assert_eq!(q["state"], "st");
     assert_eq!(q["iss"], app.base);
     assert!(
         b.source()
@@ -561,20 +553,33 @@ async fn inspect(b: &Driver, axe: &str, name: &str) -> Vec<String> {
     problems
 }
 
-/// An authorization request for `client_id` answered at `redirect`.
-fn authorize_url(app: &TestApp, client_id: &str, redirect: &str, scope: &str) -> (String, String) {
+/// An app's authorization request: its callback (a loopback server on a port the
+/// client never registered), the URL to send the browser to, and the PKCE verifier.
+struct AppRequest {
+    redirect: String,
+    authorize: String,
+    verifier: String,
+}
+
+async fn app_request(app: &TestApp, client_id: &str, scope: &str) -> AppRequest {
+    let port = callback_server().await;
+    let redirect = format!("http://127.0.0.1:{port}/cb");
     let (verifier, challenge) = pkce_pair();
     let mut authorize = url::Url::parse(&app.url("/oauth/authorize")).unwrap();
     authorize
         .query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", redirect)
+        .append_pair("redirect_uri", &redirect)
         .append_pair("scope", scope)
         .append_pair("state", "st")
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
-    (authorize.to_string(), verifier)
+    AppRequest {
+        redirect,
+        authorize: authorize.to_string(),
+        verifier,
+    }
 }
 
 /// The app's side: redeems `code` with PKCE; returns the token response.
@@ -650,9 +655,11 @@ async fn pages_pass_axe_in_chromium(backend: Backend) {
         },
     )
     .await;
-    let port = callback_server().await;
-    let redirect = format!("http://127.0.0.1:{port}/cb");
-    let (authorize, _) = authorize_url(&app, &client_id, &redirect, "profile email");
+    let AppRequest {
+        redirect,
+        authorize,
+        ..
+    } = app_request(&app, &client_id, "profile email").await;
 
     let b = Driver::start(&driver, &chromium).await;
     let mut problems = Vec::new();
@@ -735,9 +742,11 @@ async fn names_are_text_in_chromium(backend: Backend) {
         },
     )
     .await;
-    let port = callback_server().await;
-    let redirect = format!("http://127.0.0.1:{port}/cb");
-    let (authorize, _) = authorize_url(&app, &client_id, &redirect, "profile notes");
+    let AppRequest {
+        redirect,
+        authorize,
+        ..
+    } = app_request(&app, &client_id, "profile notes").await;
 
     let b = Driver::start(&driver, &chromium).await;
     // No element came from the values, they read as text, and no dialog opened.
@@ -829,9 +838,7 @@ async fn brand_in_chromium(backend: Backend) {
         .await;
     app.user("jo", "correct horse battery").await;
     let client_id = app.public_client("http://127.0.0.1/cb", "profile").await;
-    let port = callback_server().await;
-    let redirect = format!("http://127.0.0.1:{port}/cb");
-    let (authorize, _) = authorize_url(&app, &client_id, &redirect, "profile");
+    let AppRequest { authorize, .. } = app_request(&app, &client_id, "profile").await;
     let accent = latchkey::web::brand::Palette::from_accent(
         latchkey::web::brand::Rgb::parse("#e11d48").unwrap(),
     )
@@ -896,9 +903,11 @@ async fn sign_out_from_consent_in_chromium(backend: Backend) {
     app.user("kim", "correct horse battery").await;
     let lee = app.user("lee", "correct horse battery").await;
     let client_id = app.public_client("http://127.0.0.1/cb", "profile").await;
-    let port = callback_server().await;
-    let redirect = format!("http://127.0.0.1:{port}/cb");
-    let (authorize, verifier) = authorize_url(&app, &client_id, &redirect, "profile");
+    let AppRequest {
+        redirect,
+        authorize,
+        verifier,
+    } = app_request(&app, &client_id, "profile").await;
 
     let b = Driver::start(&driver, &chromium).await;
     b.goto(&authorize).await;

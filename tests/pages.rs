@@ -27,15 +27,7 @@ async fn an_override_replaces_the_consent_page(backend: Backend) {
     app.user("mo", "correct horse battery").await;
     let client = app.public_client("http://127.0.0.1/cb", "profile").await;
     let browser = Browser::new(&app);
-    let login = browser
-        .http
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let login = browser.page("/login").await;
     assert!(login.contains("Use your Latchkey account"), "{login}");
     browser.login("mo", "correct horse battery").await;
     let (_, challenge) = pkce_pair();

@@ -436,17 +436,21 @@ impl Browser {
         format!("{}{}", self.base, path)
     }
 
-    /// Signs in through the real form; returns the login response.
-    pub async fn try_login(&self, username: &str, password: &str) -> reqwest::Response {
-        let page = self
-            .http
-            .get(self.url("/login"))
+    /// The body of the page at `path`, as this browser sees it.
+    pub async fn page(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
             .send()
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Signs in through the real form; returns the login response.
+    pub async fn try_login(&self, username: &str, password: &str) -> reqwest::Response {
+        let page = self.page("/login").await;
         let csrf = hidden_value(&page, "csrf_token").expect("login form has a csrf_token");
         self.http
             .post(self.url("/login"))
