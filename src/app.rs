@@ -81,6 +81,10 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
             get(web::login::login_page).post(web::login::login_submit),
         )
         .at("/logout", post(web::login::logout))
+        .at(
+            "/oauth/logout",
+            get(web::end_session::end_session_get).post(web::end_session::end_session_post),
+        )
         .at("/account", get(web::login::home))
         .at("/assets/latchkey.css", get(web::stylesheet))
         .at("/assets/copy.js", get(web::settings::copy_js))
@@ -122,7 +126,7 @@ pub fn spawn_background(state: &AppState, key_poll: std::time::Duration) {
         loop {
             tick.tick().await;
             let now = keys_state.clock.now();
-            let ttl = keys_state.settings.access_token_ttl;
+            let ttl = keys_state.settings.signed_token_ttl();
             let current = keys_state.keys.get();
             let fingerprint = crate::keys::fingerprint(&dir);
             if fingerprint == seen {

@@ -82,6 +82,10 @@ pub enum ClientsCommand {
         /// Website shown on consent pages
         #[arg(long)]
         website: Option<String>,
+        /// Where the app may send people after signing them out (repeatable;
+        /// OpenID Connect RP-Initiated Logout)
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
     },
     /// List clients (never their secrets)
     List,
@@ -114,6 +118,10 @@ pub enum UsersCommand {
         password_stdin: bool,
         #[arg(long)]
         email: Option<String>,
+        /// The address is known to be the user's (released as `email_verified: true`
+        /// in ID tokens and UserInfo; otherwise false: Latchkey sends no mail)
+        #[arg(long, requires = "email")]
+        email_verified: bool,
         /// Display name
         #[arg(long)]
         name: Option<String>,
@@ -186,7 +194,7 @@ const JWKS_MAX_AGE: i64 = 300;
 async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
     let dir = settings.keys_dir.clone();
     let now = SystemClock.now();
-    let ttl = settings.access_token_ttl;
+    let ttl = settings.signed_token_ttl();
     let kek = settings.key_encryption.clone();
     match cmd {
         KeysCommand::List => {
@@ -266,6 +274,7 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
             public,
             description,
             website,
+            post_logout_redirect_uris,
         } => {
             let meta = ClientMetadata {
                 name,
@@ -273,6 +282,7 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
                 website,
                 icon_url: None,
                 redirect_uris,
+                post_logout_redirect_uris,
                 grant_types,
                 scope,
                 public,
@@ -324,6 +334,7 @@ async fn users_command(settings: Settings, cmd: UsersCommand) -> anyhow::Result<
             username,
             password_stdin: _,
             email,
+            email_verified,
             name,
         } => {
             let mut password = String::new();
@@ -335,8 +346,11 @@ async fn users_command(settings: Settings, cmd: UsersCommand) -> anyhow::Result<
                 &db,
                 &username,
                 password,
-                email,
-                name,
+                crate::users::Profile {
+                    email,
+                    email_verified,
+                    name,
+                },
                 SystemClock.now(),
             )
             .await
@@ -349,7 +363,7 @@ async fn users_command(settings: Settings, cmd: UsersCommand) -> anyhow::Result<
             let users = store::users::list_users(&db).await?;
             let list: Vec<_> = users
                 .iter()
-                .map(|u| json!({ "id": u.id, "username": u.username, "email": u.email, "name": u.name, "created_at": u.created_at }))
+                .map(|u| json!({ "id": u.id, "username": u.username, "email": u.email, "email_verified": u.email_verified, "name": u.name, "created_at": u.created_at }))
                 .collect();
             print_json(&json!(list))
         }
@@ -370,6 +384,7 @@ fn client_json(row: &store::models::ClientRow) -> anyhow::Result<serde_json::Val
         "description": row.description,
         "website": row.website,
         "redirect_uris": row.redirect_uri_list()?,
+        "post_logout_redirect_uris": row.post_logout_redirect_uri_list()?,
         "grant_types": row.grant_types.split_whitespace().collect::<Vec<_>>(),
         "scope": row.scopes,
         "created_at": row.created_at,
@@ -398,7 +413,7 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
     }
     let dir = settings.keys_dir.clone();
     let alg = settings.signing_alg;
-    let (now, ttl) = (SystemClock.now(), settings.access_token_ttl);
+    let (now, ttl) = (SystemClock.now(), settings.signed_token_ttl());
     let kek = settings.key_encryption.clone();
     let keys = tokio::task::spawn_blocking(move || {
         KeySet::load_or_generate(&dir, alg, now, ttl, kek.as_ref())

@@ -68,6 +68,8 @@ fn changes(valid: &ValidClient, auth_method: Option<String>, now: i64) -> Client
         scopes: valid.scopes.to_string(),
         token_endpoint_auth_method: auth_method,
         updated_at: now,
+        post_logout_redirect_uris: serde_json::Value::from(valid.post_logout_redirect_uris.clone())
+            .to_string(),
     }
 }
 
@@ -109,6 +111,7 @@ pub async fn create_client(
         updated_at: now,
         token_endpoint_auth_method: c.token_endpoint_auth_method,
         registration_token_hash,
+        post_logout_redirect_uris: c.post_logout_redirect_uris,
     };
     store::clients::insert_client(db, &row).await?;
     let row = store::clients::find_client(db, &row.id)
@@ -164,6 +167,7 @@ pub fn metadata_of(row: &ClientRow) -> Result<ClientMetadata, StoreError> {
         website: row.website.clone(),
         icon_url: row.icon_url.clone(),
         redirect_uris: row.redirect_uri_list()?,
+        post_logout_redirect_uris: row.post_logout_redirect_uri_list()?,
         grant_types,
         scope: Some(row.scopes.clone()),
         public: row.client_type == ClientType::Public.as_str(),

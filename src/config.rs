@@ -41,6 +41,9 @@ pub struct SettingsArgs {
         value_name = "SECONDS"
     )]
     pub access_token_ttl: Option<u64>,
+    /// OpenID Connect ID token lifetime in seconds [default: 3600]
+    #[arg(long, global = true, env = "LATCHKEY_ID_TOKEN_TTL", value_name = "SECONDS")]
+    pub id_token_ttl: Option<u64>,
     /// Refresh token lifetime in seconds [default: 2592000]
     #[arg(
         long,
@@ -196,6 +199,7 @@ struct FileConfig {
     database_url: Option<String>,
     keys_dir: Option<PathBuf>,
     access_token_ttl: Option<u64>,
+    id_token_ttl: Option<u64>,
     refresh_token_ttl: Option<u64>,
     code_ttl: Option<u64>,
     refresh_reuse_interval: Option<u64>,
@@ -288,6 +292,14 @@ fn parse_signing_alg(raw: &str) -> Result<Alg, ConfigError> {
     })
 }
 
+impl Settings {
+    /// The longest lifetime of anything signed with the keys: a retired key stays
+    /// published this long, so every token it signed can still be verified.
+    pub fn signed_token_ttl(&self) -> i64 {
+        self.access_token_ttl.max(self.id_token_ttl)
+    }
+}
+
 /// Validated settings, loaded once and passed to whoever needs them.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -297,6 +309,8 @@ pub struct Settings {
     pub database: DatabaseUrl,
     pub keys_dir: PathBuf,
     pub access_token_ttl: i64,
+    /// OpenID Connect ID token lifetime, seconds.
+    pub id_token_ttl: i64,
     pub refresh_token_ttl: i64,
     pub code_ttl: i64,
     /// 0 disables the retry: any rotated-out refresh token revokes its family.
@@ -416,6 +430,14 @@ impl Settings {
             3600,
             1..=MAX_ACCESS_TOKEN_TTL,
             " (access tokens cannot be recalled from resource servers, so keep them short)",
+        )?;
+        let id_token_ttl = seconds(
+            "id_token_ttl",
+            args.id_token_ttl,
+            file.id_token_ttl,
+            3600,
+            1..=86_400,
+            " (an ID token proves a sign-in; relying parties keep their own session)",
         )?;
         let refresh_token_ttl = seconds(
             "refresh_token_ttl",
@@ -564,6 +586,7 @@ impl Settings {
             database,
             keys_dir,
             access_token_ttl: ttl,
+            id_token_ttl,
             refresh_token_ttl,
             code_ttl,
             refresh_reuse_interval,

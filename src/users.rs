@@ -94,15 +94,30 @@ fn validate_password(password: &str) -> Result<(), UserError> {
     Ok(())
 }
 
+/// The profile of a new user.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub email: Option<String>,
+    /// Whoever creates the account vouches for the address: Latchkey sends no mail,
+    /// so it says `email_verified: false` unless told otherwise.
+    pub email_verified: bool,
+    pub name: Option<String>,
+}
+
 /// Creates a user with an Argon2id password hash.
 pub async fn create_user(
     db: &Db,
     username: &str,
     password: String,
-    email: Option<String>,
-    name: Option<String>,
+    profile: Profile,
     now: i64,
 ) -> Result<UserRow, UserError> {
+    let Profile {
+        email,
+        email_verified,
+        name,
+    } = profile;
+    let email_verified = email_verified && email.is_some();
     validate_username(username)?;
     validate_password(&password)?;
     if let Some(e) = &email
@@ -120,6 +135,7 @@ pub async fn create_user(
         name,
         password_hash,
         created_at: now,
+        email_verified,
     };
     if !store::users::insert_user(db, &row).await? {
         return Err(UserError::Taken);

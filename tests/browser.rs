@@ -716,8 +716,10 @@ async fn names_are_text_in_chromium(backend: Backend) {
         &app.state.db,
         "ivan",
         "correct horse battery".into(),
-        None,
-        Some("<img src=x onerror=alert(2)>".into()),
+        latchkey::users::Profile {
+            name: Some("<img src=x onerror=alert(2)>".into()),
+            ..Default::default()
+        },
         common::START,
     )
     .await

@@ -339,6 +339,9 @@ pub struct App {
     pub icon_url: Option<String>,
     /// Registered redirect URIs (exact match; loopback URIs match any port).
     pub redirect_uris: Vec<String>,
+    /// Where the app may send people after signing them out (OpenID Connect
+    /// RP-Initiated Logout; exact match).
+    pub post_logout_redirect_uris: Vec<String>,
     /// Scopes the app may ask for.
     pub scopes: Vec<String>,
     /// Grants the app may use.
@@ -368,6 +371,9 @@ pub struct NewApp {
     /// https, or http on a loopback host; no fragments or wildcards. Needed for
     /// `authorization_code`.
     pub redirect_uris: Option<Vec<String>>,
+    /// Where the app may send people after signing them out (OpenID Connect
+    /// RP-Initiated Logout); the same rules as redirect URIs.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Default: every scope in the catalogue.
     pub scopes: Option<Vec<String>>,
     /// Default: `authorization_code` + `refresh_token` with redirect URIs (or for a
@@ -391,6 +397,8 @@ pub struct AppChanges {
     pub icon_url: MaybeUndefined<String>,
     /// Replaces the redirect URIs.
     pub redirect_uris: Option<Vec<String>>,
+    /// Replaces the post-logout redirect URIs.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Replaces the allowed scopes.
     pub scopes: Option<Vec<String>>,
     /// Replaces the allowed grants.
@@ -484,6 +492,7 @@ pub fn app_of(row: &ClientRow, client_secret: Option<String>) -> Result<App, Sto
         website: meta.website,
         icon_url: meta.icon_url,
         redirect_uris: meta.redirect_uris,
+        post_logout_redirect_uris: meta.post_logout_redirect_uris,
         scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
         grant_types: meta.grant_types.into_iter().map(grant_type_of).collect(),
         client_type: if meta.public {
@@ -531,6 +540,7 @@ pub fn new_app_metadata(body: NewApp) -> ApiResult<ClientMetadata> {
         website: body.website,
         icon_url: body.icon_url,
         redirect_uris: body.redirect_uris.unwrap_or_default(),
+        post_logout_redirect_uris: body.post_logout_redirect_uris.unwrap_or_default(),
         grant_types: body
             .grant_types
             .unwrap_or_default()
@@ -639,6 +649,9 @@ impl AppsApi {
         }
         if let Some(uris) = changes.redirect_uris {
             meta.redirect_uris = uris;
+        }
+        if let Some(uris) = changes.post_logout_redirect_uris {
+            meta.post_logout_redirect_uris = uris;
         }
         if let Some(scopes) = scope_string(changes.scopes)? {
             meta.scope = Some(scopes);

@@ -249,12 +249,22 @@ async fn flow_inner(
                     }),
                 None => None,
             };
+            let auth_time = signed_in.as_ref().map(|s| s.session.created_at);
+            let now = state.clock.now();
             match (
-                authorize::decide(&request, signed_in.is_some(), granted.as_ref()),
+                authorize::decide(&request, auth_time, granted.as_ref(), now),
                 signed_in,
             ) {
                 (Decision::Login, _) => {
-                    let login = crate::web::login_url(&current_path(req));
+                    // Back here after signing in, without what asked for it.
+                    let back = url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(authorize::after_sign_in(params))
+                        .finish();
+                    let login = crate::web::login_url_for(
+                        &format!("{}?{back}", req.uri().path()),
+                        auth_time.is_some(),
+                        request.login_hint.as_deref(),
+                    );
                     if json {
                         Ok(json_response(
                             StatusCode::UNAUTHORIZED,
@@ -273,7 +283,7 @@ async fn flow_inner(
                     Ok(consent(state, &row, &request, params, &s, &next, json))
                 }
                 (Decision::Issue, Some(s)) => {
-                    let uri = issue_code(state, &request, &s.user.id).await?;
+                    let uri = issue_code(state, &request, &s).await?;
                     Ok(to_client(json, &uri))
                 }
                 (Decision::Fail(e), _) => Ok(fail(&e)),
@@ -327,7 +337,7 @@ async fn flow_inner(
             match decision.as_deref() {
                 Some("approve") => {
                     remember_consent(state, &s.user.id, &request).await?;
-                    let uri = issue_code(state, &request, &s.user.id).await?;
+                    let uri = issue_code(state, &request, &s).await?;
                     tracing::info!(client_id = %client.id, user_id = %s.user.id, scope = %request.scope, "authorization approved");
                     Ok(to_client(json, &uri))
                 }
@@ -374,8 +384,9 @@ async fn remember_consent(
 async fn issue_code(
     state: &AppState,
     request: &AuthorizeRequest,
-    user_id: &str,
+    signed_in: &SignedIn,
 ) -> Result<String, StoreError> {
+    let user_id = &signed_in.user.id;
     let code = url_token::<32>();
     let now = state.clock.now();
     let resources = serde_json::to_string(&request.resources)
@@ -394,6 +405,8 @@ async fn issue_code(
         created_at: now,
         last_used_at: now,
         revoked_at: None,
+        // The session began with the sign-in, so its start is the sign-in's time.
+        auth_time: Some(signed_in.session.created_at),
     };
     let row = CodeRow {
         code_hash: sha256(code.as_bytes()).to_vec(),
@@ -411,6 +424,8 @@ async fn issue_code(
         created_at: now,
         expires_at: now + state.settings.code_ttl,
         consumed_at: None,
+        nonce: request.nonce.clone(),
+        auth_time: family.auth_time,
     };
     store::codes::insert_code(&state.db, &family, &row).await?;
     Ok(authorize::response_uri(

@@ -56,6 +56,32 @@ pub struct AuthorizationServerMetadata {
     pub service_documentation: String,
 }
 
+/// OpenID Provider metadata (OpenID Connect Discovery 1.0 §3): the RFC 8414
+/// members plus those OpenID Connect adds. Lists only what this server does.
+#[derive(Debug, Clone, Object)]
+pub struct OpenIdProviderMetadata {
+    #[oai(flatten)]
+    pub oauth: AuthorizationServerMetadata,
+    /// Subject identifier types: `public` (one `sub` per person for every client).
+    pub subject_types_supported: Vec<String>,
+    /// JWS algorithms of ID tokens: those of the published signing keys.
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// Claims that may appear in ID tokens and UserInfo responses.
+    pub claims_supported: Vec<String>,
+    /// Claim types: `normal` only.
+    pub claim_types_supported: Vec<String>,
+    /// `prompt` values the authorization endpoint honours.
+    pub prompt_values_supported: Vec<String>,
+    /// RP-Initiated Logout: where a relying party sends people to sign out.
+    pub end_session_endpoint: String,
+    /// The `claims` request parameter is not supported.
+    pub claims_parameter_supported: bool,
+    /// Request objects (`request`) are not supported.
+    pub request_parameter_supported: bool,
+    /// `request_uri` is not supported (Discovery's default would say it is).
+    pub request_uri_parameter_supported: bool,
+}
+
 /// Protected resource metadata (RFC 9728 §2) for this server's own API.
 #[derive(Debug, Clone, Object)]
 pub struct ProtectedResourceMetadata {
@@ -109,11 +135,16 @@ fn strings(list: &[&str]) -> Vec<String> {
 }
 
 /// The discovery documents, built from settings at start.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Documents {
     pub server_metadata: Document,
     pub resource_metadata: Document,
     pub scopes: Document,
+    /// The RFC 8414 members, for the OpenID document.
+    server: AuthorizationServerMetadata,
+    /// The OpenID document names the algorithms of the published keys, which change
+    /// without a restart (`keys rotate`): built for the algorithms seen last.
+    openid: std::sync::RwLock<(Vec<&'static str>, Document)>,
 }
 
 impl Documents {
@@ -176,12 +207,44 @@ impl Documents {
                 })
                 .collect(),
         };
+        let openid = openid_document(&server, &[]);
         Self {
             server_metadata: Document::new(&server),
             resource_metadata: Document::new(&resource),
             scopes: Document::new(&scopes),
+            server,
+            openid: std::sync::RwLock::new((Vec::new(), openid)),
         }
     }
+
+    /// The OpenID Provider document for keys of `algs`.
+    pub fn openid(&self, algs: Vec<&'static str>) -> Document {
+        {
+            let cached = self.openid.read().unwrap_or_else(|e| e.into_inner());
+            if cached.0 == algs {
+                return cached.1.clone();
+            }
+        }
+        let doc = openid_document(&self.server, &algs);
+        *self.openid.write().unwrap_or_else(|e| e.into_inner()) = (algs, doc.clone());
+        doc
+    }
+}
+
+fn openid_document(server: &AuthorizationServerMetadata, algs: &[&str]) -> Document {
+    let issuer = &server.issuer;
+    Document::new(&OpenIdProviderMetadata {
+        oauth: server.clone(),
+        subject_types_supported: strings(&["public"]),
+        id_token_signing_alg_values_supported: strings(algs),
+        claims_supported: strings(&crate::oauth::id_token::CLAIMS_SUPPORTED),
+        claim_types_supported: strings(&["normal"]),
+        prompt_values_supported: strings(&crate::oauth::authorize::Prompt::SUPPORTED),
+        end_session_endpoint: format!("{issuer}/oauth/logout"),
+        claims_parameter_supported: false,
+        request_parameter_supported: false,
+        request_uri_parameter_supported: false,
+    })
 }
 
 /// Metadata and key sets change rarely; five minutes bounds how long a cache may
@@ -261,10 +324,11 @@ impl DiscoveryApi {
         cached(&doc.body, &doc.etag, if_none_match.0.as_deref())
     }
 
-    /// Authorization server metadata (OpenID Connect location)
+    /// OpenID Provider metadata
     ///
-    /// The same document as `/.well-known/oauth-authorization-server`, for clients
-    /// that only look here.
+    /// OpenID Connect Discovery 1.0: the RFC 8414 members plus those OpenID
+    /// Connect adds (subject types, ID token algorithms, claims, `prompt` values,
+    /// the end-session endpoint).
     #[oai(
         path = "/.well-known/openid-configuration",
         method = "get",
@@ -273,8 +337,9 @@ impl DiscoveryApi {
     async fn openid_configuration(
         &self,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
-    ) -> CachedResponse<AuthorizationServerMetadata> {
-        let doc = &self.state.documents.server_metadata;
+    ) -> CachedResponse<OpenIdProviderMetadata> {
+        let algs = self.state.keys.get().published_algs();
+        let doc = self.state.documents.openid(algs);
         cached(&doc.body, &doc.etag, if_none_match.0.as_deref())
     }
 

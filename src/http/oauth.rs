@@ -1,5 +1,5 @@
 //! `POST /oauth/revoke` (RFC 7009), `POST /oauth/introspect` (RFC 7662) and
-//! `GET /oauth/userinfo`.
+//! `GET`/`POST /oauth/userinfo` (OpenID Connect Core §5.3).
 
 use super::bearer::active_access_token;
 use super::errors::{Failure, OAuthErrorBody, OAuthResponse};
@@ -9,6 +9,8 @@ use crate::app::AppState;
 use crate::oauth::OAuthError;
 use crate::oauth::claims::{Audience, family_of_jti};
 use crate::oauth::form::FormParams;
+use crate::oauth::id_token::{Person, ProfileClaims};
+use crate::oauth::scope::ScopeSet;
 use crate::oauth::types::{ClientType, RefreshToken};
 use crate::store::{self, StoreError};
 use poem::Request;
@@ -70,20 +72,27 @@ pub struct Introspection {
     pub jti: Option<String>,
 }
 
-/// The signed-in user's profile, by scope.
+/// The token's user, by scope (OpenID Connect Core §5.1, §5.4).
 #[derive(Debug, Clone, Object)]
 pub struct UserInfo {
-    /// The user id (`sub` of their tokens).
+    /// The user id: `sub` of their access and ID tokens.
     pub sub: String,
-    /// Username (scope `profile`).
-    #[oai(skip_serializing_if_is_none)]
-    pub username: Option<String>,
     /// Display name (scope `profile`).
     #[oai(skip_serializing_if_is_none)]
     pub name: Option<String>,
+    /// Username (scope `profile`).
+    #[oai(skip_serializing_if_is_none)]
+    pub preferred_username: Option<String>,
+    /// Username again, under the name Latchkey used before OpenID Connect (scope
+    /// `profile`).
+    #[oai(skip_serializing_if_is_none)]
+    pub username: Option<String>,
     /// Email address (scope `email`).
     #[oai(skip_serializing_if_is_none)]
     pub email: Option<String>,
+    /// Whether the address is known to be the user's (scope `email`).
+    #[oai(skip_serializing_if_is_none)]
+    pub email_verified: Option<bool>,
 }
 
 /// The (empty) body of a revocation response.
@@ -107,6 +116,15 @@ pub enum UserInfoResponse {
     Unauthorized(
         Json<OAuthErrorBody>,
         /// `Bearer`, with `error="invalid_token"` when a token was sent.
+        #[oai(header = "WWW-Authenticate")]
+        String,
+    ),
+    /// The token carries none of `openid`, `profile`, `email`
+    /// (`insufficient_scope`, RFC 6750 §3.1).
+    #[oai(status = 403)]
+    Forbidden(
+        Json<OAuthErrorBody>,
+        /// `Bearer error="insufficient_scope"` with the scope needed.
         #[oai(header = "WWW-Authenticate")]
         String,
     ),
@@ -207,10 +225,31 @@ impl OAuthApi {
 
     /// The token's user
     ///
-    /// The profile of the user an access token was issued for: `sub` always,
-    /// `username` and `name` with scope `profile`, `email` with scope `email`.
+    /// OpenID Connect UserInfo (Core §5.3): the user an access token was issued
+    /// for. `sub` always; `name`, `preferred_username` (and `username`) with scope
+    /// `profile`; `email` and `email_verified` with scope `email`. The token must
+    /// carry `openid`, `profile` or `email`.
     #[oai(path = "/oauth/userinfo", method = "get", operation_id = "getUserInfo")]
     async fn userinfo(&self, auth: BearerAuth) -> UserInfoResponse {
+        self.user_info(auth).await
+    }
+
+    /// The token's user (POST)
+    ///
+    /// The same as `GET /oauth/userinfo` (Core §5.3.1: both methods); the access
+    /// token goes in the `Authorization` header.
+    #[oai(
+        path = "/oauth/userinfo",
+        method = "post",
+        operation_id = "postUserInfo"
+    )]
+    async fn userinfo_post(&self, auth: BearerAuth) -> UserInfoResponse {
+        self.user_info(auth).await
+    }
+}
+
+impl OAuthApi {
+    async fn user_info(&self, auth: BearerAuth) -> UserInfoResponse {
         let invalid = |description: &str| {
             UserInfoResponse::Unauthorized(
                 Json(OAuthErrorBody {
@@ -245,17 +284,39 @@ impl OAuthApi {
         .await;
         match result {
             Ok(TokenOwner::User(claims, user)) => {
-                let scopes: Vec<&str> = claims.scope.split(' ').collect();
-                let profile = scopes.contains(&"profile");
+                let scope = ScopeSet::from_trusted(claims.scope.split_whitespace());
+                // Core §5.3 asks for `openid`; a plain OAuth token with a profile
+                // scope keeps working, as it did before OpenID Connect.
+                if !["openid", "profile", "email"]
+                    .iter()
+                    .any(|s| scope.contains(s))
+                {
+                    return UserInfoResponse::Forbidden(
+                        Json(OAuthErrorBody {
+                            error: "insufficient_scope".to_owned(),
+                            error_description:
+                                "the access token needs the openid, profile or email scope"
+                                    .to_owned(),
+                        }),
+                        r#"Bearer realm="latchkey", error="insufficient_scope", scope="openid""#
+                            .to_owned(),
+                    );
+                }
+                let person = Person {
+                    id: &user.id,
+                    username: &user.username,
+                    name: user.name.as_deref(),
+                    email: user.email.as_deref(),
+                    email_verified: user.email_verified,
+                };
+                let profile = ProfileClaims::for_scope(&person, &scope);
                 UserInfoResponse::Ok(Json(UserInfo {
-                    sub: user.id,
-                    username: profile.then_some(user.username),
-                    name: if profile { user.name } else { None },
-                    email: if scopes.contains(&"email") {
-                        user.email
-                    } else {
-                        None
-                    },
+                    sub: user.id.clone(),
+                    name: profile.name,
+                    username: profile.preferred_username.clone(),
+                    preferred_username: profile.preferred_username,
+                    email: profile.email,
+                    email_verified: profile.email_verified,
                 }))
             }
             Ok(TokenOwner::Client) => invalid("this token was issued to a client, not a user"),

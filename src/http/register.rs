@@ -28,6 +28,9 @@ use poem_openapi::{
 pub struct ClientRegistration {
     /// Redirect URIs: https, or http on a loopback host (then any port matches).
     pub redirect_uris: Option<Vec<String>>,
+    /// Where the client may send people after signing them out (OpenID Connect
+    /// RP-Initiated Logout §3.1); the same rules as redirect URIs, exact match.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
     /// `none` (public client, PKCE), `client_secret_basic` (default) or
     /// `client_secret_post`.
     pub token_endpoint_auth_method: Option<String>,
@@ -71,6 +74,8 @@ pub struct ClientInformation {
     pub client_name: String,
     /// The registered redirect URIs.
     pub redirect_uris: Vec<String>,
+    /// The registered post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
     /// The grants the client may use.
     pub grant_types: Vec<String>,
     /// `["code"]` for the code flow, else empty.
@@ -340,6 +345,7 @@ fn to_metadata(
         website: body.client_uri,
         icon_url: body.logo_uri,
         redirect_uris: body.redirect_uris.unwrap_or_default(),
+        post_logout_redirect_uris: body.post_logout_redirect_uris.unwrap_or_default(),
         grant_types,
         scope: body.scope,
         public: method == "none",
@@ -382,6 +388,7 @@ fn information(
         registration_access_token,
         client_name: meta.name,
         redirect_uris: meta.redirect_uris,
+        post_logout_redirect_uris: meta.post_logout_redirect_uris,
         grant_types,
         response_types,
         token_endpoint_auth_method: method,

@@ -6,6 +6,8 @@ use super::{ApiTags, ClientAuthHeader};
 use crate::app::AppState;
 use crate::oauth::claims::{AccessTokenClaims, family_jti};
 use crate::oauth::form::FormParams;
+use crate::oauth::id_token::{self, IdTokenInput, Person};
+use crate::oauth::scope::ScopeSet;
 use crate::oauth::token::refresh_token::{PresentedToken, RefreshDecision};
 use crate::oauth::token::{authorization_code, client_credentials, refresh_token};
 use crate::oauth::types::{GrantType, RefreshToken, RegisteredClient, sha256};
@@ -70,6 +72,10 @@ pub struct TokenSuccess {
     /// when the client may refresh. Each use returns a new one; the old one dies.
     #[oai(skip_serializing_if_is_none)]
     pub refresh_token: Option<String>,
+    /// An OpenID Connect ID token (a JWT with `typ: JWT`), when the granted scope
+    /// includes `openid`: on the code exchange and on every refresh of it.
+    #[oai(skip_serializing_if_is_none)]
+    pub id_token: Option<String>,
 }
 
 pub type TokenResponse = OAuthResponse<Json<TokenSuccess>>;
@@ -123,7 +129,7 @@ impl TokenApi {
                 )?;
                 let access_token = state.keys.get().active().sign_jwt(&claims)?;
                 tracing::info!(client_id = %client.id, grant = "client_credentials", scope = %claims.scope, "issued access token");
-                Ok(success(access_token, &claims, now, None))
+                Ok(success(access_token, &claims, now, None, None))
             }
             GrantType::AuthorizationCode => self.exchange_code(client, form, now).await,
             GrantType::RefreshToken => self.refresh(client, form, now).await,
@@ -173,9 +179,27 @@ impl TokenApi {
             now,
             family_jti(&row.family_id, &url_token::<12>()),
         );
-        let access_token = state.keys.get().active().sign_jwt(&claims)?;
+        let keys = state.keys.get();
+        let access_token = keys.active().sign_jwt(&claims)?;
+        let id_token = self
+            .id_token(IdTokenFor {
+                client,
+                user_id: &row.user_id,
+                scope: &grant.scope,
+                auth_time: row.auth_time,
+                nonce: row.nonce.as_deref(),
+                access_token: &access_token,
+                now,
+            })
+            .await?;
         tracing::info!(client_id = %client.id, grant = "authorization_code", scope = %claims.scope, "issued tokens");
-        Ok(success(access_token, &claims, now, refresh.map(|(t, _)| t)))
+        Ok(success(
+            access_token,
+            &claims,
+            now,
+            refresh.map(|(t, _)| t),
+            id_token,
+        ))
     }
 
     async fn refresh(
@@ -250,9 +274,71 @@ impl TokenApi {
             family_jti(&family.id, &url_token::<12>()),
         );
         let access_token = state.keys.get().active().sign_jwt(&claims)?;
+        // Core §12.2: the same sub, aud and auth_time as at sign-in; no nonce.
+        let id_token = self
+            .id_token(IdTokenFor {
+                client,
+                user_id: &family.user_id,
+                scope: &grant.scope,
+                auth_time: family_row.auth_time,
+                nonce: None,
+                access_token: &access_token,
+                now,
+            })
+            .await?;
         tracing::info!(client_id = %client.id, grant = "refresh_token", scope = %claims.scope, "rotated refresh token");
-        Ok(success(access_token, &claims, now, Some(new_token)))
+        Ok(success(
+            access_token,
+            &claims,
+            now,
+            Some(new_token),
+            id_token,
+        ))
     }
+
+    /// The ID token for an OpenID grant (scope has `openid`), else `None`.
+    async fn id_token(&self, t: IdTokenFor<'_>) -> Result<Option<String>, Failure> {
+        if !id_token::is_openid(t.scope) {
+            return Ok(None);
+        }
+        let state = &self.state;
+        let Some(user) = store::users::find_user(&state.db, t.user_id).await? else {
+            // The account was deleted between sign-in and now.
+            return Err(OAuthError::invalid_grant("the user no longer exists").into());
+        };
+        let keys = state.keys.get();
+        let key = keys.active();
+        let claims = id_token::claims(&IdTokenInput {
+            issuer: &state.settings.issuer,
+            client_id: t.client.id.as_str(),
+            person: Person {
+                id: &user.id,
+                username: &user.username,
+                name: user.name.as_deref(),
+                email: user.email.as_deref(),
+                email_verified: user.email_verified,
+            },
+            scope: t.scope,
+            auth_time: t.auth_time,
+            nonce: t.nonce,
+            access_token: t.access_token,
+            alg: key.alg().as_str(),
+            ttl: state.settings.id_token_ttl,
+            now: t.now,
+        });
+        Ok(Some(key.sign_id_token(&claims)?))
+    }
+}
+
+/// What an ID token is issued for.
+struct IdTokenFor<'a> {
+    client: &'a RegisteredClient,
+    user_id: &'a str,
+    scope: &'a ScopeSet,
+    auth_time: Option<i64>,
+    nonce: Option<&'a str>,
+    access_token: &'a str,
+    now: i64,
 }
 
 /// A new refresh token and its row.
@@ -272,6 +358,7 @@ fn success(
     claims: &AccessTokenClaims,
     now: i64,
     refresh_token: Option<String>,
+    id_token: Option<String>,
 ) -> TokenSuccess {
     TokenSuccess {
         access_token,
@@ -279,5 +366,6 @@ fn success(
         expires_in: claims.exp - now,
         scope: claims.scope.clone(),
         refresh_token,
+        id_token,
     }
 }

@@ -59,6 +59,8 @@ pub struct SigningKey {
     jwk: Jwk,
     /// base64url of `{"alg":…,"kid":…,"typ":"at+jwt"}`, computed once per key.
     header_b64: String,
+    /// The same with `"typ":"JWT"`, for ID tokens.
+    id_header_b64: String,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -109,8 +111,11 @@ impl SigningKey {
         let decoding = decoding_key(&jwk).map_err(|e| bad(format!("public key: {e}")))?;
         verify::register(jwt_alg(signer.alg()), &decoding)
             .map_err(|e| bad(format!("public key: {e}")))?;
-        let header = serde_json::json!({ "alg": alg, "kid": kid, "typ": "at+jwt" });
-        let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
+        let header_of = |typ: &str| {
+            let header = serde_json::json!({ "alg": alg, "kid": kid, "typ": typ });
+            URL_SAFE_NO_PAD.encode(header.to_string())
+        };
+        let (header_b64, id_header_b64) = (header_of("at+jwt"), header_of("JWT"));
         Ok(Self {
             kid,
             path: path.to_owned(),
@@ -123,6 +128,7 @@ impl SigningKey {
             decoding,
             jwk,
             header_b64,
+            id_header_b64,
         })
     }
 
@@ -136,10 +142,23 @@ impl SigningKey {
 
     /// Signs `claims` as a compact JWS with `typ: at+jwt` (RFC 9068 §2.1).
     pub fn sign_jwt<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
+        self.sign_with(&self.header_b64, claims)
+    }
+
+    /// Signs an ID token: `typ: JWT` (OpenID Connect Core §2 recommends no other),
+    /// so that it never passes for an access token.
+    pub fn sign_id_token(
+        &self,
+        claims: &crate::oauth::id_token::IdTokenClaims,
+    ) -> Result<String, KeyError> {
+        self.sign_with(&self.id_header_b64, claims)
+    }
+
+    fn sign_with<T: Serialize>(&self, header_b64: &str, claims: &T) -> Result<String, KeyError> {
         let payload = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
         // header.payload.signature; an RSA-2048 signature is 342 base64url characters.
-        let mut jwt = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 350);
-        jwt.push_str(&self.header_b64);
+        let mut jwt = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 350);
+        jwt.push_str(header_b64);
         jwt.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut jwt);
         let signature = self.signer.sign(jwt.as_bytes())?;
@@ -245,6 +264,45 @@ impl KeySet {
         jsonwebtoken::decode(token, &key.decoding, &validation)
             .ok()
             .map(|data| data.claims)
+    }
+
+    /// Verifies an ID token this server issued (for `id_token_hint`): a published
+    /// key of ours, the signature, `typ: JWT` and `iss`. Expiry is not checked: a
+    /// hint may have expired (RP-Initiated Logout §2). An access token (`at+jwt`)
+    /// never passes.
+    pub fn verify_id_token(
+        &self,
+        token: &str,
+        issuer: &str,
+    ) -> Option<crate::oauth::id_token::IdTokenClaims> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.typ.as_deref() != Some("JWT") {
+            return None;
+        }
+        let kid = header.kid?;
+        let (key, _) = self
+            .keys()
+            .find(|(k, state)| k.kid == kid && state.published())?;
+        let mut validation = jsonwebtoken::Validation::new(jwt_alg(key.alg()));
+        validation.set_issuer(&[issuer]);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+        jsonwebtoken::decode(token, &key.decoding, &validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+
+    /// The JWS algorithms of the published keys, in a stable order.
+    pub fn published_algs(&self) -> Vec<&'static str> {
+        let mut algs: Vec<&'static str> = self
+            .keys()
+            .filter(|(_, state)| state.published())
+            .map(|(k, _)| k.alg().as_str())
+            .collect();
+        algs.sort_unstable();
+        algs.dedup();
+        algs
     }
 
     /// Loads every key in `dir`, generating one (active at once) if there is none.

@@ -1,9 +1,11 @@
-//! The authorization endpoint (RFC 6749 §4.1.1–4.1.2, OAuth 2.1 §4.1, RFC 9207).
+//! The authorization endpoint (RFC 6749 §4.1.1–4.1.2, OAuth 2.1 §4.1, RFC 9207,
+//! OpenID Connect Core §3.1.2).
 //!
 //! Three steps: resolve the client and redirect URI (failures never redirect, since
 //! the URI is not trusted yet); validate the rest of the request (failures redirect
-//! back with `error`, `state` and `iss`); then decide, given who is signed in and
-//! what they already granted, whether to ask for login, ask for consent, or issue.
+//! back with `error`, `state` and `iss`); then decide, given who is signed in, when
+//! they signed in, and what they already granted, whether to ask for sign-in, ask
+//! for consent, or issue.
 
 use super::OAuthError;
 use super::claims::TokenPolicy;
@@ -27,17 +29,56 @@ pub struct AuthorizeRequest {
     pub state: Option<String>,
     pub code_challenge: Option<CodeChallenge>,
     pub prompt: Prompt,
+    /// OpenID Connect Core §3.1.2.1: echoed unchanged in the ID token.
+    pub nonce: Option<String>,
+    /// Core §3.1.2.1: the longest time since the person signed in, in seconds.
+    pub max_age: Option<i64>,
+    /// Core §3.1.2.1: who the client thinks is signing in (pre-fills the username).
+    pub login_hint: Option<String>,
 }
 
-/// The `prompt` parameter (OpenID Connect Core §3.1.2.1), as far as it applies here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Prompt {
-    /// Ask only when needed.
-    Default,
+/// The `prompt` parameter (OpenID Connect Core §3.1.2.1). No value set: ask only
+/// when needed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
     /// Never show a page: fail with `login_required` / `consent_required` instead.
-    None,
+    pub none: bool,
+    /// Ask the person to sign in again even with a live session (`login`, and
+    /// `select_account`, which is answered the same way: the sign-in page is
+    /// where another account can be chosen).
+    pub login: bool,
     /// Show the consent page even if consent was given before.
-    Consent,
+    pub consent: bool,
+}
+
+impl Prompt {
+    /// The values this server understands, as published in discovery.
+    pub const SUPPORTED: [&'static str; 4] = ["none", "login", "consent", "select_account"];
+
+    pub fn parse(raw: &str) -> Result<Self, OAuthError> {
+        let mut prompt = Self::default();
+        let values: Vec<&str> = raw.split(' ').filter(|v| !v.is_empty()).collect();
+        for v in &values {
+            match *v {
+                "none" => prompt.none = true,
+                "login" | "select_account" => prompt.login = true,
+                "consent" => prompt.consent = true,
+                other => {
+                    return Err(OAuthError::invalid_request(format!(
+                        "prompt value `{}` is not supported; use none, login, consent or select_account",
+                        other.escape_default()
+                    )));
+                }
+            }
+        }
+        // Core §3.1.2.1: none with any other value is an error.
+        if prompt.none && values.len() > 1 {
+            return Err(OAuthError::invalid_request(
+                "prompt=none cannot be combined with other values",
+            ));
+        }
+        Ok(prompt)
+    }
 }
 
 /// A failure about the client or redirect URI: shown on an error page, never sent to
@@ -58,6 +99,8 @@ pub enum NoRedirectKind {
 }
 
 const MAX_STATE: usize = 2048;
+const MAX_NONCE: usize = 2048;
+const MAX_LOGIN_HINT: usize = 256;
 
 /// Step 1: the redirect URI to answer on, given the registered client (`None` when
 /// `client_id` names no client).
@@ -151,12 +194,46 @@ pub fn validate(
         ));
     }
 
+    // Core §6: request objects are not supported; say so with the codes Core names,
+    // rather than ignoring parameters that may carry the real request.
+    if params.single("request")?.is_some() {
+        return Err(OAuthError::new(
+            super::ErrorCode::RequestNotSupported,
+            "request objects (the request parameter) are not supported",
+        ));
+    }
+    if params.single("request_uri")?.is_some() {
+        return Err(OAuthError::new(
+            super::ErrorCode::RequestUriNotSupported,
+            "the request_uri parameter is not supported",
+        ));
+    }
+    if params.single("registration")?.is_some() {
+        return Err(OAuthError::new(
+            super::ErrorCode::RegistrationNotSupported,
+            "the registration parameter is not supported; register at the registration endpoint",
+        ));
+    }
+    match params.single("response_mode")? {
+        None | Some("query") => {}
+        Some(other) => {
+            return Err(OAuthError::invalid_request(format!(
+                "response_mode `{}` is not supported; use query",
+                other.escape_default()
+            )));
+        }
+    }
+
+    // RFC 6749 §3.3: without `scope`, the client's registered scopes (as the
+    // consent page then shows them).
     let scope = match params.single("scope")? {
         Some(raw) => ScopeSet::parse(raw)?,
-        None => ScopeSet::default(),
+        None => ScopeCatalogue::default_for(&client.scopes),
     };
     if scope.is_empty() {
-        return Err(OAuthError::invalid_scope("the scope parameter is required"));
+        return Err(OAuthError::invalid_scope(
+            "no scope was asked for and this application registered none that can be granted by default; send scope",
+        ));
     }
     catalogue.check_known(&scope)?;
     if let Some(denied) = scope.difference(&client.scopes).next() {
@@ -176,23 +253,29 @@ pub fn validate(
     }
 
     let prompt = match params.single("prompt")? {
-        None => Prompt::Default,
-        Some(p) => {
-            let values: Vec<&str> = p.split(' ').filter(|v| !v.is_empty()).collect();
-            if values.contains(&"none") {
-                if values.len() > 1 {
-                    return Err(OAuthError::invalid_request(
-                        "prompt=none cannot be combined with other values",
-                    ));
-                }
-                Prompt::None
-            } else if values.contains(&"consent") {
-                Prompt::Consent
-            } else {
-                Prompt::Default
-            }
-        }
+        Some(raw) => Prompt::parse(raw)?,
+        None => Prompt::default(),
     };
+    let nonce = params.single("nonce")?.map(str::to_owned);
+    if nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE) {
+        return Err(OAuthError::invalid_request(format!(
+            "nonce is longer than {MAX_NONCE} bytes"
+        )));
+    }
+    let max_age = match params.single("max_age")? {
+        None => None,
+        Some(raw) => Some(
+            raw.parse::<u32>()
+                .map(i64::from)
+                .map_err(|_| {
+                    OAuthError::invalid_request("max_age must be a whole number of seconds")
+                })?,
+        ),
+    };
+    let login_hint = params
+        .single("login_hint")?
+        .filter(|h| h.len() <= MAX_LOGIN_HINT && !h.chars().any(char::is_control))
+        .map(str::to_owned);
 
     Ok(AuthorizeRequest {
         client_id: client.id.clone(),
@@ -203,13 +286,43 @@ pub fn validate(
         state,
         code_challenge,
         prompt,
+        nonce,
+        max_age,
+        login_hint,
     })
+}
+
+/// The parameters to come back to the authorization endpoint with once the person
+/// has signed in afresh: the request as sent, minus what asked for that sign-in
+/// (`prompt=login`/`select_account`, `max_age`), so that the sign-in just made
+/// satisfies it instead of asking again (a clock tick would make `max_age=0` ask
+/// for ever). Dropping them is safe: the ID token's `auth_time` is always the
+/// sign-in's time, and a client that cares checks it.
+pub fn after_sign_in(params: &FormParams) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(params.pairs().len());
+    for (k, v) in params.pairs() {
+        match k.as_str() {
+            "max_age" => {}
+            "prompt" => {
+                let kept: Vec<&str> = v
+                    .split(' ')
+                    .filter(|p| !p.is_empty() && *p != "login" && *p != "select_account")
+                    .collect();
+                if !kept.is_empty() {
+                    out.push((k.clone(), kept.join(" ")));
+                }
+            }
+            _ => out.push((k.clone(), v.clone())),
+        }
+    }
+    out
 }
 
 /// What to do with a valid request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Nobody is signed in: send the browser to the login page.
+    /// Nobody is signed in, or the sign-in is too old or must be repeated: send the
+    /// browser to the sign-in page.
     Login,
     /// Show the consent page.
     Consent,
@@ -219,23 +332,46 @@ pub enum Decision {
     Fail(OAuthError),
 }
 
-/// Step 3, given whether someone is signed in and the scopes they already granted
-/// this client.
-pub fn decide(request: &AuthorizeRequest, signed_in: bool, granted: Option<&ScopeSet>) -> Decision {
+/// Step 3, given when the signed-in person signed in (`None`: nobody is), the
+/// scopes they already granted this client, and the time.
+pub fn decide(
+    request: &AuthorizeRequest,
+    auth_time: Option<i64>,
+    granted: Option<&ScopeSet>,
+    now: i64,
+) -> Decision {
+    let sign_in_needed = match auth_time {
+        None => true,
+        // Core §3.1.2.1: max_age is the allowable elapsed time since the person
+        // last actively authenticated.
+        Some(t) => request.prompt.login || request.max_age.is_some_and(|max| now - t > max),
+    };
+    if sign_in_needed {
+        return if request.prompt.none {
+            Decision::Fail(OAuthError::new(
+                super::ErrorCode::LoginRequired,
+                if auth_time.is_none() {
+                    "the user is not signed in"
+                } else {
+                    "the user must sign in again (max_age)"
+                },
+            ))
+        } else {
+            Decision::Login
+        };
+    }
     let covered = granted.is_some_and(|g| request.scope.is_subset(g));
-    match (signed_in, request.prompt) {
-        (false, Prompt::None) => Decision::Fail(OAuthError::new(
-            super::ErrorCode::LoginRequired,
-            "the user is not signed in",
-        )),
-        (false, _) => Decision::Login,
-        (true, Prompt::Consent) => Decision::Consent,
-        (true, _) if covered => Decision::Issue,
-        (true, Prompt::None) => Decision::Fail(OAuthError::new(
+    if request.prompt.consent {
+        Decision::Consent
+    } else if covered {
+        Decision::Issue
+    } else if request.prompt.none {
+        Decision::Fail(OAuthError::new(
             super::ErrorCode::ConsentRequired,
             "the user has not authorized these scopes for this application",
-        )),
-        (true, Prompt::Default) => Decision::Consent,
+        ))
+    } else {
+        Decision::Consent
     }
 }
 
@@ -400,8 +536,28 @@ mod tests {
                 ErrorCode::InvalidRequest,
             ),
             (
-                format!("{base}&response_type=code&{pkce}"),
-                ErrorCode::InvalidScope,
+                format!("{base}&response_type=code&scope=profile&request=x&{pkce}"),
+                ErrorCode::RequestNotSupported,
+            ),
+            (
+                format!("{base}&response_type=code&scope=profile&request_uri=x&{pkce}"),
+                ErrorCode::RequestUriNotSupported,
+            ),
+            (
+                format!("{base}&response_type=code&scope=profile&response_mode=fragment&{pkce}"),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                format!("{base}&response_type=code&scope=profile&max_age=-1&{pkce}"),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                format!("{base}&response_type=code&scope=profile&prompt=none%20login&{pkce}"),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                format!("{base}&response_type=code&scope=profile&prompt=create&{pkce}"),
+                ErrorCode::InvalidRequest,
             ),
             (
                 format!("{base}&response_type=code&scope=x&{pkce}"),
@@ -436,6 +592,61 @@ mod tests {
     }
 
     #[test]
+    fn without_scope_the_registered_non_management_scopes() {
+        let mut c = client(ClientType::Public);
+        c.scopes = ScopeSet::parse("profile email apps:read").unwrap();
+        let q = format!(
+            "client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code&code_challenge={CHALLENGE}&code_challenge_method=S256"
+        );
+        let f = form(&q);
+        let redirect = resolve_redirect(&f, Some(&c)).unwrap();
+        let catalogue = ScopeCatalogue::new(vec![]).unwrap();
+        let r = validate(&f, &c, redirect.clone(), &catalogue, &policy()).unwrap();
+        assert_eq!(r.scope.to_string(), "email profile");
+        // Only management scopes registered: nothing to default to.
+        c.scopes = ScopeSet::parse("apps:read").unwrap();
+        let e = validate(&f, &c, redirect, &catalogue, &policy()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidScope);
+    }
+
+    #[test]
+    fn openid_parameters() {
+        let r = run(
+            &format!("client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code&scope=profile&code_challenge={CHALLENGE}&code_challenge_method=S256&nonce=n%20%C3%A9&max_age=300&login_hint=alice&prompt=select_account%20consent"),
+            ClientType::Public,
+        )
+        .unwrap();
+        assert_eq!(r.nonce.as_deref(), Some("n é"));
+        assert_eq!(r.max_age, Some(300));
+        assert_eq!(r.login_hint.as_deref(), Some("alice"));
+        assert_eq!(
+            r.prompt,
+            Prompt {
+                none: false,
+                login: true,
+                consent: true
+            }
+        );
+    }
+
+    #[test]
+    fn after_sign_in_drops_what_asked_for_it() {
+        let f = form("client_id=app&prompt=login%20consent&max_age=0&nonce=n&state=s");
+        let pairs = after_sign_in(&f);
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("prompt"), Some("consent"));
+        assert_eq!(get("max_age"), None);
+        assert_eq!(get("nonce"), Some("n"));
+        let only_login = after_sign_in(&form("client_id=app&prompt=select_account"));
+        assert!(only_login.iter().all(|(k, _)| k != "prompt"));
+    }
+
+    #[test]
     fn decisions() {
         let r = run(
             &format!("client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code&scope=profile&code_challenge={CHALLENGE}&code_challenge_method=S256"),
@@ -443,21 +654,40 @@ mod tests {
         )
         .unwrap();
         let granted = ScopeSet::parse("profile email").unwrap();
-        assert_eq!(decide(&r, false, None), Decision::Login);
-        assert_eq!(decide(&r, true, None), Decision::Consent);
-        assert_eq!(decide(&r, true, Some(&granted)), Decision::Issue);
+        let now = 1_000;
+        let signed = Some(now - 10);
+        assert_eq!(decide(&r, None, None, now), Decision::Login);
+        assert_eq!(decide(&r, signed, None, now), Decision::Consent);
+        assert_eq!(decide(&r, signed, Some(&granted), now), Decision::Issue);
         let mut forced = r.clone();
-        forced.prompt = Prompt::Consent;
-        assert_eq!(decide(&forced, true, Some(&granted)), Decision::Consent);
+        forced.prompt.consent = true;
+        assert_eq!(
+            decide(&forced, signed, Some(&granted), now),
+            Decision::Consent
+        );
+        let mut login = r.clone();
+        login.prompt.login = true;
+        assert_eq!(decide(&login, signed, Some(&granted), now), Decision::Login);
+        let mut aged = r.clone();
+        aged.max_age = Some(10);
+        assert_eq!(decide(&aged, signed, Some(&granted), now), Decision::Issue);
+        aged.max_age = Some(9);
+        assert_eq!(decide(&aged, signed, Some(&granted), now), Decision::Login);
+        aged.max_age = Some(0);
+        assert_eq!(decide(&aged, Some(now), Some(&granted), now), Decision::Issue);
         let mut none = r.clone();
-        none.prompt = Prompt::None;
+        none.prompt.none = true;
         assert!(
-            matches!(decide(&none, false, None), Decision::Fail(e) if e.code == ErrorCode::LoginRequired)
+            matches!(decide(&none, None, None, now), Decision::Fail(e) if e.code == ErrorCode::LoginRequired)
         );
         assert!(
-            matches!(decide(&none, true, None), Decision::Fail(e) if e.code == ErrorCode::ConsentRequired)
+            matches!(decide(&none, signed, None, now), Decision::Fail(e) if e.code == ErrorCode::ConsentRequired)
         );
-        assert_eq!(decide(&none, true, Some(&granted)), Decision::Issue);
+        assert_eq!(decide(&none, signed, Some(&granted), now), Decision::Issue);
+        none.max_age = Some(1);
+        assert!(
+            matches!(decide(&none, signed, Some(&granted), now), Decision::Fail(e) if e.code == ErrorCode::LoginRequired)
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! OAuth error codes and the error value every protocol step returns.
 //!
 //! Wire strings follow RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
-//! RFC 7591 §3.2.2, RFC 8707 §2 and OpenID Connect Core §3.1.2.6 (`prompt=none`). Mapping to HTTP status codes lives in `http/`.
+//! RFC 7591 §3.2.2, RFC 8707 §2 and OpenID Connect Core §3.1.2.6. Mapping to HTTP
+//! status codes lives in `http/`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -25,6 +26,9 @@ pub enum ErrorCode {
     InvalidClientMetadata,
     LoginRequired,
     ConsentRequired,
+    RequestNotSupported,
+    RequestUriNotSupported,
+    RegistrationNotSupported,
     ServerError,
     TemporarilyUnavailable,
 }
@@ -49,6 +53,9 @@ impl ErrorCode {
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::RegistrationNotSupported => "registration_not_supported",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }

@@ -1,4 +1,5 @@
-//! The protocol core: OAuth 2.1 request validation and decisions, free of I/O.
+//! The protocol core: OAuth 2.1 and OpenID Connect request validation and
+//! decisions, free of I/O.
 //!
 //! Nothing here touches the network, the database, the clock or a random number
 //! generator: the HTTP layer loads rows, passes `now` and fresh random values in,
@@ -9,6 +10,7 @@ pub mod claims;
 pub mod client_auth;
 pub mod error;
 pub mod form;
+pub mod id_token;
 pub mod pkce;
 pub mod redirect_uri;
 pub mod registration;

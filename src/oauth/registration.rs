@@ -15,6 +15,9 @@ pub struct ClientMetadata {
     pub website: Option<String>,
     pub icon_url: Option<String>,
     pub redirect_uris: Vec<String>,
+    /// Where the client may send people after signing them out (OpenID Connect
+    /// RP-Initiated Logout §3.1).
+    pub post_logout_redirect_uris: Vec<String>,
     /// Empty: the default for the client type.
     pub grant_types: Vec<GrantType>,
     /// `None`: every scope in the catalogue.
@@ -30,6 +33,7 @@ pub struct ValidClient {
     pub website: Option<String>,
     pub icon_url: Option<String>,
     pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<GrantType>,
     pub scopes: ScopeSet,
     pub client_type: ClientType,
@@ -83,18 +87,11 @@ pub fn validate(
         .map(|w| web_url("icon URL", w))
         .transpose()?;
 
-    if meta.redirect_uris.len() > MAX_REDIRECT_URIS {
-        return Err(OAuthError::invalid_redirect_uri(format!(
-            "at most {MAX_REDIRECT_URIS} redirect URIs may be registered"
-        )));
-    }
-    let mut redirect_uris: Vec<String> = Vec::with_capacity(meta.redirect_uris.len());
-    for uri in meta.redirect_uris {
-        redirect_uri::validate_for_registration(&uri).map_err(OAuthError::invalid_redirect_uri)?;
-        if !redirect_uris.contains(&uri) {
-            redirect_uris.push(uri);
-        }
-    }
+    let redirect_uris = uri_list(meta.redirect_uris, "redirect URIs")?;
+    // The same rules as redirect URIs: a browser is sent there, so `https` (or
+    // loopback), no fragment, no wildcard.
+    let post_logout_redirect_uris =
+        uri_list(meta.post_logout_redirect_uris, "post-logout redirect URIs")?;
 
     let client_type = if meta.public {
         ClientType::Public
@@ -148,10 +145,28 @@ pub fn validate(
         website,
         icon_url,
         redirect_uris,
+        post_logout_redirect_uris,
         grant_types,
         scopes,
         client_type,
     })
+}
+
+/// Validates a list of redirect URIs and drops repeats.
+fn uri_list(uris: Vec<String>, what: &str) -> Result<Vec<String>, OAuthError> {
+    if uris.len() > MAX_REDIRECT_URIS {
+        return Err(OAuthError::invalid_redirect_uri(format!(
+            "at most {MAX_REDIRECT_URIS} {what} may be registered"
+        )));
+    }
+    let mut list: Vec<String> = Vec::with_capacity(uris.len());
+    for uri in uris {
+        redirect_uri::validate_for_registration(&uri).map_err(OAuthError::invalid_redirect_uri)?;
+        if !list.contains(&uri) {
+            list.push(uri);
+        }
+    }
+    Ok(list)
 }
 
 #[cfg(test)]

@@ -73,6 +73,13 @@ impl fmt::Display for ScopeSet {
     }
 }
 
+/// OpenID Connect Core §3.1.2.1: a request with this scope is an OpenID request.
+pub const OPENID: &str = "openid";
+/// OpenID Connect Core §11: asks for a refresh token in an OpenID request.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+/// Scopes of Latchkey's own management API (`/api/*`).
+pub const MANAGEMENT_SCOPES: [&str; 4] = ["apps:read", "apps:write", "grants:read", "grants:write"];
+
 /// One entry of the public scope catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -89,9 +96,12 @@ pub struct ScopeCatalogue {
 }
 
 impl ScopeCatalogue {
-    /// Scopes every installation has: user profile data and Latchkey's own API.
+    /// Scopes every installation has: OpenID Connect's (Core §5.4, §11), user
+    /// profile data, and Latchkey's own API.
     pub fn builtin() -> Vec<ScopeEntry> {
         [
+            ("openid", "Sign you in with your account (your account id)"),
+            ("offline_access", "Stay signed in to this app while you are away"),
             ("profile", "Read your username and display name"),
             ("email", "Read your email address"),
             ("apps:read", "See the OAuth applications you own"),
@@ -137,6 +147,17 @@ impl ScopeCatalogue {
             names: ScopeSet(seen),
             entries,
         })
+    }
+
+    /// The scope an authorization request without `scope` gets (RFC 6749 §3.3):
+    /// what the client registered, minus Latchkey's management scopes, which a
+    /// client must ask for by name — managing someone's apps is never a default.
+    pub fn default_for(client_scopes: &ScopeSet) -> ScopeSet {
+        ScopeSet::from_trusted(
+            client_scopes
+                .iter()
+                .filter(|s| !MANAGEMENT_SCOPES.contains(s)),
+        )
     }
 
     pub fn entries(&self) -> &[ScopeEntry] {

@@ -103,6 +103,7 @@ pub struct ClientChanges {
     pub scopes: String,
     pub token_endpoint_auth_method: Option<String>,
     pub updated_at: i64,
+    pub post_logout_redirect_uris: String,
 }
 
 /// Replaces a client's metadata; `false` when there is no such client.

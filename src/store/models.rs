@@ -31,6 +31,8 @@ pub struct ClientRow {
     pub token_endpoint_auth_method: Option<String>,
     /// SHA-256 of the RFC 7592 registration access token.
     pub registration_token_hash: Option<Vec<u8>>,
+    /// JSON array of strings (OpenID Connect RP-Initiated Logout §3.1).
+    pub post_logout_redirect_uris: String,
 }
 
 /// A new row of `clients`.
@@ -54,6 +56,8 @@ pub struct NewClient {
     pub token_endpoint_auth_method: Option<String>,
     /// SHA-256 of the RFC 7592 registration access token.
     pub registration_token_hash: Option<Vec<u8>>,
+    /// JSON array of strings (OpenID Connect RP-Initiated Logout §3.1).
+    pub post_logout_redirect_uris: String,
 }
 
 impl ClientRow {
@@ -67,6 +71,12 @@ impl ClientRow {
     pub fn redirect_uri_list(&self) -> Result<Vec<String>, StoreError> {
         serde_json::from_str(&self.redirect_uris)
             .map_err(|e| StoreError::Corrupt(format!("client {}: redirect_uris: {e}", self.id)))
+    }
+
+    pub fn post_logout_redirect_uri_list(&self) -> Result<Vec<String>, StoreError> {
+        serde_json::from_str(&self.post_logout_redirect_uris).map_err(|e| {
+            StoreError::Corrupt(format!("client {}: post_logout_redirect_uris: {e}", self.id))
+        })
     }
 
     /// The protocol core's view of this client. A row that does not parse is
@@ -122,6 +132,8 @@ pub struct UserRow {
     /// PHC string (Argon2id).
     pub password_hash: String,
     pub created_at: i64,
+    /// Whoever created the account vouches for the address (`email_verified`).
+    pub email_verified: bool,
 }
 
 /// A row of `sessions`, keyed by the SHA-256 of the cookie value.
@@ -167,6 +179,8 @@ pub struct FamilyRow {
     pub created_at: i64,
     pub last_used_at: i64,
     pub revoked_at: Option<i64>,
+    /// When the person signed in for the authorization (OpenID Connect `auth_time`).
+    pub auth_time: Option<i64>,
 }
 
 /// A row of `authorization_codes`.
@@ -186,6 +200,10 @@ pub struct CodeRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
+    /// The authorization request's `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
+    /// When the person signed in (OpenID Connect `auth_time`).
+    pub auth_time: Option<i64>,
 }
 
 /// A row of `refresh_tokens`: lets any token ever issued be traced to its family.

@@ -17,6 +17,7 @@ diesel::table! {
         updated_at -> BigInt,
         token_endpoint_auth_method -> Nullable<Text>,
         registration_token_hash -> Nullable<Binary>,
+        post_logout_redirect_uris -> Text,
     }
 }
 
@@ -43,6 +44,7 @@ diesel::table! {
         name -> Nullable<Text>,
         password_hash -> Text,
         created_at -> BigInt,
+        email_verified -> Bool,
     }
 }
 
@@ -82,6 +84,7 @@ diesel::table! {
         created_at -> BigInt,
         last_used_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        auth_time -> Nullable<BigInt>,
     }
 }
 
@@ -99,6 +102,8 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         consumed_at -> Nullable<BigInt>,
+        nonce -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
     }
 }
 

@@ -41,6 +41,7 @@ fn login_form(
     next: &str,
     username: &str,
     error: Option<&str>,
+    again: bool,
 ) -> Response {
     let csrf = url_token::<16>();
     let page = LoginPage {
@@ -48,6 +49,7 @@ fn login_form(
         username: username.to_owned(),
         error: error.map(str::to_owned),
         csrf_token: csrf.clone(),
+        again,
     };
     let mut resp = render(state, status, "login.html", None, &page);
     // Login CSRF: the form must come from a page this browser loaded from us
@@ -58,14 +60,25 @@ fn login_form(
     resp
 }
 
-/// `GET /login`
+/// `GET /login`. A signed-in person goes straight on to `next`, unless an app
+/// asked them to sign in afresh (`prompt=login`); `login_hint` pre-fills the
+/// username.
 #[handler]
 pub async fn login_page(req: &Request, Data(state): Data<&AppState>) -> Response {
     let params = query_params(req);
-    let next = safe_next(params.single("next").ok().flatten());
+    let field = |name: &str| params.single(name).ok().flatten();
+    let next = safe_next(field("next"));
+    let again = field("prompt") == Some("login");
+    let hint = field("login_hint")
+        .filter(|h| h.len() <= 256 && !h.chars().any(char::is_control))
+        .unwrap_or("");
     match session::current(state, req).await {
+        Ok(Some(s)) if again => {
+            let username = if hint.is_empty() { &s.user.username } else { hint };
+            login_form(state, StatusCode::OK, &next, username, None, true)
+        }
         Ok(Some(_)) => see_other(&next),
-        Ok(None) => login_form(state, StatusCode::OK, &next, "", None),
+        Ok(None) => login_form(state, StatusCode::OK, &next, hint, None, false),
         Err(e) => internal(state, e),
     }
 }
@@ -96,6 +109,7 @@ pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState
             &next,
             &username,
             Some("This sign-in form expired. Please try again."),
+            false,
         );
     }
     // Per username, so guessing one account's password from many addresses is slow
@@ -109,7 +123,15 @@ pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState
     }
     let password = field("password").unwrap_or("").to_owned();
     match crate::users::authenticate(&state.db, &username, password).await {
-        Ok(Some(user)) => match session::start(state, &user.id).await {
+        // A sign-in replaces any session this browser had (signing in again for
+        // `prompt=login`, or as someone else): the old one ends, and the new one
+        // has a fresh id, so a session id planted before sign-in is worth nothing.
+        Ok(Some(user)) => match async {
+            session::end(state, req).await?;
+            session::start(state, &user.id).await
+        }
+        .await
+        {
             Ok([cookie, csrf_cookie]) => {
                 tracing::info!(user_id = %user.id, "signed in");
                 let mut resp = see_other(&next);
@@ -135,6 +157,7 @@ pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState
                 &next,
                 &username,
                 Some("Incorrect username or password."),
+                false,
             )
         }
         Err(e) => internal(state, e),

@@ -2,6 +2,7 @@
 //! from the templates in `templates/` (see `pages`), with the operator's brand.
 
 pub mod brand;
+pub mod end_session;
 pub mod login;
 pub mod pages;
 pub mod session;
@@ -111,10 +112,25 @@ pub fn brand_asset(Path(name): Path<String>, Data(state): Data<&AppState>) -> Re
 
 /// The sign-in page, leading on to `next` (a path on this server) afterwards.
 pub fn login_url(next: &str) -> String {
-    format!(
-        "/login?next={}",
-        percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
-    )
+    login_url_for(next, false, None)
+}
+
+/// The sign-in page for an authorization request: `again` asks a signed-in person
+/// to sign in afresh (`prompt=login`, `max_age`); `hint` pre-fills the username
+/// (`login_hint`).
+pub fn login_url_for(next: &str, again: bool, hint: Option<&str>) -> String {
+    let enc = |v: &str| {
+        percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let mut url = format!("/login?next={}", enc(next));
+    if again {
+        url.push_str("&prompt=login");
+    }
+    if let Some(h) = hint {
+        url.push_str("&login_hint=");
+        url.push_str(&enc(h));
+    }
+    url
 }
 
 /// Is `next` a path on this server? Only those are followed after sign-in, so the

@@ -37,6 +37,11 @@ const BUILTIN: &[(&str, &str)] = &[
         "authorized.html",
         include_str!("../../templates/authorized.html"),
     ),
+    ("logout.html", include_str!("../../templates/logout.html")),
+    (
+        "signed_out.html",
+        include_str!("../../templates/signed_out.html"),
+    ),
 ];
 
 const STYLESHEET: &str = include_str!("../../templates/latchkey.css");
@@ -442,6 +447,7 @@ mod samples {
             website: String::new(),
             icon_url: String::new(),
             redirect_uris: "https://app.example/cb".into(),
+            post_logout_redirect_uris: "https://app.example/signed-out".into(),
             creating,
             public: false,
             grant_types: vec![Choice {
@@ -473,6 +479,7 @@ mod samples {
                     username: "sample".into(),
                     error: error.clone(),
                     csrf_token: "csrf".into(),
+                    again: error.is_none(),
                 })),
                 None,
             ));
@@ -528,6 +535,22 @@ mod samples {
                     csrf_token: "csrf".into(),
                 })),
                 Some(WHO),
+            ));
+            out.push((
+                "logout.html",
+                v(serde_json::to_value(LogoutPage {
+                    client_name: optional.clone(),
+                    params: vec![("client_id".into(), "id".into())],
+                    csrf_token: "csrf".into(),
+                })),
+                Some(WHO),
+            ));
+            out.push((
+                "signed_out.html",
+                v(serde_json::to_value(SignedOutPage {
+                    client_name: optional.clone(),
+                })),
+                None,
             ));
             out.push((
                 "error.html",

@@ -126,6 +126,7 @@ fn app_form(state: &AppState, meta: &ClientMetadata, creating: bool) -> AppForm 
         website: meta.website.clone().unwrap_or_default(),
         icon_url: meta.icon_url.clone().unwrap_or_default(),
         redirect_uris: meta.redirect_uris.join("\n"),
+        post_logout_redirect_uris: meta.post_logout_redirect_uris.join("\n"),
         creating,
         public: meta.public,
         grant_types,
@@ -144,6 +145,14 @@ fn metadata_from(form: &FormParams, public: bool) -> Result<ClientMetadata, Stri
             .to_owned()
     };
     let optional = |name: &str| Some(text(name)).filter(|s| !s.is_empty());
+    let lines = |name: &str| -> Vec<String> {
+        text(name)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
     let grant_types = form
         .all("grant_type")
         .map(|g| g.parse::<GrantType>().map_err(|e| e.to_string()))
@@ -154,12 +163,8 @@ fn metadata_from(form: &FormParams, public: bool) -> Result<ClientMetadata, Stri
         description: text("description"),
         website: optional("website"),
         icon_url: optional("icon_url"),
-        redirect_uris: text("redirect_uris")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        redirect_uris: lines("redirect_uris"),
+        post_logout_redirect_uris: lines("post_logout_redirect_uris"),
         grant_types,
         scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
         public,

@@ -11,6 +11,9 @@ pub struct LoginPage {
     pub username: String,
     pub error: Option<String>,
     pub csrf_token: String,
+    /// An app asked the person to confirm who they are (`prompt=login`, `max_age`)
+    /// although they are signed in.
+    pub again: bool,
 }
 
 /// `consent.html`
@@ -97,6 +100,8 @@ pub struct AppForm {
     pub icon_url: String,
     /// One per line.
     pub redirect_uris: String,
+    /// One per line.
+    pub post_logout_redirect_uris: String,
     pub creating: bool,
     pub public: bool,
     pub grant_types: Vec<Choice>,
@@ -133,4 +138,22 @@ pub struct GrantItem {
     pub scopes: Vec<String>,
     pub first_authorized: String,
     pub last_used: Option<String>,
+}
+
+/// `logout.html`: a relying party asked to sign the person out without proving
+/// the session; they confirm.
+#[derive(Debug, Serialize)]
+pub struct LogoutPage {
+    /// The app that asked, when it named itself.
+    pub client_name: Option<String>,
+    /// The sign-out request, as name/value pairs to post back.
+    pub params: Vec<(String, String)>,
+    pub csrf_token: String,
+}
+
+/// `signed_out.html`: signed out, and no app to go back to.
+#[derive(Debug, Serialize)]
+pub struct SignedOutPage {
+    /// The app that asked, when it named itself.
+    pub client_name: Option<String>,
 }

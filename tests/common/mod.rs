@@ -513,8 +513,11 @@ impl TestApp {
             &self.state.db,
             username,
             password.to_owned(),
-            Some(format!("{username}@example.com")),
-            Some(format!("{username} example")),
+            latchkey::users::Profile {
+                email: Some(format!("{username}@example.com")),
+                email_verified: true,
+                name: Some(format!("{username} example")),
+            },
             START,
         )
         .await

@@ -10,7 +10,7 @@ use crate::oauth::claims::{Audience, TokenPolicy};
 use crate::oauth::form::FormParams;
 use crate::oauth::pkce::{CodeChallenge, CodeVerifier};
 use crate::oauth::scope::ScopeSet;
-use crate::oauth::types::{GrantType, RegisteredClient};
+use crate::oauth::types::RegisteredClient;
 
 /// A validated code exchange request.
 #[derive(Debug)]
@@ -115,7 +115,7 @@ pub fn decide(
     Ok(CodeGrant {
         scope: code.scope.clone(),
         audience,
-        refresh_token: client.allows_grant(GrantType::RefreshToken),
+        refresh_token: crate::oauth::id_token::refresh_token_allowed(client, &code.scope),
     })
 }
 
@@ -124,7 +124,7 @@ mod tests {
     use super::*;
     use crate::oauth::ErrorCode;
     use crate::oauth::pkce::parse_challenge;
-    use crate::oauth::types::{ClientId, ClientType};
+    use crate::oauth::types::{ClientId, ClientType, GrantType};
 
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -176,6 +176,12 @@ mod tests {
         assert_eq!(g.scope.to_string(), "profile");
         assert!(g.refresh_token);
         assert_eq!(g.audience, Audience::One("https://api.example".into()));
+        // An OpenID request gets a refresh token only with offline_access (Core §11).
+        let mut openid = code();
+        openid.scope = ScopeSet::parse("openid profile").unwrap();
+        assert!(!run(GOOD, &openid, NOW).unwrap().refresh_token);
+        openid.scope = ScopeSet::parse("openid offline_access").unwrap();
+        assert!(run(GOOD, &openid, NOW).unwrap().refresh_token);
     }
 
     #[test]

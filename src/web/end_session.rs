@@ -1,0 +1,219 @@
+//! `GET`/`POST /oauth/logout`: OpenID Connect RP-Initiated Logout 1.0.
+//!
+//! A relying party sends the browser here to end the person's session with
+//! Latchkey, naming itself (`id_token_hint`, `client_id`) and where to come back to
+//! (`post_logout_redirect_uri`, registered by the client, matched exactly). The
+//! session ends at once when the hint proves it (an ID token issued for this very
+//! sign-in: same `sub`, same `auth_time`); otherwise the person is asked, because a
+//! link anyone can make must not sign people out behind their backs (§2, §6).
+
+use super::login::{internal, read_form, see_other};
+use super::session::{self, SESSION_COOKIE};
+use super::views::{ErrorPage, LogoutPage, SignedOutPage};
+use super::{error_page, render};
+use crate::app::AppState;
+use crate::oauth::form::FormParams;
+use crate::oauth::id_token::IdTokenClaims;
+use crate::store::{self, StoreError};
+use poem::http::{StatusCode, header};
+use poem::web::Data;
+use poem::{Body, Request, Response, handler};
+
+/// `GET /oauth/logout`
+#[handler]
+pub async fn end_session_get(req: &Request, Data(state): Data<&AppState>) -> Response {
+    match FormParams::parse(req.uri().query().unwrap_or("").as_bytes()) {
+        Ok(params) => end_session(state, req, &params, false).await,
+        Err(e) => refused(state, &e.description),
+    }
+}
+
+/// `POST /oauth/logout`: the same request as a form (§2 allows both), or the
+/// person's answer on the confirmation page (`confirm=yes` with the CSRF token).
+#[handler]
+pub async fn end_session_post(
+    req: &Request,
+    body: Body,
+    Data(state): Data<&AppState>,
+) -> Response {
+    match read_form(body).await {
+        Some(params) => end_session(state, req, &params, true).await,
+        None => refused(state, "the sign-out form could not be read"),
+    }
+}
+
+/// The sign-out request cannot be followed: a page, never a redirect (the
+/// destination is not trusted).
+fn refused(state: &AppState, reason: &str) -> Response {
+    tracing::info!(request_id = %super::request_id(), reason, "sign-out request refused");
+    error_page(
+        state,
+        None,
+        ErrorPage::new(
+            StatusCode::BAD_REQUEST,
+            "This sign-out link is not valid",
+            "The app that sent you here asked to sign you out in a way this server cannot follow, so nothing was changed.",
+            "Go back to the app. To sign out here, use Sign out on your account page.",
+        )
+        .detail(reason.to_owned()),
+    )
+}
+
+/// A validated sign-out request.
+struct SignOut {
+    hint: Option<IdTokenClaims>,
+    client_name: Option<String>,
+    /// The registered URI to send the browser to afterwards, with `state`.
+    back_to: Option<String>,
+}
+
+async fn validate(
+    state: &AppState,
+    params: &FormParams,
+) -> Result<Result<SignOut, String>, StoreError> {
+    let single = |name: &str| params.single(name).map_err(|e| e.description.into_owned());
+    let (hint_raw, client_param, uri, logout_state) = match (
+        single("id_token_hint"),
+        single("client_id"),
+        single("post_logout_redirect_uri"),
+        single("state"),
+    ) {
+        (Ok(h), Ok(c), Ok(u), Ok(s)) => (h, c, u, s),
+        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return Ok(Err(e)),
+    };
+    // §2: the hint must be an ID token this server issued. An access token, or
+    // anything else, is refused rather than ignored.
+    let hint = match hint_raw {
+        None => None,
+        Some(raw) => match state
+            .keys
+            .get()
+            .verify_id_token(raw, &state.settings.issuer)
+        {
+            Some(claims) => Some(claims),
+            None => {
+                return Ok(Err(
+                    "id_token_hint is not an ID token issued by this server".to_owned(),
+                ));
+            }
+        },
+    };
+    let client_id = match (client_param, &hint) {
+        (Some(c), Some(h)) if c != h.aud => {
+            return Ok(Err(
+                "client_id does not match the audience of id_token_hint".to_owned()
+            ));
+        }
+        (Some(c), _) => Some(c.to_owned()),
+        (None, Some(h)) => Some(h.aud.clone()),
+        (None, None) => None,
+    };
+    let client = match &client_id {
+        Some(id) => match store::clients::find_client(&state.db, id).await? {
+            Some(row) => Some(row),
+            None => return Ok(Err("there is no application with this client_id".to_owned())),
+        },
+        None => None,
+    };
+    let back_to = match uri {
+        None => None,
+        Some(uri) => {
+            let Some(client) = &client else {
+                return Ok(Err(
+                    "post_logout_redirect_uri needs id_token_hint or client_id to say whose it is"
+                        .to_owned(),
+                ));
+            };
+            // §3.1: the URI must have been registered; exact string match.
+            if !client
+                .post_logout_redirect_uri_list()?
+                .iter()
+                .any(|r| r == uri)
+            {
+                return Ok(Err(
+                    "post_logout_redirect_uri is not registered for this application".to_owned(),
+                ));
+            }
+            let mut url = url::Url::parse(uri)
+                .map_err(|e| StoreError::Corrupt(format!("post_logout_redirect_uri: {e}")))?;
+            if let Some(s) = logout_state {
+                url.query_pairs_mut().append_pair("state", s);
+            }
+            Some(url.to_string())
+        }
+    };
+    Ok(Ok(SignOut {
+        hint,
+        client_name: client.map(|c| c.name),
+        back_to,
+    }))
+}
+
+async fn end_session(
+    state: &AppState,
+    req: &Request,
+    params: &FormParams,
+    posted: bool,
+) -> Response {
+    let request = match validate(state, params).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(reason)) => return refused(state, &reason),
+        Err(e) => return internal(state, e),
+    };
+    let signed_in = match session::current(state, req).await {
+        Ok(s) => s,
+        Err(e) => return internal(state, e),
+    };
+    if let Some(s) = &signed_in {
+        let proven = request.hint.as_ref().is_some_and(|h| {
+            h.sub == s.user.id && h.auth_time == Some(s.session.created_at)
+        });
+        let confirmed = posted
+            && params.single("confirm").ok().flatten() == Some("yes")
+            && session::csrf_matches(
+                &s.session.csrf_token,
+                params.single("csrf_token").ok().flatten(),
+            );
+        if !proven && !confirmed {
+            let page = LogoutPage {
+                client_name: request.client_name,
+                params: params
+                    .pairs()
+                    .iter()
+                    .filter(|(k, _)| k != "csrf_token" && k != "confirm")
+                    .cloned()
+                    .collect(),
+                csrf_token: s.session.csrf_token.clone(),
+            };
+            return render(
+                state,
+                StatusCode::OK,
+                "logout.html",
+                Some(s.view("/account")),
+                &page,
+            );
+        }
+        if let Err(e) = session::end(state, req).await {
+            return internal(state, e);
+        }
+        tracing::info!(user_id = %s.user.id, "signed out at the relying party's request");
+    }
+    let mut resp = match request.back_to {
+        Some(uri) => see_other(&uri),
+        None => render(
+            state,
+            StatusCode::OK,
+            "signed_out.html",
+            None,
+            &SignedOutPage {
+                client_name: request.client_name,
+            },
+        ),
+    };
+    for name in [SESSION_COOKIE, session::CSRF_COOKIE] {
+        if let Ok(v) = session::clear_cookie(state, name, "/").parse() {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    resp
+}
