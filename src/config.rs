@@ -42,7 +42,12 @@ pub struct SettingsArgs {
     )]
     pub access_token_ttl: Option<u64>,
     /// OpenID Connect ID token lifetime in seconds [default: 3600]
-    #[arg(long, global = true, env = "LATCHKEY_ID_TOKEN_TTL", value_name = "SECONDS")]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_ID_TOKEN_TTL",
+        value_name = "SECONDS"
+    )]
     pub id_token_ttl: Option<u64>,
     /// Refresh token lifetime in seconds [default: 2592000]
     #[arg(

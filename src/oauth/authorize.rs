@@ -264,13 +264,9 @@ pub fn validate(
     }
     let max_age = match params.single("max_age")? {
         None => None,
-        Some(raw) => Some(
-            raw.parse::<u32>()
-                .map(i64::from)
-                .map_err(|_| {
-                    OAuthError::invalid_request("max_age must be a whole number of seconds")
-                })?,
-        ),
+        Some(raw) => Some(raw.parse::<u32>().map(i64::from).map_err(|_| {
+            OAuthError::invalid_request("max_age must be a whole number of seconds")
+        })?),
     };
     let login_hint = params
         .single("login_hint")?
@@ -633,12 +629,7 @@ mod tests {
     fn after_sign_in_drops_what_asked_for_it() {
         let f = form("client_id=app&prompt=login%20consent&max_age=0&nonce=n&state=s");
         let pairs = after_sign_in(&f);
-        let get = |k: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("prompt"), Some("consent"));
         assert_eq!(get("max_age"), None);
         assert_eq!(get("nonce"), Some("n"));
@@ -674,7 +665,10 @@ mod tests {
         aged.max_age = Some(9);
         assert_eq!(decide(&aged, signed, Some(&granted), now), Decision::Login);
         aged.max_age = Some(0);
-        assert_eq!(decide(&aged, Some(now), Some(&granted), now), Decision::Issue);
+        assert_eq!(
+            decide(&aged, Some(now), Some(&granted), now),
+            Decision::Issue
+        );
         let mut none = r.clone();
         none.prompt.none = true;
         assert!(

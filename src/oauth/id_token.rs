@@ -239,6 +239,9 @@ mod tests {
         assert!(refresh_token_allowed(&both, &s("profile")));
         assert!(!refresh_token_allowed(&both, &s("openid profile")));
         assert!(refresh_token_allowed(&both, &s("openid offline_access")));
-        assert!(!refresh_token_allowed(&code_only, &s("openid offline_access")));
+        assert!(!refresh_token_allowed(
+            &code_only,
+            &s("openid offline_access")
+        ));
     }
 }

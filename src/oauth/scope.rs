@@ -101,7 +101,10 @@ impl ScopeCatalogue {
     pub fn builtin() -> Vec<ScopeEntry> {
         [
             ("openid", "Sign you in with your account (your account id)"),
-            ("offline_access", "Stay signed in to this app while you are away"),
+            (
+                "offline_access",
+                "Stay signed in to this app while you are away",
+            ),
             ("profile", "Read your username and display name"),
             ("email", "Read your email address"),
             ("apps:read", "See the OAuth applications you own"),

@@ -75,7 +75,10 @@ impl ClientRow {
 
     pub fn post_logout_redirect_uri_list(&self) -> Result<Vec<String>, StoreError> {
         serde_json::from_str(&self.post_logout_redirect_uris).map_err(|e| {
-            StoreError::Corrupt(format!("client {}: post_logout_redirect_uris: {e}", self.id))
+            StoreError::Corrupt(format!(
+                "client {}: post_logout_redirect_uris: {e}",
+                self.id
+            ))
         })
     }
 

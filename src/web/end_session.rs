@@ -31,11 +31,7 @@ pub async fn end_session_get(req: &Request, Data(state): Data<&AppState>) -> Res
 /// `POST /oauth/logout`: the same request as a form (§2 allows both), or the
 /// person's answer on the confirmation page (`confirm=yes` with the CSRF token).
 #[handler]
-pub async fn end_session_post(
-    req: &Request,
-    body: Body,
-    Data(state): Data<&AppState>,
-) -> Response {
+pub async fn end_session_post(req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
     match read_form(body).await {
         Some(params) => end_session(state, req, &params, true).await,
         None => refused(state, "the sign-out form could not be read"),
@@ -101,7 +97,7 @@ async fn validate(
     let client_id = match (client_param, &hint) {
         (Some(c), Some(h)) if c != h.aud => {
             return Ok(Err(
-                "client_id does not match the audience of id_token_hint".to_owned()
+                "client_id does not match the audience of id_token_hint".to_owned(),
             ));
         }
         (Some(c), _) => Some(c.to_owned()),
@@ -165,9 +161,10 @@ async fn end_session(
         Err(e) => return internal(state, e),
     };
     if let Some(s) = &signed_in {
-        let proven = request.hint.as_ref().is_some_and(|h| {
-            h.sub == s.user.id && h.auth_time == Some(s.session.created_at)
-        });
+        let proven = request
+            .hint
+            .as_ref()
+            .is_some_and(|h| h.sub == s.user.id && h.auth_time == Some(s.session.created_at));
         let confirmed = posted
             && params.single("confirm").ok().flatten() == Some("yes")
             && session::csrf_matches(

@@ -74,7 +74,11 @@ pub async fn login_page(req: &Request, Data(state): Data<&AppState>) -> Response
         .unwrap_or("");
     match session::current(state, req).await {
         Ok(Some(s)) if again => {
-            let username = if hint.is_empty() { &s.user.username } else { hint };
+            let username = if hint.is_empty() {
+                &s.user.username
+            } else {
+                hint
+            };
             login_form(state, StatusCode::OK, &next, username, None, true)
         }
         Ok(Some(_)) => see_other(&next),

@@ -185,6 +185,7 @@ pub struct TestAppBuilder {
     config_toml: String,
     args: SettingsArgs,
     key_alg: Option<latchkey::keys::Alg>,
+    now: Option<i64>,
 }
 
 impl TestAppBuilder {
@@ -200,6 +201,13 @@ impl TestAppBuilder {
         self
     }
 
+    /// Start the clock at `now` instead of `START` (for clients that check token
+    /// times against the real clock).
+    pub fn now(mut self, now: i64) -> Self {
+        self.now = Some(now);
+        self
+    }
+
     pub fn args(mut self, f: impl FnOnce(&mut SettingsArgs)) -> Self {
         f(&mut self.args);
         self
@@ -207,10 +215,11 @@ impl TestAppBuilder {
 
     pub async fn spawn(self, backend: &Backend) -> TestApp {
         let db = TestDb::create(backend).await;
+        let start = self.now.unwrap_or(START);
         let keys_dir = match self.key_alg {
             Some(alg) => {
                 let dir = tempfile::tempdir().unwrap();
-                KeySet::load_or_generate(dir.path(), alg, START, 3600, None).unwrap();
+                KeySet::load_or_generate(dir.path(), alg, start, 3600, None).unwrap();
                 dir
             }
             None => keys_dir_with_shared_key(),
@@ -232,8 +241,8 @@ impl TestAppBuilder {
             .await
             .unwrap();
         let database = Db::connect(&settings.database).await.unwrap();
-        let keys = KeySet::load(keys_dir.path(), START, settings.access_token_ttl, None).unwrap();
-        let clock = ManualClock::new(START);
+        let keys = KeySet::load(keys_dir.path(), start, settings.access_token_ttl, None).unwrap();
+        let clock = ManualClock::new(start);
         let pages = latchkey::web::pages::Pages::load(&settings.brand).unwrap();
         let state = AppState::new(settings, pages, database, keys, Arc::new(clock.clone()));
         app::spawn_background(&state, std::time::Duration::from_millis(50));
