@@ -166,8 +166,7 @@ async fn family(db: &Db, tag: &str) -> (String, Vec<u8>) {
         db,
         &format!("bench-{tag}-{}", latchkey::random::url_token::<6>()),
         "correct horse battery".into(),
-        None,
-        None,
+        Default::default(),
         NOW,
     )
     .await
@@ -187,6 +186,7 @@ async fn family(db: &Db, tag: &str) -> (String, Vec<u8>) {
         created_at: NOW,
         last_used_at: NOW,
         revoked_at: None,
+        auth_time: Some(NOW),
     };
     let code = CodeRow {
         code_hash: latchkey::random::url_token::<32>().into_bytes(),
@@ -201,6 +201,8 @@ async fn family(db: &Db, tag: &str) -> (String, Vec<u8>) {
         created_at: NOW,
         expires_at: NOW + 60,
         consumed_at: None,
+        nonce: None,
+        auth_time: Some(NOW),
     };
     store::codes::insert_code(db, &family, &code).await.unwrap();
     let first = refresh_row(&family_id);

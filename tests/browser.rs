@@ -691,6 +691,19 @@ async fn pages_pass_axe_in_chromium(backend: Backend) {
     b.goto(&app.url("/account")).await;
     b.wait_for_text("Your account").await;
     problems.extend(inspect(&b, &axe, &format!("{name}-account")).await);
+    // OpenID Connect's pages: signing in again (prompt=login), the sign-out
+    // confirmation an app's request leads to, and the signed-out page.
+    b.goto(&app.url("/login?next=%2Faccount&prompt=login"))
+        .await;
+    b.wait_for_text("confirm who you are").await;
+    problems.extend(inspect(&b, &axe, &format!("{name}-login-again")).await);
+    b.goto(&app.url(&format!("/oauth/logout?client_id={client_id}")))
+        .await;
+    b.wait_for_text("Receipt Helper asks to sign you out").await;
+    problems.extend(inspect(&b, &axe, &format!("{name}-logout")).await);
+    b.click("button[name=confirm][value=yes]").await;
+    b.wait_for_text("You are signed out").await;
+    problems.extend(inspect(&b, &axe, &format!("{name}-signed-out")).await);
     assert!(problems.is_empty(), "{problems:#?}");
     // The harness finds a real violation: an unlabelled field added to the page.
     b.exec(

@@ -24,8 +24,24 @@ async fn server_metadata_advertises_what_exists(backend: Backend) {
         .await;
     let (_, oauth) = get_json(&app, "/.well-known/oauth-authorization-server").await;
     let (_, oidc) = get_json(&app, "/.well-known/openid-configuration").await;
-    assert_eq!(oauth, oidc);
+    // The OpenID document holds every RFC 8414 member, unchanged, and its own.
+    for (member, value) in oauth.as_object().unwrap() {
+        assert_eq!(&oidc[member], value, "{member}");
+    }
     let issuer = &app.base;
+    assert_eq!(oidc["subject_types_supported"], json!(["public"]));
+    assert_eq!(
+        oidc["id_token_signing_alg_values_supported"],
+        json!(["RS256"])
+    );
+    assert_eq!(
+        oidc["end_session_endpoint"],
+        format!("{issuer}/oauth/logout")
+    );
+    assert_eq!(
+        oidc["prompt_values_supported"],
+        json!(["none", "login", "consent", "select_account"])
+    );
     assert_eq!(
         oauth,
         json!({
@@ -37,7 +53,7 @@ async fn server_metadata_advertises_what_exists(backend: Backend) {
             "userinfo_endpoint": format!("{issuer}/oauth/userinfo"),
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "registration_endpoint": format!("{issuer}/oauth/register"),
-            "scopes_supported": ["apps:read", "apps:write", "email", "grants:read", "grants:write", "orders:read", "profile"],
+            "scopes_supported": ["apps:read", "apps:write", "email", "grants:read", "grants:write", "offline_access", "openid", "orders:read", "profile"],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],

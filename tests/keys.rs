@@ -89,7 +89,11 @@ async fn settle() {
 
 async fn rotation_and_retirement_never_fail_a_verification(backend: Backend) {
     let app = TestApp::builder()
-        .args(|a| a.access_token_ttl = Some(600))
+        // Keys outlive the longest-lived token they sign: ID tokens as long as access tokens here.
+        .args(|a| {
+            a.access_token_ttl = Some(600);
+            a.id_token_ttl = Some(600);
+        })
         .spawn(&backend)
         .await;
     let client = app.client(None).await;

@@ -673,6 +673,20 @@ async fn end_session_rules(backend: Backend) {
     for (name, value) in query {
         form.push((name.into(), value.into()));
     }
+    // The app may POST the request (§2): it comes back as the same GET, which the
+    // browser sends with its SameSite=Lax session cookie.
+    let resp = browser
+        .http
+        .post(browser.url("/oauth/logout"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let to = location(&resp);
+    assert!(to.starts_with("/oauth/logout?client_id="), "{to}");
+    assert!(to.contains("state=s+1"), "{to}");
+    assert!(signed_in(&browser).await);
     // Without the CSRF token the confirmation is only shown again.
     let mut forged = form.clone();
     forged.push(("confirm".into(), "yes".into()));

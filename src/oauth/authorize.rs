@@ -12,7 +12,7 @@ use super::claims::TokenPolicy;
 use super::form::FormParams;
 use super::pkce::{self, CodeChallenge};
 use super::redirect_uri;
-use super::scope::{ScopeCatalogue, ScopeSet};
+use super::scope::{OFFLINE_ACCESS, OPENID, ScopeCatalogue, ScopeSet};
 use super::types::{ClientId, ClientType, GrantType, RegisteredClient};
 use url::Url;
 
@@ -236,7 +236,17 @@ pub fn validate(
         ));
     }
     catalogue.check_known(&scope)?;
-    if let Some(denied) = scope.difference(&client.scopes).next() {
+    // `openid` and `offline_access` ask for a way of signing in, not for access to
+    // anything: any app of the code flow may ask (and refresh-capable ones for
+    // offline_access), whatever scope list it registered — clients registered
+    // before OpenID Connect included. The person still consents to them.
+    let protocol_scope = |s: &str| {
+        (s == OPENID) || (s == OFFLINE_ACCESS && client.allows_grant(GrantType::RefreshToken))
+    };
+    if let Some(denied) = scope
+        .difference(&client.scopes)
+        .find(|s| !protocol_scope(s))
+    {
         return Err(OAuthError::invalid_scope(format!(
             "this application may not ask for the scope `{denied}`"
         )));
@@ -603,6 +613,33 @@ mod tests {
         c.scopes = ScopeSet::parse("apps:read").unwrap();
         let e = validate(&f, &c, redirect, &catalogue, &policy()).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidScope);
+    }
+
+    #[test]
+    fn openid_and_offline_access_need_no_registration() {
+        let mut c = client(ClientType::Public);
+        let catalogue = ScopeCatalogue::new(vec![]).unwrap();
+        let q = |scope: &str| {
+            format!(
+                "client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code&scope={scope}&code_challenge={CHALLENGE}&code_challenge_method=S256"
+            )
+        };
+        let check = |c: &RegisteredClient, scope: &str| {
+            let f = form(&q(scope));
+            let redirect = resolve_redirect(&f, Some(c)).unwrap();
+            validate(&f, c, redirect, &catalogue, &policy()).map(|r| r.scope.to_string())
+        };
+        assert_eq!(
+            check(&c, "openid%20offline_access%20profile").unwrap(),
+            "offline_access openid profile"
+        );
+        // Without the refresh grant, offline_access is not the app's to ask for.
+        c.grant_types = vec![GrantType::AuthorizationCode];
+        assert_eq!(
+            check(&c, "openid%20offline_access").unwrap_err().code,
+            ErrorCode::InvalidScope
+        );
+        assert!(check(&c, "openid").is_ok());
     }
 
     #[test]

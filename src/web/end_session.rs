@@ -33,6 +33,15 @@ pub async fn end_session_get(req: &Request, Data(state): Data<&AppState>) -> Res
 #[handler]
 pub async fn end_session_post(req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
     match read_form(body).await {
+        // An app's own POST comes from another site, so the browser leaves out the
+        // SameSite=Lax session cookie: answer with the same request as a GET,
+        // which the browser follows as a top-level navigation, cookie included.
+        Some(params) if params.single("confirm").ok().flatten().is_none() => {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(params.pairs().iter().filter(|(k, _)| k != "csrf_token"))
+                .finish();
+            see_other(&format!("/oauth/logout?{query}"))
+        }
         Some(params) => end_session(state, req, &params, true).await,
         None => refused(state, "the sign-out form could not be read"),
     }
