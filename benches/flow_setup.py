@@ -9,14 +9,15 @@ code + PKCE flow, and writes into OUTDIR:
   pkce            a code verifier and its S256 challenge, on two lines
 
 usage: flow_setup.py BASE_URL CLIENT_ID USERNAME PASSWORD FAMILIES OUTDIR
-The client must be public, allow scope `profile`, and have the loopback redirect URI
-http://127.0.0.1/cb registered (any port matches).
+The client must be public, allow scope `profile` (or LK_SCOPE, when set), and have
+the loopback redirect URI http://127.0.0.1/cb registered (any port matches).
 """
 import base64, hashlib, http.cookiejar, json, os, re, sys
 import urllib.parse, urllib.request
 
 base, client_id, username, password, families, outdir = sys.argv[1:7]
 redirect = "http://127.0.0.1:9/cb"
+scope = os.environ.get("LK_SCOPE", "profile")
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -52,7 +53,7 @@ assert status == 303, "sign-in failed"
 def new_family():
     verifier = b64(os.urandom(32))
     q = urllib.parse.urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect,
-                                "scope": "profile", "code_challenge": b64(hashlib.sha256(verifier.encode()).digest()),
+                                "scope": scope, "code_challenge": b64(hashlib.sha256(verifier.encode()).digest()),
                                 "code_challenge_method": "S256", "state": "bench"})
     status, headers, html = request("GET", "/oauth/authorize?" + q)
     if status == 200:  # the first time: approve on the consent page

@@ -165,18 +165,21 @@ kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true
 # benches/flow_setup.py signs a user in, approves a public client once and makes
 # 2 x connections token families; then wrk (stateful scripts in benches/lua/) asks for
 # codes as that user, redeems them with PKCE, and rotates the families' refresh tokens.
-# ES256 here, so the figures show the database work rather than RSA.
-flow() { # NAME
-  local name=$1 dir="$work/flow-$1"
+# ES256 here, so the figures show the database work rather than RSA. Each runs twice:
+# plain OAuth (scope profile) and OpenID Connect (openid offline_access profile: an
+# ID token, with the user's row read for its claims, on every exchange and refresh).
+flow() { # NAME [SCOPE]
+  local name=$1 scope=${2:-profile} dir="$work/flow-$1"
+  local scope_q=${scope// /%20}
   start_latchkey "$dir" ES256 --code-ttl 600
   (cd "$dir" && printf 'correct horse battery' | LATCHKEY_DATABASE_URL=${DB_URL:-"sqlite://$dir/bench.db"} LATCHKEY_LOG=warn \
     "$bin" users create "bench$$-$name" --password-stdin --keys-dir "$dir/keys" >/dev/null)
-  id=$(new_client "$dir" --name flow --public --scope profile --redirect-uri http://127.0.0.1/cb | field client_id)
-  python3 "$root/benches/flow_setup.py" "$base" "$id" "bench$$-$name" 'correct horse battery' $((conns * 2)) "$dir"
+  id=$(new_client "$dir" --name flow --public --scope "$scope" --redirect-uri http://127.0.0.1/cb | field client_id)
+  LK_SCOPE="$scope" python3 "$root/benches/flow_setup.py" "$base" "$id" "bench$$-$name" 'correct horse battery' $((conns * 2)) "$dir"
   local redirect=http%3A%2F%2F127.0.0.1%3A9%2Fcb
   export LK_LUA="$root/benches/lua" LK_CLIENT_ID="$id" LK_COOKIE="$(cat "$dir/cookie")" LK_CODES="$dir/codes" \
     LK_TOKENS="$dir/refresh_tokens" LK_REDIRECT="$redirect" LK_VERIFIER="$(sed -n 1p "$dir/pkce")"
-  export LK_AUTHORIZE_PATH="/oauth/authorize?response_type=code&client_id=$id&redirect_uri=$redirect&scope=profile&code_challenge=$(sed -n 2p "$dir/pkce")&code_challenge_method=S256&state=bench"
+  export LK_AUTHORIZE_PATH="/oauth/authorize?response_type=code&client_id=$id&redirect_uri=$redirect&scope=$scope_q&code_challenge=$(sed -n 2p "$dir/pkce")&code_challenge_method=S256&state=bench"
   # Codes for twice the run time, so the exchange run cannot run out of them.
   local secs_run=$secs
   secs=$((secs_run * 2)) run_wrk "latchkey authorize (consent remembered) $name" "$srv_pid" "$base" "$LK_LUA/authorize.lua"
@@ -185,11 +188,12 @@ flow() { # NAME
   run_wrk "latchkey refresh rotation $name" "$srv_pid" "$base" "$LK_LUA/refresh.lua"
   kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true
 }
-want flow && flow sqlite
+want flow && flow sqlite && flow sqlite-oidc "openid offline_access profile"
 if ! want flow; then
   :
 elif [ -n "${LATCHKEY_BENCH_POSTGRES_URL:-}" ]; then
   DB_URL=$LATCHKEY_BENCH_POSTGRES_URL flow postgres
+  DB_URL=$LATCHKEY_BENCH_POSTGRES_URL flow postgres-oidc "openid offline_access profile"
 else
   echo "the code flow and refresh rotation on PostgreSQL SKIPPED: set LATCHKEY_BENCH_POSTGRES_URL" >&2
 fi

@@ -105,6 +105,31 @@ async fn apps_lifecycle_with_a_bearer_token(backend: Backend) {
     let got: Value = resp.json().await.unwrap();
     assert!(got.get("client_secret").is_none(), "{got}");
     assert_eq!(got["name"], "Nightly export");
+    assert_eq!(got["post_logout_redirect_uris"], json!([]));
+    // Post-logout redirect URIs: set by PATCH, under the redirect URI rules.
+    let resp = call(
+        app,
+        Method::PATCH,
+        &format!("/api/apps/{id}"),
+        &token,
+        Some(json!({"post_logout_redirect_uris": ["http://export.example/bye"]})),
+    )
+    .await;
+    expect_problem(resp, 400, "invalid-redirect-uri").await;
+    let resp = call(
+        app,
+        Method::PATCH,
+        &format!("/api/apps/{id}"),
+        &token,
+        Some(json!({"post_logout_redirect_uris": ["https://export.example/bye"]})),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let got: Value = resp.json().await.unwrap();
+    assert_eq!(
+        got["post_logout_redirect_uris"],
+        json!(["https://export.example/bye"])
+    );
     let listed: Value = call(app, Method::GET, "/api/apps", &token, None)
         .await
         .json()
@@ -592,6 +617,7 @@ async fn settings_forms_edit_rotate_delete(backend: Backend) {
                 "redirect_uris",
                 "https://form.example/cb\nhttps://form.example/cb2",
             ),
+            ("post_logout_redirect_uris", " https://form.example/bye \n"),
         ])
         .send()
         .await
@@ -612,6 +638,10 @@ async fn settings_forms_edit_rotate_delete(backend: Backend) {
     assert_eq!(
         created["redirect_uris"],
         json!(["https://form.example/cb", "https://form.example/cb2"])
+    );
+    assert_eq!(
+        created["post_logout_redirect_uris"],
+        json!(["https://form.example/bye"])
     );
     let id = created["client_id"].as_str().unwrap().to_owned();
     let edit_url = browser.url(&format!("/settings/apps/{id}"));

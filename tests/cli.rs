@@ -280,6 +280,16 @@ async fn users_with_the_cli(backend: Backend) {
     assert!(err.contains("--password-stdin"), "{err}");
     let listed = run_ok(latchkey(dir.path(), &db.url).args(["users", "list"]));
     assert_eq!(listed.as_array().unwrap().len(), 1);
+    // Latchkey sends no mail: an address is unverified unless the creator says so.
+    assert_eq!(listed[0]["email_verified"], false);
+    let err = run_err(latchkey(dir.path(), &db.url).args([
+        "users",
+        "create",
+        "dave",
+        "--password-stdin",
+        "--email-verified",
+    ]));
+    assert!(err.contains("--email"), "{err}");
     assert!(
         !listed.to_string().contains("argon2"),
         "no password hash in the listing"
@@ -538,9 +548,15 @@ async fn migrate_then_serve_without_migrating(backend: Backend) {
         "profile",
         "--redirect-uri",
         "http://127.0.0.1/callback",
+        "--post-logout-redirect-uri",
+        "http://127.0.0.1/signed-out",
     ]));
     assert!(public["client_id"].is_string());
     assert!(public.get("client_secret").is_none(), "{public}");
+    assert_eq!(
+        public["post_logout_redirect_uris"],
+        serde_json::json!(["http://127.0.0.1/signed-out"])
+    );
     // The server sees the client at once: its consent data names it.
     let resp = reqwest::Client::new()
         .get(format!("{base}/oauth/authorize"))
