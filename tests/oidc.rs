@@ -206,35 +206,16 @@ async fn openid_flow(backend: &Backend) -> common::flow::Flow {
     .await
 }
 
-/// Approves `query` (extra parameters appended) and returns the redirect's query.
-async fn authorize_with(
-    p: &Party<'_>,
-    challenge: &str,
-    scope: &str,
-    extra: &[(&str, &str)],
-) -> std::collections::HashMap<String, String> {
-    let mut query = p.query(challenge, scope);
-    query.extend_from_slice(extra);
-    let first = p.browser.authorize(&query).await;
-    let resp = if first.status() == 303 {
-        first
-    } else {
-        p.browser.decide(&query, "approve").await
-    };
-    assert_eq!(resp.status(), 303);
-    let to = location(&resp);
-    assert!(to.starts_with(p.redirect_uri), "{to}");
-    query_of(&to)
-}
-
 async fn id_token_claims_and_nonce(backend: Backend) {
     let flow = openid_flow(&backend).await;
     let p = flow.party();
     let (verifier, challenge) = pkce_pair();
     // A nonce with characters that need encoding comes back byte for byte.
     let nonce = "n-0S6 WzA2Mj/é+ä=";
-    let q = authorize_with(&p, &challenge, "openid profile email", &[("nonce", nonce)]).await;
-    let resp = p.exchange(&q["code"], &verifier).await;
+    let code = p
+        .code_with(&challenge, "openid profile email", &[("nonce", nonce)])
+        .await;
+    let resp = p.exchange(&code, &verifier).await;
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert!(body.get("refresh_token").is_none(), "no offline_access");
@@ -263,13 +244,8 @@ async fn id_token_claims_and_nonce(backend: Backend) {
     );
     // Only what the scope releases: no email claims without `email`.
     let (verifier, challenge) = pkce_pair();
-    let q = authorize_with(&p, &challenge, "openid", &[]).await;
-    let body: Value = p
-        .exchange(&q["code"], &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let code = p.code(&challenge, "openid").await;
+    let body: Value = p.exchange(&code, &verifier).await.json().await.unwrap();
     let (_, claims) = parts(body["id_token"].as_str().unwrap());
     assert!(claims.get("nonce").is_none(), "no nonce sent, none echoed");
     for absent in ["email", "email_verified", "name", "preferred_username"] {
@@ -473,15 +449,8 @@ async fn id_tokens_and_access_tokens_stay_apart(backend: Backend) {
     let id_token = body["id_token"].as_str().unwrap();
     let access_token = body["access_token"].as_str().unwrap();
     // An ID token is not an access token: UserInfo, the API and introspection refuse it.
-    let resp = flow
-        .app
-        .http
-        .get(flow.app.url("/oauth/userinfo"))
-        .bearer_auth(id_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
+    let (status, _, _) = userinfo(&flow.app, reqwest::Method::GET, id_token).await;
+    assert_eq!(status, 401);
     let resp = flow
         .app
         .http
@@ -493,14 +462,7 @@ async fn id_tokens_and_access_tokens_stay_apart(backend: Backend) {
     assert_eq!(resp.status(), 401);
     assert_eq!(flow.app.introspect(id_token).await["active"], false);
     // An access token is not an id_token_hint.
-    let resp = p
-        .browser
-        .http
-        .get(p.browser.url("/oauth/logout"))
-        .query(&[("id_token_hint", access_token)])
-        .send()
-        .await
-        .unwrap();
+    let resp = logout_get(p.browser, &[("id_token_hint", access_token)]).await;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await.unwrap().contains("not an ID token"));
     // Still signed in.
@@ -520,15 +482,12 @@ async fn code_replay_still_revokes(backend: Backend) {
     let flow = openid_flow(&backend).await;
     let p = flow.party();
     let (verifier, challenge) = pkce_pair();
-    let q = authorize_with(&p, &challenge, "openid offline_access", &[("nonce", "n")]).await;
-    let first: Value = p
-        .exchange(&q["code"], &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let code = p
+        .code_with(&challenge, "openid offline_access", &[("nonce", "n")])
+        .await;
+    let first: Value = p.exchange(&code, &verifier).await.json().await.unwrap();
     assert!(first["id_token"].is_string());
-    let again = p.exchange(&q["code"], &verifier).await;
+    let again = p.exchange(&code, &verifier).await;
     common::expect_oauth_error(again, 400, "invalid_grant").await;
     let resp = p
         .refresh(first["refresh_token"].as_str().unwrap(), None)
@@ -542,6 +501,25 @@ async fn code_replay_still_revokes(backend: Backend) {
     );
 }
 
+/// Calls UserInfo with `token`: the status, the `WWW-Authenticate` header (or "")
+/// and the body.
+async fn userinfo(app: &TestApp, method: reqwest::Method, token: &str) -> (u16, String, Value) {
+    let resp = app
+        .http
+        .request(method, app.url("/oauth/userinfo"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, challenge, resp.json().await.unwrap_or(Value::Null))
+}
+
 async fn userinfo_rules(backend: Backend) {
     let flow = openid_flow(&backend).await;
     let p = flow.party();
@@ -549,16 +527,8 @@ async fn userinfo_rules(backend: Backend) {
     let token = body["access_token"].as_str().unwrap();
     let (_, id_claims) = parts(body["id_token"].as_str().unwrap());
     for method in [reqwest::Method::GET, reqwest::Method::POST] {
-        let resp = flow
-            .app
-            .http
-            .request(method.clone(), flow.app.url("/oauth/userinfo"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{method}");
-        let info: Value = resp.json().await.unwrap();
+        let (status, _, info) = userinfo(&flow.app, method.clone(), token).await;
+        assert_eq!(status, 200, "{method}");
         assert_eq!(info["sub"], id_claims["sub"]);
         assert_eq!(info["email"], "alice@example.com");
         assert_eq!(info["email_verified"], true);
@@ -567,37 +537,16 @@ async fn userinfo_rules(backend: Backend) {
     // A token with none of openid, profile, email: 403 insufficient_scope.
     let plain = public_flow_scoped(TestApp::spawn(&backend).await, "grants:read").await;
     let body = plain.party().tokens("grants:read").await;
-    let resp = plain
-        .app
-        .http
-        .get(plain.app.url("/oauth/userinfo"))
-        .bearer_auth(body["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 403);
-    let challenge = resp.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let token = body["access_token"].as_str().unwrap();
+    let (status, challenge, _) = userinfo(&plain.app, reqwest::Method::GET, token).await;
+    assert_eq!(status, 403);
     assert!(
         challenge.contains(r#"error="insufficient_scope""#),
         "{challenge}"
     );
-    // No token, or a bad one: 401 with a Bearer challenge.
-    let resp = flow
-        .app
-        .http
-        .get(flow.app.url("/oauth/userinfo"))
-        .bearer_auth("nope")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
-    let challenge = resp.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    // A bad token: 401 with a Bearer challenge.
+    let (status, challenge, _) = userinfo(&flow.app, reqwest::Method::GET, "nope").await;
+    assert_eq!(status, 401);
     assert!(
         challenge.contains(r#"error="invalid_token""#),
         "{challenge}"
@@ -621,6 +570,26 @@ async fn logout_setup(backend: &Backend) -> (TestApp, Browser, common::TestClien
     (app, browser, client)
 }
 
+async fn logout_get(browser: &Browser, query: &[(&str, &str)]) -> reqwest::Response {
+    browser
+        .http
+        .get(browser.url("/oauth/logout"))
+        .query(query)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn logout_post(browser: &Browser, form: &[(String, String)]) -> reqwest::Response {
+    browser
+        .http
+        .post(browser.url("/oauth/logout"))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn end_session_rules(backend: Backend) {
     let (_app, browser, client) = logout_setup(&backend).await;
     let signed_in = |b: &Browser| {
@@ -630,27 +599,23 @@ async fn end_session_rules(backend: Backend) {
     };
     // An unregistered destination: refused on a page, no redirect, still signed in.
     for uri in ["https://evil.example/bye", "https://app.example/bye/"] {
-        let resp = browser
-            .http
-            .get(browser.url("/oauth/logout"))
-            .query(&[
+        let resp = logout_get(
+            &browser,
+            &[
                 ("client_id", client.id.as_str()),
                 ("post_logout_redirect_uri", uri),
-            ])
-            .send()
-            .await
-            .unwrap();
+            ],
+        )
+        .await;
         assert_eq!(resp.status(), 400, "{uri}");
         assert!(signed_in(&browser).await);
     }
     // A destination without saying whose: refused.
-    let resp = browser
-        .http
-        .get(browser.url("/oauth/logout"))
-        .query(&[("post_logout_redirect_uri", "https://app.example/bye")])
-        .send()
-        .await
-        .unwrap();
+    let resp = logout_get(
+        &browser,
+        &[("post_logout_redirect_uri", "https://app.example/bye")],
+    )
+    .await;
     assert_eq!(resp.status(), 400);
     // No hint: a confirmation page; nothing changes until the person confirms.
     let query = [
@@ -658,13 +623,7 @@ async fn end_session_rules(backend: Backend) {
         ("post_logout_redirect_uri", "https://app.example/bye"),
         ("state", "s 1"),
     ];
-    let resp = browser
-        .http
-        .get(browser.url("/oauth/logout"))
-        .query(&query)
-        .send()
-        .await
-        .unwrap();
+    let resp = logout_get(&browser, &query).await;
     assert_eq!(resp.status(), 200);
     let page = resp.text().await.unwrap();
     assert!(page.contains("Notes asks to sign you out"), "{page}");
@@ -675,13 +634,7 @@ async fn end_session_rules(backend: Backend) {
     }
     // The app may POST the request (§2): it comes back as the same GET, which the
     // browser sends with its SameSite=Lax session cookie.
-    let resp = browser
-        .http
-        .post(browser.url("/oauth/logout"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let resp = logout_post(&browser, &form).await;
     assert_eq!(resp.status(), 303);
     let to = location(&resp);
     assert!(to.starts_with("/oauth/logout?client_id="), "{to}");
@@ -690,13 +643,7 @@ async fn end_session_rules(backend: Backend) {
     // Without the CSRF token the confirmation is only shown again.
     let mut forged = form.clone();
     forged.push(("confirm".into(), "yes".into()));
-    let resp = browser
-        .http
-        .post(browser.url("/oauth/logout"))
-        .form(&forged)
-        .send()
-        .await
-        .unwrap();
+    let resp = logout_post(&browser, &forged).await;
     assert_eq!(resp.status(), 200);
     assert!(signed_in(&browser).await);
     form.push((
@@ -704,31 +651,14 @@ async fn end_session_rules(backend: Backend) {
         common::hidden_value(&page, "csrf_token").unwrap(),
     ));
     form.push(("confirm".into(), "yes".into()));
-    let resp = browser
-        .http
-        .post(browser.url("/oauth/logout"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let resp = logout_post(&browser, &form).await;
     assert_eq!(resp.status(), 303);
     assert_eq!(location(&resp), "https://app.example/bye?state=s+1");
     assert!(!signed_in(&browser).await);
     // Signed out already: straight to the destination; no destination: a page.
-    let resp = browser
-        .http
-        .get(browser.url("/oauth/logout"))
-        .query(&query)
-        .send()
-        .await
-        .unwrap();
+    let resp = logout_get(&browser, &query).await;
     assert_eq!(resp.status(), 303);
-    let resp = browser
-        .http
-        .get(browser.url("/oauth/logout"))
-        .send()
-        .await
-        .unwrap();
+    let resp = logout_get(&browser, &[]).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.text().await.unwrap().contains("You are signed out"));
 }

@@ -248,22 +248,7 @@ impl KeySet {
         token: &str,
         issuer: &str,
     ) -> Option<crate::oauth::claims::AccessTokenClaims> {
-        let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.typ.as_deref() != Some("at+jwt") {
-            return None;
-        }
-        let kid = header.kid?;
-        let (key, _) = self
-            .keys()
-            .find(|(k, state)| k.kid == kid && state.published())?;
-        let mut validation = jsonwebtoken::Validation::new(jwt_alg(key.alg()));
-        validation.set_issuer(&[issuer]);
-        validation.validate_exp = false;
-        validation.validate_aud = false;
-        validation.set_required_spec_claims(&["iss", "sub", "exp"]);
-        jsonwebtoken::decode(token, &key.decoding, &validation)
-            .ok()
-            .map(|data| data.claims)
+        self.verify_typed(token, issuer, "at+jwt", &["iss", "sub", "exp"])
     }
 
     /// Verifies an ID token this server issued (for `id_token_hint`): a published
@@ -275,8 +260,20 @@ impl KeySet {
         token: &str,
         issuer: &str,
     ) -> Option<crate::oauth::id_token::IdTokenClaims> {
+        self.verify_typed(token, issuer, "JWT", &["iss", "sub", "aud"])
+    }
+
+    /// A JWT of ours with header `typ`: a published key by `kid`, its signature,
+    /// `iss`, and the `required` claims present. Neither `exp` nor `aud` is checked.
+    fn verify_typed<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        issuer: &str,
+        typ: &str,
+        required: &[&str],
+    ) -> Option<T> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.typ.as_deref() != Some("JWT") {
+        if header.typ.as_deref() != Some(typ) {
             return None;
         }
         let kid = header.kid?;
@@ -287,7 +284,7 @@ impl KeySet {
         validation.set_issuer(&[issuer]);
         validation.validate_exp = false;
         validation.validate_aud = false;
-        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+        validation.set_required_spec_claims(required);
         jsonwebtoken::decode(token, &key.decoding, &validation)
             .ok()
             .map(|data| data.claims)

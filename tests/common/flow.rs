@@ -95,7 +95,13 @@ impl<'a> Party<'a> {
     /// Approves on the HTML consent page (or passes straight through when consent
     /// is remembered); returns the code.
     pub async fn code(&self, challenge: &str, scope: &str) -> String {
-        let query = self.query(challenge, scope);
+        self.code_with(challenge, scope, &[]).await
+    }
+
+    /// `code`, with `extra` parameters added to the authorization request.
+    pub async fn code_with(&self, challenge: &str, scope: &str, extra: &[(&str, &str)]) -> String {
+        let mut query = self.query(challenge, scope);
+        query.extend_from_slice(extra);
         let first = self.browser.authorize(&query).await;
         let resp = if first.status() == 303 {
             first
