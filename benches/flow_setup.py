@@ -12,7 +12,7 @@ usage: flow_setup.py BASE_URL CLIENT_ID USERNAME PASSWORD FAMILIES OUTDIR
 The client must be public, allow scope `profile` (or LK_SCOPE, when set), and have
 the loopback redirect URI http://127.0.0.1/cb registered (any port matches).
 """
-import base64, hashlib, http.cookiejar, json, os, re, sys
+import base64, hashlib, html as html_lib, http.cookiejar, json, os, re, sys
 import urllib.parse, urllib.request
 
 base, client_id, username, password, families, outdir = sys.argv[1:7]
@@ -58,10 +58,12 @@ def new_family():
     status, headers, html = request("GET", "/oauth/authorize?" + q)
     if status == 200:  # the first time: approve on the consent page
         form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
-        form = {k: v.replace("&amp;", "&") for k, v in form.items()}
+        form = {html_lib.unescape(k): html_lib.unescape(v) for k, v in form.items()}
         form["decision"] = "approve"
         status, headers, _ = request("POST", "/oauth/authorize", form)
-    code = urllib.parse.parse_qs(urllib.parse.urlparse(headers["Location"]).query)["code"][0]
+    answer = urllib.parse.parse_qs(urllib.parse.urlparse(headers["Location"]).query)
+    assert "code" in answer, headers["Location"]
+    code = answer["code"][0]
     status, _, body = request("POST", "/oauth/token", {"grant_type": "authorization_code", "client_id": client_id,
                                                        "code": code, "redirect_uri": redirect,
                                                        "code_verifier": verifier})

@@ -355,7 +355,7 @@ impl OAuthApi {
         let now = state.clock.now();
         if token.starts_with(RefreshToken::PREFIX) {
             let hash = RefreshToken::new(token).hash();
-            if let Some((_, family)) = store::tokens::find_refresh(&state.db, &hash).await?
+            if let Some((_, family, _)) = store::tokens::find_refresh(&state.db, &hash).await?
                 // §2.1: only the client the token was issued to may revoke it.
                 && family.client_id == client.id.as_str()
             {
@@ -393,7 +393,8 @@ impl OAuthApi {
         let inactive = Introspection::default();
         if token.starts_with(RefreshToken::PREFIX) {
             let hash = RefreshToken::new(token).hash();
-            let Some((row, family)) = store::tokens::find_refresh(&state.db, &hash).await? else {
+            let Some((row, family, user)) = store::tokens::find_refresh(&state.db, &hash).await?
+            else {
                 return Ok(inactive);
             };
             let live = family.revoked_at.is_none()
@@ -402,12 +403,11 @@ impl OAuthApi {
             if !live {
                 return Ok(inactive);
             }
-            let user = store::users::find_user(&state.db, &family.user_id).await?;
             return Ok(Introspection {
                 active: true,
                 scope: Some(family.scopes),
                 client_id: Some(family.client_id),
-                username: user.map(|u| u.username),
+                username: Some(user.username),
                 token_type: Some("refresh_token".to_owned()),
                 exp: Some(row.expires_at),
                 iat: Some(row.issued_at),

@@ -14,7 +14,7 @@ use crate::oauth::types::{GrantType, RefreshToken, RegisteredClient, sha256};
 use crate::oauth::{OAuthError, token};
 use crate::random::url_token;
 use crate::store;
-use crate::store::models::RefreshTokenRow;
+use crate::store::models::{RefreshTokenRow, UserRow};
 use crate::store::tokens::Replacement;
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
@@ -160,13 +160,22 @@ impl TokenApi {
         let refresh = grant
             .refresh_token
             .then(|| new_refresh(&row.family_id, now, state.settings.refresh_token_ttl));
-        let activated = store::tokens::activate_family(
-            &state.db,
-            &row.family_id,
-            refresh.as_ref().map(|(_, r)| r),
-            now,
-        )
-        .await?;
+        // An ID token needs the user's claims: read them while the family is
+        // activated, not after.
+        let (activated, user) = tokio::try_join!(
+            store::tokens::activate_family(
+                &state.db,
+                &row.family_id,
+                refresh.as_ref().map(|(_, r)| r),
+                now,
+            ),
+            async {
+                match id_token::is_openid(&grant.scope) {
+                    true => store::users::find_user(&state.db, &row.user_id).await,
+                    false => Ok(None),
+                }
+            }
+        )?;
         if !activated {
             // A replay revoked the family between our redemption and now.
             return Err(OAuthError::invalid_grant("the code has already been used").into());
@@ -181,17 +190,15 @@ impl TokenApi {
         );
         let keys = state.keys.get();
         let access_token = keys.active().sign_jwt(&claims)?;
-        let id_token = self
-            .id_token(IdTokenFor {
-                client,
-                user_id: &row.user_id,
-                scope: &grant.scope,
-                auth_time: row.auth_time,
-                nonce: row.nonce.as_deref(),
-                access_token: &access_token,
-                now,
-            })
-            .await?;
+        let id_token = self.id_token(IdTokenFor {
+            client,
+            user,
+            scope: &grant.scope,
+            auth_time: row.auth_time,
+            nonce: row.nonce.as_deref(),
+            access_token: &access_token,
+            now,
+        })?;
         tracing::info!(client_id = %client.id, grant = "authorization_code", scope = %claims.scope, "issued tokens");
         Ok(success(
             access_token,
@@ -211,7 +218,8 @@ impl TokenApi {
         let state = &self.state;
         let request = refresh_token::validate(form)?;
         let hash = request.token.hash();
-        let Some((token, family_row)) = store::tokens::find_refresh(&state.db, &hash).await? else {
+        let Some((token, family_row, user)) = store::tokens::find_refresh(&state.db, &hash).await?
+        else {
             return Err(refresh_token::unknown_token().into());
         };
         let presented = PresentedToken {
@@ -275,17 +283,15 @@ impl TokenApi {
         );
         let access_token = state.keys.get().active().sign_jwt(&claims)?;
         // Core §12.2: the same sub, aud and auth_time as at sign-in; no nonce.
-        let id_token = self
-            .id_token(IdTokenFor {
-                client,
-                user_id: &family.user_id,
-                scope: &grant.scope,
-                auth_time: family_row.auth_time,
-                nonce: None,
-                access_token: &access_token,
-                now,
-            })
-            .await?;
+        let id_token = self.id_token(IdTokenFor {
+            client,
+            user: Some(user),
+            scope: &grant.scope,
+            auth_time: family_row.auth_time,
+            nonce: None,
+            access_token: &access_token,
+            now,
+        })?;
         tracing::info!(client_id = %client.id, grant = "refresh_token", scope = %claims.scope, "rotated refresh token");
         Ok(success(
             access_token,
@@ -297,12 +303,12 @@ impl TokenApi {
     }
 
     /// The ID token for an OpenID grant (scope has `openid`), else `None`.
-    async fn id_token(&self, t: IdTokenFor<'_>) -> Result<Option<String>, Failure> {
+    fn id_token(&self, t: IdTokenFor<'_>) -> Result<Option<String>, Failure> {
         if !id_token::is_openid(t.scope) {
             return Ok(None);
         }
         let state = &self.state;
-        let Some(user) = store::users::find_user(&state.db, t.user_id).await? else {
+        let Some(user) = t.user else {
             // The account was deleted between sign-in and now.
             return Err(OAuthError::invalid_grant("the user no longer exists").into());
         };
@@ -333,7 +339,8 @@ impl TokenApi {
 /// What an ID token is issued for.
 struct IdTokenFor<'a> {
     client: &'a RegisteredClient,
-    user_id: &'a str,
+    /// The person it is about (`None`: no longer there).
+    user: Option<UserRow>,
     scope: &'a ScopeSet,
     auth_time: Option<i64>,
     nonce: Option<&'a str>,

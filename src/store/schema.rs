@@ -126,6 +126,7 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
+diesel::joinable!(token_families -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     change_counters,
     clients,

@@ -4,8 +4,8 @@
 //! compare-and-set), which is atomic on PostgreSQL and SQLite alike.
 
 use super::counters::{self, bump_counter};
-use super::models::{FamilyRow, RefreshTokenRow};
-use super::schema::{refresh_tokens, revoked_access_tokens, token_families};
+use super::models::{FamilyRow, RefreshTokenRow, UserRow};
+use super::schema::{refresh_tokens, revoked_access_tokens, token_families, users};
 use super::{Db, StoreError};
 use crate::with_conn;
 use diesel::prelude::*;
@@ -50,16 +50,21 @@ pub async fn activate_family(
     })
 }
 
-/// A refresh token by hash, with its family.
+/// A refresh token by hash, with its family and the family's user (one query:
+/// a refresh that issues an ID token needs the user's claims).
 pub async fn find_refresh(
     db: &Db,
     token_hash: &[u8],
-) -> Result<Option<(RefreshTokenRow, FamilyRow)>, StoreError> {
+) -> Result<Option<(RefreshTokenRow, FamilyRow, UserRow)>, StoreError> {
     with_conn!(db, |conn| {
         Ok(refresh_tokens::table
-            .inner_join(token_families::table)
+            .inner_join(token_families::table.inner_join(users::table))
             .filter(refresh_tokens::token_hash.eq(token_hash))
-            .select((RefreshTokenRow::as_select(), FamilyRow::as_select()))
+            .select((
+                RefreshTokenRow::as_select(),
+                FamilyRow::as_select(),
+                UserRow::as_select(),
+            ))
             .first(conn)
             .await
             .optional()?)
