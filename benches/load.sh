@@ -10,7 +10,8 @@
 # against node-oidc-provider too (benches/peer/, installed from npm), with the same
 # wrk settings, and the ratio is printed. The code flow (authorize, code exchange)
 # and refresh rotation run on SQLite, and on
-# PostgreSQL when LATCHKEY_BENCH_POSTGRES_URL names a scratch database.
+# PostgreSQL when LATCHKEY_BENCH_POSTGRES_URL names a scratch database (and
+# LATCHKEY_BENCH_POSTGRES_OIDC_URL another, for the OpenID Connect run).
 # Installs wrk, node and npm from Debian's packages when missing.
 # LOAD_ONLY=cc,flow,peer (the default: all) picks parts: client credentials with
 # introspection, JWKS, start-up and idle memory; the code flow and refresh rotation;
@@ -193,7 +194,8 @@ if ! want flow; then
   :
 elif [ -n "${LATCHKEY_BENCH_POSTGRES_URL:-}" ]; then
   DB_URL=$LATCHKEY_BENCH_POSTGRES_URL flow postgres
-  DB_URL=$LATCHKEY_BENCH_POSTGRES_URL flow postgres-oidc "openid offline_access profile"
+  # A second scratch database keeps the second run from meeting the first one's rows.
+  DB_URL=${LATCHKEY_BENCH_POSTGRES_OIDC_URL:-$LATCHKEY_BENCH_POSTGRES_URL} flow postgres-oidc "openid offline_access profile"
 else
   echo "the code flow and refresh rotation on PostgreSQL SKIPPED: set LATCHKEY_BENCH_POSTGRES_URL" >&2
 fi

@@ -27,6 +27,7 @@ both_backends!(
     refresh_keeps_issuing_id_tokens,
     prompt_login_and_max_age,
     prompt_none_without_session,
+    id_token_hint_names_who_is_expected,
     scope_defaults_to_the_registered_scopes,
     id_tokens_and_access_tokens_stay_apart,
     code_replay_still_revokes,
@@ -414,6 +415,66 @@ async fn prompt_none_without_session(backend: Backend) {
         let q = query_of(&location(&browser.authorize(&query).await));
         assert_eq!(q["error"], code);
     }
+}
+
+async fn id_token_hint_names_who_is_expected(backend: Backend) {
+    let flow = openid_flow(&backend).await;
+    let p = flow.party();
+    let alice_token = p.tokens("openid").await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Bob, in another browser, gets an ID token from the same app.
+    flow.app.user("bob", PASSWORD).await;
+    let bob_browser = Browser::new(&flow.app);
+    bob_browser.login("bob", PASSWORD).await;
+    let bob = Party {
+        browser: &bob_browser,
+        ..flow.party()
+    };
+    let bob_token = bob.tokens("openid").await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Where Alice's browser is sent for an authorization request with `hint`.
+    async fn ask(p: &Party<'_>, hint: &str, prompt: Option<&str>) -> String {
+        let (_, challenge) = pkce_pair();
+        let mut query = vec![
+            ("response_type", "code"),
+            ("client_id", p.client_id),
+            ("redirect_uri", p.redirect_uri),
+            ("scope", "openid"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+            ("id_token_hint", hint),
+        ];
+        if let Some(v) = prompt {
+            query.push(("prompt", v));
+        }
+        location(&p.browser.authorize(&query).await)
+    }
+    // Alice's own hint: silently a code.
+    let to = ask(&p, &alice_token, Some("none")).await;
+    assert!(query_of(&to).contains_key("code"), "{to}");
+    // Bob's hint in Alice's browser: login_required, or the sign-in page.
+    let to = ask(&p, &bob_token, Some("none")).await;
+    assert_eq!(query_of(&to)["error"], "login_required", "{to}");
+    let to = ask(&p, &bob_token, None).await;
+    assert!(
+        to.starts_with("/login?") && to.contains("prompt=login"),
+        "{to}"
+    );
+    assert!(
+        !to.contains("id_token_hint"),
+        "the way back drops the hint: {to}"
+    );
+    // Not an ID token of this server: invalid_request, sent back to the app.
+    let access_token = p.tokens("openid").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let to = ask(&p, &access_token, None).await;
+    assert_eq!(query_of(&to)["error"], "invalid_request", "{to}");
 }
 
 async fn scope_defaults_to_the_registered_scopes(backend: Backend) {

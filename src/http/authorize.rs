@@ -227,7 +227,7 @@ async fn flow_inner(
     };
 
     // Step 2: the rest of the request.
-    let request = match authorize::validate(
+    let mut request = match authorize::validate(
         params,
         &client,
         redirect,
@@ -237,6 +237,17 @@ async fn flow_inner(
         Ok(r) => r,
         Err(e) => return Ok(fail(&e)),
     };
+    // Core §3.1.2.1: an ID token this server issued, naming who the client expects.
+    if let Some(hint) = params.single("id_token_hint").ok().flatten() {
+        match state.keys.get().verify_id_token(hint, issuer) {
+            Some(claims) => request.hint_subject = Some(claims.sub),
+            None => {
+                return Ok(fail(&OAuthError::invalid_request(
+                    "id_token_hint is not an ID token issued by this server",
+                )));
+            }
+        }
+    }
 
     let signed_in = session::current(state, req).await?;
     match decision {
@@ -249,11 +260,14 @@ async fn flow_inner(
                     }),
                 None => None,
             };
-            let auth_time = signed_in.as_ref().map(|s| s.session.created_at);
+            let session = signed_in.as_ref().map(|s| authorize::Session {
+                user_id: &s.user.id,
+                auth_time: s.session.created_at,
+            });
             let now = state.clock.now();
             match (
-                authorize::decide(&request, auth_time, granted.as_ref(), now),
-                signed_in,
+                authorize::decide(&request, session, granted.as_ref(), now),
+                signed_in.as_ref(),
             ) {
                 (Decision::Login, _) => {
                     // Back here after signing in, without what asked for it.
@@ -262,7 +276,7 @@ async fn flow_inner(
                         .finish();
                     let login = crate::web::login_url_for(
                         &format!("{}?{back}", req.uri().path()),
-                        auth_time.is_some(),
+                        session.is_some(),
                         request.login_hint.as_deref(),
                     );
                     if json {
@@ -280,10 +294,10 @@ async fn flow_inner(
                 }
                 (Decision::Consent, Some(s)) => {
                     let next = current_path(req);
-                    Ok(consent(state, &row, &request, params, &s, &next, json))
+                    Ok(consent(state, &row, &request, params, s, &next, json))
                 }
                 (Decision::Issue, Some(s)) => {
-                    let uri = issue_code(state, &request, &s).await?;
+                    let uri = issue_code(state, &request, s).await?;
                     Ok(to_client(json, &uri))
                 }
                 (Decision::Fail(e), _) => Ok(fail(&e)),

@@ -35,6 +35,9 @@ pub struct AuthorizeRequest {
     pub max_age: Option<i64>,
     /// Core §3.1.2.1: who the client thinks is signing in (pre-fills the username).
     pub login_hint: Option<String>,
+    /// Core §3.1.2.1: the `sub` of the `id_token_hint`, set by the caller once it
+    /// has verified the hint's signature (the core does no cryptography).
+    pub hint_subject: Option<String>,
 }
 
 /// The `prompt` parameter (OpenID Connect Core §3.1.2.1). No value set: ask only
@@ -295,20 +298,22 @@ pub fn validate(
         nonce,
         max_age,
         login_hint,
+        hint_subject: None,
     })
 }
 
 /// The parameters to come back to the authorization endpoint with once the person
 /// has signed in afresh: the request as sent, minus what asked for that sign-in
-/// (`prompt=login`/`select_account`, `max_age`), so that the sign-in just made
-/// satisfies it instead of asking again (a clock tick would make `max_age=0` ask
-/// for ever). Dropping them is safe: the ID token's `auth_time` is always the
-/// sign-in's time, and a client that cares checks it.
+/// (`prompt=login`/`select_account`, `max_age`, `id_token_hint`), so that the
+/// sign-in just made satisfies it instead of asking again (a clock tick would make
+/// `max_age=0` ask for ever, and someone else than the hinted person could never
+/// get through). Dropping them is safe: the ID token's `auth_time` and `sub` are
+/// always the sign-in's, and a client that cares checks them.
 pub fn after_sign_in(params: &FormParams) -> Vec<(String, String)> {
     let mut out = Vec::with_capacity(params.pairs().len());
     for (k, v) in params.pairs() {
         match k.as_str() {
-            "max_age" => {}
+            "max_age" | "id_token_hint" => {}
             "prompt" => {
                 let kept: Vec<&str> = v
                     .split(' ')
@@ -338,30 +343,45 @@ pub enum Decision {
     Fail(OAuthError),
 }
 
-/// Step 3, given when the signed-in person signed in (`None`: nobody is), the
-/// scopes they already granted this client, and the time.
+/// Who is signed in, and since when.
+#[derive(Debug, Clone, Copy)]
+pub struct Session<'a> {
+    pub user_id: &'a str,
+    /// When they signed in.
+    pub auth_time: i64,
+}
+
+/// Step 3, given the signed-in session (`None`: nobody is signed in), the scopes
+/// the person already granted this client, and the time.
 pub fn decide(
     request: &AuthorizeRequest,
-    auth_time: Option<i64>,
+    session: Option<Session<'_>>,
     granted: Option<&ScopeSet>,
     now: i64,
 ) -> Decision {
-    let sign_in_needed = match auth_time {
-        None => true,
+    let sign_in_needed = match session {
+        None => Some("the user is not signed in"),
+        Some(_) if request.prompt.login => Some("the user must sign in again (prompt=login)"),
         // Core §3.1.2.1: max_age is the allowable elapsed time since the person
         // last actively authenticated.
-        Some(t) => request.prompt.login || request.max_age.is_some_and(|max| now - t > max),
+        Some(s) if request.max_age.is_some_and(|max| now - s.auth_time > max) => {
+            Some("the user must sign in again (max_age)")
+        }
+        // The hint names someone else: they must sign in (or, with prompt=none,
+        // the client learns that the person it expects is not the one here).
+        Some(s)
+            if request
+                .hint_subject
+                .as_deref()
+                .is_some_and(|h| h != s.user_id) =>
+        {
+            Some("the signed-in user is not the one id_token_hint names")
+        }
+        Some(_) => None,
     };
-    if sign_in_needed {
+    if let Some(why) = sign_in_needed {
         return if request.prompt.none {
-            Decision::Fail(OAuthError::new(
-                super::ErrorCode::LoginRequired,
-                if auth_time.is_none() {
-                    "the user is not signed in"
-                } else {
-                    "the user must sign in again (max_age)"
-                },
-            ))
+            Decision::Fail(OAuthError::new(super::ErrorCode::LoginRequired, why))
         } else {
             Decision::Login
         };
@@ -683,7 +703,13 @@ mod tests {
         .unwrap();
         let granted = ScopeSet::parse("profile email").unwrap();
         let now = 1_000;
-        let signed = Some(now - 10);
+        let at = |auth_time: i64| {
+            Some(Session {
+                user_id: "u1",
+                auth_time,
+            })
+        };
+        let signed = at(now - 10);
         assert_eq!(decide(&r, None, None, now), Decision::Login);
         assert_eq!(decide(&r, signed, None, now), Decision::Consent);
         assert_eq!(decide(&r, signed, Some(&granted), now), Decision::Issue);
@@ -702,9 +728,21 @@ mod tests {
         aged.max_age = Some(9);
         assert_eq!(decide(&aged, signed, Some(&granted), now), Decision::Login);
         aged.max_age = Some(0);
+        assert_eq!(decide(&aged, at(now), Some(&granted), now), Decision::Issue);
+        let mut hinted = r.clone();
+        hinted.hint_subject = Some("u1".into());
         assert_eq!(
-            decide(&aged, Some(now), Some(&granted), now),
+            decide(&hinted, signed, Some(&granted), now),
             Decision::Issue
+        );
+        hinted.hint_subject = Some("u2".into());
+        assert_eq!(
+            decide(&hinted, signed, Some(&granted), now),
+            Decision::Login
+        );
+        hinted.prompt.none = true;
+        assert!(
+            matches!(decide(&hinted, signed, Some(&granted), now), Decision::Fail(e) if e.code == ErrorCode::LoginRequired)
         );
         let mut none = r.clone();
         none.prompt.none = true;
