@@ -203,6 +203,7 @@ async fn family(db: &Db, tag: &str) -> (String, Vec<u8>) {
         consumed_at: None,
         nonce: None,
         auth_time: Some(NOW),
+        identity: None,
     };
     store::codes::insert_code(db, &family, &code).await.unwrap();
     let first = refresh_row(&family_id);

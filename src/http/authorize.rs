@@ -440,6 +440,10 @@ async fn issue_code(
         consumed_at: None,
         nonce: request.nonce.clone(),
         auth_time: family.auth_time,
+        identity: crate::oauth::id_token::is_openid(&request.scope)
+            .then(|| serde_json::to_string(&signed_in.user.identity()))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
     };
     store::codes::insert_code(&state.db, &family, &row).await?;
     Ok(authorize::response_uri(

@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::oauth::OAuthError;
 use crate::oauth::claims::{Audience, family_of_jti};
 use crate::oauth::form::FormParams;
-use crate::oauth::id_token::{Person, ProfileClaims};
+use crate::oauth::id_token::ProfileClaims;
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::types::{ClientType, RefreshToken};
 use crate::store::{self, StoreError};
@@ -302,14 +302,8 @@ impl OAuthApi {
                             .to_owned(),
                     );
                 }
-                let person = Person {
-                    id: &user.id,
-                    username: &user.username,
-                    name: user.name.as_deref(),
-                    email: user.email.as_deref(),
-                    email_verified: user.email_verified,
-                };
-                let profile = ProfileClaims::for_scope(&person, &scope);
+                let identity = user.identity();
+                let profile = ProfileClaims::for_scope(&identity.person(), &scope);
                 UserInfoResponse::Ok(Json(UserInfo {
                     sub: user.id.clone(),
                     name: profile.name,

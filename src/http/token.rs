@@ -6,7 +6,7 @@ use super::{ApiTags, ClientAuthHeader};
 use crate::app::AppState;
 use crate::oauth::claims::{AccessTokenClaims, family_jti};
 use crate::oauth::form::FormParams;
-use crate::oauth::id_token::{self, IdTokenInput, Person};
+use crate::oauth::id_token::{self, IdTokenInput, Identity};
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::token::refresh_token::{PresentedToken, RefreshDecision};
 use crate::oauth::token::{authorization_code, client_credentials, refresh_token};
@@ -14,7 +14,7 @@ use crate::oauth::types::{GrantType, RefreshToken, RegisteredClient, sha256};
 use crate::oauth::{OAuthError, token};
 use crate::random::url_token;
 use crate::store;
-use crate::store::models::{RefreshTokenRow, UserRow};
+use crate::store::models::RefreshTokenRow;
 use crate::store::tokens::Replacement;
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
@@ -160,22 +160,13 @@ impl TokenApi {
         let refresh = grant
             .refresh_token
             .then(|| new_refresh(&row.family_id, now, state.settings.refresh_token_ttl));
-        // An ID token needs the user's claims: read them while the family is
-        // activated, not after.
-        let (activated, user) = tokio::try_join!(
-            store::tokens::activate_family(
-                &state.db,
-                &row.family_id,
-                refresh.as_ref().map(|(_, r)| r),
-                now,
-            ),
-            async {
-                match id_token::is_openid(&grant.scope) {
-                    true => store::users::find_user(&state.db, &row.user_id).await,
-                    false => Ok(None),
-                }
-            }
-        )?;
+        let activated = store::tokens::activate_family(
+            &state.db,
+            &row.family_id,
+            refresh.as_ref().map(|(_, r)| r),
+            now,
+        )
+        .await?;
         if !activated {
             // A replay revoked the family between our redemption and now.
             return Err(OAuthError::invalid_grant("the code has already been used").into());
@@ -192,7 +183,7 @@ impl TokenApi {
         let access_token = keys.active().sign_jwt(&claims)?;
         let id_token = self.id_token(IdTokenFor {
             client,
-            user,
+            identity: row.identity()?,
             scope: &grant.scope,
             auth_time: row.auth_time,
             nonce: row.nonce.as_deref(),
@@ -285,7 +276,7 @@ impl TokenApi {
         // Core §12.2: the same sub, aud and auth_time as at sign-in; no nonce.
         let id_token = self.id_token(IdTokenFor {
             client,
-            user: Some(user),
+            identity: Some(user.identity()),
             scope: &grant.scope,
             auth_time: family_row.auth_time,
             nonce: None,
@@ -308,22 +299,19 @@ impl TokenApi {
             return Ok(None);
         }
         let state = &self.state;
-        let Some(user) = t.user else {
-            // The account was deleted between sign-in and now.
-            return Err(OAuthError::invalid_grant("the user no longer exists").into());
+        let Some(identity) = t.identity else {
+            // Only a code issued before OpenID Connect was deployed lacks it.
+            return Err(OAuthError::invalid_grant(
+                "the code was issued without an identity; start the authorization again",
+            )
+            .into());
         };
         let keys = state.keys.get();
         let key = keys.active();
         let claims = id_token::claims(&IdTokenInput {
             issuer: &state.settings.issuer,
             client_id: t.client.id.as_str(),
-            person: Person {
-                id: &user.id,
-                username: &user.username,
-                name: user.name.as_deref(),
-                email: user.email.as_deref(),
-                email_verified: user.email_verified,
-            },
+            person: identity.person(),
             scope: t.scope,
             auth_time: t.auth_time,
             nonce: t.nonce,
@@ -339,8 +327,8 @@ impl TokenApi {
 /// What an ID token is issued for.
 struct IdTokenFor<'a> {
     client: &'a RegisteredClient,
-    /// The person it is about (`None`: no longer there).
-    user: Option<UserRow>,
+    /// The person it is about: from the code's snapshot, or the user row.
+    identity: Option<Identity>,
     scope: &'a ScopeSet,
     auth_time: Option<i64>,
     nonce: Option<&'a str>,

@@ -22,6 +22,32 @@ pub struct Person<'a> {
     pub email_verified: bool,
 }
 
+/// A person's claims sources, owned: stored with an authorization code at sign-in,
+/// so the ID token describes the person as they were when they signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub id: String,
+    pub username: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_verified: bool,
+}
+
+impl Identity {
+    pub fn person(&self) -> Person<'_> {
+        Person {
+            id: &self.id,
+            username: &self.username,
+            name: self.name.as_deref(),
+            email: self.email.as_deref(),
+            email_verified: self.email_verified,
+        }
+    }
+}
+
 /// Standard claims (Core §5.1) a scope releases (Core §5.4): `profile` gives
 /// `name` and `preferred_username`, `email` gives `email` and `email_verified`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -207,6 +207,9 @@ pub struct CodeRow {
     pub nonce: Option<String>,
     /// When the person signed in (OpenID Connect `auth_time`).
     pub auth_time: Option<i64>,
+    /// OpenID requests: who signed in, as JSON (`oauth::id_token::Identity`), so
+    /// the ID token is made without reading the user again.
+    pub identity: Option<String>,
 }
 
 /// A row of `refresh_tokens`: lets any token ever issued be traced to its family.
@@ -234,6 +237,19 @@ fn json_list(raw: &str, what: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
+impl UserRow {
+    /// The user as a source of OpenID Connect claims.
+    pub fn identity(&self) -> crate::oauth::id_token::Identity {
+        crate::oauth::id_token::Identity {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+            email_verified: self.email_verified,
+        }
+    }
+}
+
 impl FamilyRow {
     pub fn to_family(&self) -> Result<Family, StoreError> {
         Ok(Family {
@@ -252,6 +268,17 @@ impl FamilyRow {
 }
 
 impl CodeRow {
+    /// The identity snapshot taken when the code was issued, if any.
+    pub fn identity(&self) -> Result<Option<crate::oauth::id_token::Identity>, StoreError> {
+        self.identity
+            .as_deref()
+            .map(|raw| {
+                serde_json::from_str(raw)
+                    .map_err(|e| StoreError::Corrupt(format!("code identity: {e}")))
+            })
+            .transpose()
+    }
+
     pub fn to_issued(&self) -> Result<IssuedCode, StoreError> {
         Ok(IssuedCode {
             client_id: self.client_id.clone(),

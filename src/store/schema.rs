@@ -104,6 +104,7 @@ diesel::table! {
         consumed_at -> Nullable<BigInt>,
         nonce -> Nullable<Text>,
         auth_time -> Nullable<BigInt>,
+        identity -> Nullable<Text>,
     }
 }
 
