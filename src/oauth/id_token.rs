@@ -77,7 +77,7 @@ impl ProfileClaims {
 
 /// Every claim Latchkey may put in an ID token or a UserInfo response, for the
 /// discovery document's `claims_supported`.
-pub const CLAIMS_SUPPORTED: [&str; 13] = [
+pub const CLAIMS_SUPPORTED: [&str; 12] = [
     "iss",
     "sub",
     "aud",
@@ -86,7 +86,6 @@ pub const CLAIMS_SUPPORTED: [&str; 13] = [
     "auth_time",
     "nonce",
     "at_hash",
-    "azp",
     "name",
     "preferred_username",
     "email",
