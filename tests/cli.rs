@@ -160,6 +160,10 @@ async fn serve_then_client_credentials_with_the_cli(backend: Backend) {
         log.contains("issued access token"),
         "the log has content: {log}"
     );
+    assert!(
+        !log.contains('\u{1b}'),
+        "a log written to a file has no colour codes"
+    );
     assert!(log.contains("client registered"), "registration is logged");
     let refusal = log
         .lines()
