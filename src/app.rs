@@ -110,6 +110,7 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
         .around(http::limits::address_limits)
         .data(state.clone())
         .around(http::errors::shape_errors)
+        .around(http::limits::request_size_limits)
         .around(http::security_headers)
         .around(http::access_log)
 }

@@ -208,9 +208,58 @@ async fn hostile_headers(backend: Backend) {
     assert_healthy(&app).await;
 }
 
+/// A request target over 8 KiB gets 414, a header block over 16 KiB or 100 fields
+/// 431 — in the OAuth error shape on /oauth/ paths, a problem elsewhere — and the
+/// sizes just under the limits are served.
+async fn oversized_targets_and_headers(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let get = |path: String, headers: Vec<(String, String)>| {
+        let mut req = app.http.get(app.url(&path));
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    // Just under: served (the discovery document ignores the query).
+    let fits = format!("/.well-known/jwks.json?x={}", "a".repeat(8000));
+    assert_eq!(get(fits, vec![]).await.status(), 200);
+    let long = format!("/.well-known/jwks.json?x={}", "a".repeat(8200));
+    let resp = get(long, vec![]).await;
+    assert_eq!(resp.status(), 414);
+    let problem: Value = resp.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:latchkey:problem:uri-too-long");
+    let resp = get(
+        format!("/oauth/authorize?state={}", "s".repeat(9000)),
+        vec![],
+    )
+    .await;
+    assert_eq!(resp.status(), 414);
+    let json: Value = resp.json().await.unwrap();
+    assert_eq!(json["error"], "invalid_request");
+    // One huge header; many medium ones; both 431.
+    let big = vec![("x-big".to_owned(), "v".repeat(17 * 1024))];
+    let resp = get("/healthz".to_owned(), big).await;
+    assert_eq!(resp.status(), 431);
+    let problem: Value = resp.json().await.unwrap();
+    assert_eq!(
+        problem["type"],
+        "urn:latchkey:problem:header-fields-too-large"
+    );
+    let many: Vec<(String, String)> = (0..90)
+        .map(|i| (format!("x-h{i}"), "v".repeat(200)))
+        .collect();
+    assert_eq!(get("/healthz".to_owned(), many).await.status(), 431);
+    let some: Vec<(String, String)> = (0..40)
+        .map(|i| (format!("x-h{i}"), "v".repeat(200)))
+        .collect();
+    assert_eq!(get("/healthz".to_owned(), some).await.status(), 200);
+    assert_healthy(&app).await;
+}
+
 both_backends!(
     malformed_token_requests,
     oversized_bodies_are_refused,
     wrong_methods_and_paths,
     hostile_headers,
+    oversized_targets_and_headers,
 );

@@ -85,6 +85,23 @@ pub fn fallback_error_response(path: &str, err: &poem::Error) -> Response {
             "Payload Too Large",
             format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
         ),
+        StatusCode::URI_TOO_LONG => (
+            "uri-too-long",
+            "URI Too Long",
+            format!(
+                "the path and query are limited to {} bytes; send long parameters in a POST body",
+                super::limits::MAX_URI_BYTES
+            ),
+        ),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+            "header-fields-too-large",
+            "Request Header Fields Too Large",
+            format!(
+                "request headers are limited to {} fields and {} bytes in all",
+                super::limits::MAX_HEADERS,
+                super::limits::MAX_HEADER_BYTES
+            ),
+        ),
         s if s.is_server_error() => (
             "internal",
             "Internal Server Error",

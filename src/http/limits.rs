@@ -9,6 +9,51 @@ use poem::http::Method;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use std::net::IpAddr;
 
+/// The longest request target (path and query) served; longer gets 414. Browsers
+/// and proxies commonly stop at 8 KiB too.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// The largest header block (names, values, separators) served; larger gets 431.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// The most header fields served; more gets 431.
+pub const MAX_HEADERS: usize = 100;
+
+/// Refuses requests whose target or headers are larger than any client of ours
+/// sends (RFC 9110 §15.5.15, RFC 6585 §5) before any handler sees them: nothing
+/// downstream has to be careful with a 100 KB cookie or query string.
+pub async fn request_size_limits<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
+    use poem::http::StatusCode;
+    let uri_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    let status = if uri_len > MAX_URI_BYTES {
+        Some(StatusCode::URI_TOO_LONG)
+    } else if req.headers().len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES {
+        Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+    } else {
+        None
+    };
+    match status {
+        Some(status) => {
+            tracing::info!(
+                status = status.as_u16(),
+                uri_len,
+                header_bytes,
+                headers = req.headers().len(),
+                "request refused for its size"
+            );
+            let err = poem::Error::from_status(status);
+            Ok(super::errors::fallback_error_response(
+                req.uri().path(),
+                &err,
+            ))
+        }
+        None => ep.call(req).await.map(IntoResponse::into_response),
+    }
+}
+
 /// The caller's address, through trusted proxies only.
 pub fn caller_address(state: &AppState, req: &Request) -> Option<IpAddr> {
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
