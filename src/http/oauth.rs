@@ -303,7 +303,7 @@ impl OAuthApi {
                     );
                 }
                 let identity = user.identity();
-                let profile = ProfileClaims::for_scope(&identity.person(), &scope);
+                let profile = ProfileClaims::for_scope(&identity, &scope);
                 UserInfoResponse::Ok(Json(UserInfo {
                     sub: user.id.clone(),
                     name: profile.name,

@@ -12,18 +12,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
-/// What Latchkey knows about a person, as claims sources.
-#[derive(Debug, Clone)]
-pub struct Person<'a> {
-    pub id: &'a str,
-    pub username: &'a str,
-    pub name: Option<&'a str>,
-    pub email: Option<&'a str>,
-    pub email_verified: bool,
-}
-
-/// A person's claims sources, owned: stored with an authorization code at sign-in,
-/// so the ID token describes the person as they were when they signed in.
+/// What Latchkey knows about a person, as claims sources. Stored with an
+/// authorization code at sign-in (JSON), so the ID token describes the person as
+/// they were when they signed in; made from the user row elsewhere.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub id: String,
@@ -34,18 +25,6 @@ pub struct Identity {
     pub email: Option<String>,
     #[serde(default)]
     pub email_verified: bool,
-}
-
-impl Identity {
-    pub fn person(&self) -> Person<'_> {
-        Person {
-            id: &self.id,
-            username: &self.username,
-            name: self.name.as_deref(),
-            email: self.email.as_deref(),
-            email_verified: self.email_verified,
-        }
-    }
 }
 
 /// Standard claims (Core §5.1) a scope releases (Core §5.4): `profile` gives
@@ -63,13 +42,13 @@ pub struct ProfileClaims {
 }
 
 impl ProfileClaims {
-    pub fn for_scope(person: &Person<'_>, scope: &ScopeSet) -> Self {
+    pub fn for_scope(person: &Identity, scope: &ScopeSet) -> Self {
         let profile = scope.contains("profile");
         let email = scope.contains("email") && person.email.is_some();
         Self {
-            name: person.name.filter(|_| profile).map(str::to_owned),
-            preferred_username: profile.then(|| person.username.to_owned()),
-            email: person.email.filter(|_| email).map(str::to_owned),
+            name: person.name.clone().filter(|_| profile),
+            preferred_username: profile.then(|| person.username.clone()),
+            email: person.email.clone().filter(|_| email),
             email_verified: email.then_some(person.email_verified),
         }
     }
@@ -123,7 +102,7 @@ pub struct IdTokenClaims {
 pub struct IdTokenInput<'a> {
     pub issuer: &'a str,
     pub client_id: &'a str,
-    pub person: Person<'a>,
+    pub person: &'a Identity,
     pub scope: &'a ScopeSet,
     pub auth_time: Option<i64>,
     pub nonce: Option<&'a str>,
@@ -139,14 +118,14 @@ pub struct IdTokenInput<'a> {
 pub fn claims(input: &IdTokenInput<'_>) -> IdTokenClaims {
     IdTokenClaims {
         iss: input.issuer.to_owned(),
-        sub: input.person.id.to_owned(),
+        sub: input.person.id.clone(),
         aud: input.client_id.to_owned(),
         exp: input.now + input.ttl,
         iat: input.now,
         auth_time: input.auth_time,
         nonce: input.nonce.map(str::to_owned),
         at_hash: Some(at_hash(input.alg, input.access_token)),
-        profile: ProfileClaims::for_scope(&input.person, input.scope),
+        profile: ProfileClaims::for_scope(input.person, input.scope),
     }
 }
 
@@ -183,12 +162,12 @@ mod tests {
     use super::*;
     use crate::oauth::types::{ClientId, ClientType};
 
-    fn person() -> Person<'static> {
-        Person {
-            id: "u1",
-            username: "alice",
-            name: Some("Alice A."),
-            email: Some("alice@example.com"),
+    fn person() -> Identity {
+        Identity {
+            id: "u1".into(),
+            username: "alice".into(),
+            name: Some("Alice A.".into()),
+            email: Some("alice@example.com".into()),
             email_verified: true,
         }
     }
@@ -228,7 +207,7 @@ mod tests {
         let c = claims(&IdTokenInput {
             issuer: "https://auth.example",
             client_id: "app",
-            person: person(),
+            person: &person(),
             scope: &scope,
             auth_time: Some(90),
             nonce: Some("n-0S6_WzA2Mj"),
