@@ -4,6 +4,7 @@ use super::errors::{Failure, OAuthResponse};
 use super::payloads::OAuthForm;
 use super::{ApiTags, ClientAuthHeader};
 use crate::app::AppState;
+use crate::keys::SigningKey;
 use crate::oauth::claims::{AccessTokenClaims, family_jti};
 use crate::oauth::form::FormParams;
 use crate::oauth::id_token::{self, IdTokenInput, Identity};
@@ -182,6 +183,7 @@ impl TokenApi {
         let keys = state.keys.get();
         let access_token = keys.active().sign_jwt(&claims)?;
         let id_token = self.id_token(IdTokenFor {
+            key: keys.active(),
             client,
             identity: row.identity()?,
             scope: &grant.scope,
@@ -272,9 +274,11 @@ impl TokenApi {
             now,
             family_jti(&family.id, &url_token::<12>()),
         );
-        let access_token = state.keys.get().active().sign_jwt(&claims)?;
+        let keys = state.keys.get();
+        let access_token = keys.active().sign_jwt(&claims)?;
         // Core §12.2: the same sub, aud and auth_time as at sign-in; no nonce.
         let id_token = self.id_token(IdTokenFor {
+            key: keys.active(),
             client,
             identity: Some(user.identity()),
             scope: &grant.scope,
@@ -306,12 +310,11 @@ impl TokenApi {
             )
             .into());
         };
-        let keys = state.keys.get();
-        let key = keys.active();
+        let key = t.key;
         let claims = id_token::claims(&IdTokenInput {
             issuer: &state.settings.issuer,
             client_id: t.client.id.as_str(),
-            person: identity.person(),
+            person: &identity,
             scope: t.scope,
             auth_time: t.auth_time,
             nonce: t.nonce,
@@ -326,6 +329,8 @@ impl TokenApi {
 
 /// What an ID token is issued for.
 struct IdTokenFor<'a> {
+    /// The key that signed the access token: both tokens from one key-set snapshot.
+    key: &'a SigningKey,
     client: &'a RegisteredClient,
     /// The person it is about: from the code's snapshot, or the user row.
     identity: Option<Identity>,
