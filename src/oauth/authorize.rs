@@ -283,7 +283,7 @@ pub fn validate(
     };
     let login_hint = params
         .single("login_hint")?
-        .filter(|h| h.len() <= MAX_LOGIN_HINT && !h.chars().any(char::is_control))
+        .and_then(login_hint)
         .map(str::to_owned);
 
     Ok(AuthorizeRequest {
@@ -300,6 +300,12 @@ pub fn validate(
         login_hint,
         hint_subject: None,
     })
+}
+
+/// A `login_hint` fit to pre-fill a username field; any other is ignored (Core
+/// §3.1.2.1 makes it a hint, not a requirement).
+pub fn login_hint(raw: &str) -> Option<&str> {
+    Some(raw).filter(|h| h.len() <= MAX_LOGIN_HINT && !h.chars().any(char::is_control))
 }
 
 /// The parameters to come back to the authorization endpoint with once the person

@@ -1,6 +1,6 @@
 //! `GET/POST /login`, `POST /logout`, and the small signed-in home page at `/`.
 
-use super::session::{self, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+use super::session::{self, LOGIN_CSRF_COOKIE};
 use super::views::{ErrorPage, LoginPage};
 use super::{error_page, is_local_path, render};
 use crate::app::AppState;
@@ -70,7 +70,7 @@ pub async fn login_page(req: &Request, Data(state): Data<&AppState>) -> Response
     let next = safe_next(field("next"));
     let again = field("prompt") == Some("login");
     let hint = field("login_hint")
-        .filter(|h| h.len() <= 256 && !h.chars().any(char::is_control))
+        .and_then(crate::oauth::authorize::login_hint)
         .unwrap_or("");
     match session::current(state, req).await {
         Ok(Some(s)) if again => {
@@ -202,11 +202,7 @@ pub async fn logout(req: &Request, body: Body, Data(state): Data<&AppState>) -> 
         _ => "/login".to_owned(),
     };
     let mut resp = see_other(&login);
-    for name in [SESSION_COOKIE, session::CSRF_COOKIE] {
-        if let Ok(v) = session::clear_cookie(state, name, "/").parse() {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
+    session::clear_session_cookies(state, &mut resp);
     resp
 }
 
