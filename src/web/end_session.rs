@@ -8,14 +8,14 @@
 //! link anyone can make must not sign people out behind their backs (§2, §6).
 
 use super::login::{internal, read_form, see_other};
-use super::session::{self, SESSION_COOKIE};
+use super::session;
 use super::views::{ErrorPage, LogoutPage, SignedOutPage};
 use super::{error_page, render};
 use crate::app::AppState;
 use crate::oauth::form::FormParams;
 use crate::oauth::id_token::IdTokenClaims;
 use crate::store::{self, StoreError};
-use poem::http::{StatusCode, header};
+use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
 
@@ -216,10 +216,6 @@ async fn end_session(
             },
         ),
     };
-    for name in [SESSION_COOKIE, session::CSRF_COOKIE] {
-        if let Ok(v) = session::clear_cookie(state, name, "/").parse() {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
+    session::clear_session_cookies(state, &mut resp);
     resp
 }

@@ -52,6 +52,16 @@ pub fn clear_cookie(state: &AppState, name: &str, path: &str) -> String {
     set_cookie(state, name, "", path, 0)
 }
 
+/// Adds to `resp` the `Set-Cookie` headers that delete the session and its CSRF
+/// cookie (every way of signing out).
+pub fn clear_session_cookies(state: &AppState, resp: &mut poem::Response) {
+    for name in [SESSION_COOKIE, CSRF_COOKIE] {
+        if let Ok(v) = clear_cookie(state, name, "/").parse() {
+            resp.headers_mut().append(poem::http::header::SET_COOKIE, v);
+        }
+    }
+}
+
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
