@@ -216,9 +216,7 @@ async fn id_token_claims_and_nonce(backend: Backend) {
     let code = p
         .code_with(&challenge, "openid profile email", &[("nonce", nonce)])
         .await;
-    let resp = p.exchange(&code, &verifier).await;
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
+    let body = p.exchanged(&code, &verifier).await;
     assert!(body.get("refresh_token").is_none(), "no offline_access");
     let (header, claims) = parts(body["id_token"].as_str().unwrap());
     assert_eq!(header["typ"], "JWT");
@@ -246,7 +244,7 @@ async fn id_token_claims_and_nonce(backend: Backend) {
     // Only what the scope releases: no email claims without `email`.
     let (verifier, challenge) = pkce_pair();
     let code = p.code(&challenge, "openid").await;
-    let body: Value = p.exchange(&code, &verifier).await.json().await.unwrap();
+    let body: Value = p.exchanged(&code, &verifier).await;
     let (_, claims) = parts(body["id_token"].as_str().unwrap());
     assert!(claims.get("nonce").is_none(), "no nonce sent, none echoed");
     for absent in ["email", "email_verified", "name", "preferred_username"] {
@@ -354,12 +352,7 @@ async fn prompt_login_and_max_age(backend: Backend) {
         "consent remembered: straight to the app"
     );
     let q = query_of(&location(&back));
-    let body: Value = p
-        .exchange(&q["code"], &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = p.exchanged(&q["code"], &verifier).await;
     let (_, claims) = parts(body["id_token"].as_str().unwrap());
     assert_eq!(claims["auth_time"], common::START + 3600);
 
@@ -494,12 +487,7 @@ async fn scope_defaults_to_the_registered_scopes(backend: Backend) {
     );
     let resp = p.browser.decide(&query, "approve").await;
     let q = query_of(&location(&resp));
-    let body: Value = p
-        .exchange(&q["code"], &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = p.exchanged(&q["code"], &verifier).await;
     assert_eq!(body["scope"], "email profile");
 }
 
@@ -546,7 +534,7 @@ async fn code_replay_still_revokes(backend: Backend) {
     let code = p
         .code_with(&challenge, "openid offline_access", &[("nonce", "n")])
         .await;
-    let first: Value = p.exchange(&code, &verifier).await.json().await.unwrap();
+    let first: Value = p.exchanged(&code, &verifier).await;
     assert!(first["id_token"].is_string());
     let again = p.exchange(&code, &verifier).await;
     common::expect_oauth_error(again, 400, "invalid_grant").await;

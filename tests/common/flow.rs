@@ -129,6 +129,13 @@ impl<'a> Party<'a> {
             .await
     }
 
+    /// Exchanges `code`; it must succeed. Returns the token response body.
+    pub async fn exchanged(&self, code: &str, verifier: &str) -> Value {
+        let resp = self.exchange(code, verifier).await;
+        assert_eq!(resp.status(), 200, "code exchange");
+        resp.json().await.unwrap()
+    }
+
     /// A full code exchange; returns the token response body.
     pub async fn tokens(&self, scope: &str) -> Value {
         let (verifier, challenge) = pkce_pair();
