@@ -72,20 +72,33 @@ struct SignOut {
     back_to: Option<String>,
 }
 
-async fn validate(
-    state: &AppState,
-    params: &FormParams,
-) -> Result<Result<SignOut, String>, StoreError> {
-    let single = |name: &str| params.single(name).map_err(|e| e.description.into_owned());
-    let (hint_raw, client_param, uri, logout_state) = match (
-        single("id_token_hint"),
-        single("client_id"),
-        single("post_logout_redirect_uri"),
-        single("state"),
-    ) {
-        (Ok(h), Ok(c), Ok(u), Ok(s)) => (h, c, u, s),
-        (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), _) | (.., Err(e)) => return Ok(Err(e)),
+/// Why a sign-out request is not followed: the request's fault (shown to the
+/// person), or the server's.
+enum Invalid {
+    Request(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Invalid {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+fn refuse<T>(reason: &str) -> Result<T, Invalid> {
+    Err(Invalid::Request(reason.to_owned()))
+}
+
+async fn validate(state: &AppState, params: &FormParams) -> Result<SignOut, Invalid> {
+    let single = |name: &str| {
+        params
+            .single(name)
+            .map_err(|e| Invalid::Request(e.description.into_owned()))
     };
+    let hint_raw = single("id_token_hint")?;
+    let client_param = single("client_id")?;
+    let uri = single("post_logout_redirect_uri")?;
+    let logout_state = single("state")?;
     // §2: the hint must be an ID token this server issued. An access token, or
     // anything else, is refused rather than ignored.
     let hint = match hint_raw {
@@ -96,48 +109,39 @@ async fn validate(
             .verify_id_token(raw, &state.settings.issuer)
         {
             Some(claims) => Some(claims),
-            None => {
-                return Ok(Err(
-                    "id_token_hint is not an ID token issued by this server".to_owned(),
-                ));
-            }
+            None => return refuse("id_token_hint is not an ID token issued by this server"),
         },
     };
     let client_id = match (client_param, &hint) {
         (Some(c), Some(h)) if c != h.aud => {
-            return Ok(Err(
-                "client_id does not match the audience of id_token_hint".to_owned(),
-            ));
+            return refuse("client_id does not match the audience of id_token_hint");
         }
-        (Some(c), _) => Some(c.to_owned()),
-        (None, Some(h)) => Some(h.aud.clone()),
+        (Some(c), _) => Some(c),
+        (None, Some(h)) => Some(h.aud.as_str()),
         (None, None) => None,
     };
-    let client = match &client_id {
+    let client = match client_id {
         Some(id) => match store::clients::find_client(&state.db, id).await? {
             Some(row) => Some(row),
-            None => return Ok(Err("there is no application with this client_id".to_owned())),
+            None => return refuse("there is no application with this client_id"),
         },
         None => None,
     };
-    let back_to = match uri {
-        None => None,
-        Some(uri) => {
-            let Some(client) = &client else {
-                return Ok(Err(
-                    "post_logout_redirect_uri needs id_token_hint or client_id to say whose it is"
-                        .to_owned(),
-                ));
-            };
+    let back_to = match (uri, &client) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return refuse(
+                "post_logout_redirect_uri needs id_token_hint or client_id to say whose it is",
+            );
+        }
+        (Some(uri), Some(client)) => {
             // §3.1: the URI must have been registered; exact string match.
             if !client
                 .post_logout_redirect_uri_list()?
                 .iter()
                 .any(|r| r == uri)
             {
-                return Ok(Err(
-                    "post_logout_redirect_uri is not registered for this application".to_owned(),
-                ));
+                return refuse("post_logout_redirect_uri is not registered for this application");
             }
             let mut url = url::Url::parse(uri)
                 .map_err(|e| StoreError::Corrupt(format!("post_logout_redirect_uri: {e}")))?;
@@ -147,11 +151,11 @@ async fn validate(
             Some(url.to_string())
         }
     };
-    Ok(Ok(SignOut {
+    Ok(SignOut {
         hint,
         client_name: client.map(|c| c.name),
         back_to,
-    }))
+    })
 }
 
 async fn end_session(
@@ -161,9 +165,9 @@ async fn end_session(
     posted: bool,
 ) -> Response {
     let request = match validate(state, params).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(reason)) => return refused(state, &reason),
-        Err(e) => return internal(state, e),
+        Ok(r) => r,
+        Err(Invalid::Request(reason)) => return refused(state, &reason),
+        Err(Invalid::Store(e)) => return internal(state, e),
     };
     let signed_in = match session::current(state, req).await {
         Ok(s) => s,
