@@ -30,6 +30,8 @@ pub struct AppState {
     pub limits: Arc<crate::limits::RateLimits>,
     /// Page templates, the brand and its files.
     pub pages: Arc<web::pages::Pages>,
+    /// Clients known by their Client ID Metadata Document (see `fetch`).
+    pub client_documents: Arc<crate::fetch::documents::ClientDocuments>,
 }
 
 impl AppState {
@@ -39,7 +41,11 @@ impl AppState {
         db: Db,
         keys: KeySet,
         clock: Arc<dyn Clock>,
-    ) -> Self {
+    ) -> Result<Self, crate::config::ConfigError> {
+        let client_documents =
+            crate::fetch::documents::ClientDocuments::new(settings.fetch.clone()).map_err(|e| {
+                crate::config::ConfigError(format!("the outbound HTTP client cannot start: {e}"))
+            })?;
         let policy = TokenPolicy {
             issuer: settings.issuer.clone(),
             resources: settings.resources.clone(),
@@ -48,7 +54,8 @@ impl AppState {
         };
         let documents = Documents::build(&settings);
         let limits = Arc::new(crate::limits::RateLimits::new(&settings.limits));
-        Self {
+        Ok(Self {
+            client_documents: Arc::new(client_documents),
             settings: Arc::new(settings),
             db,
             keys: Arc::new(KeyRing::new(keys)),
@@ -59,7 +66,7 @@ impl AppState {
             pages: Arc::new(pages),
             client_cache: Arc::default(),
             revoked: Arc::default(),
-        }
+        })
     }
 }
 
@@ -68,7 +75,19 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
     let api = http::api_service(state);
     let spec = api.spec_endpoint();
     let docs = api.rapidoc();
-    Route::new()
+    let mut route = Route::new();
+    if let Some(path) = http::discovery::issuer_path(&state.settings.issuer) {
+        route = route
+            .at(
+                format!("/.well-known/oauth-authorization-server{path}"),
+                get(http::discovery::server_metadata_at_path),
+            )
+            .at(
+                format!("/.well-known/openid-configuration{path}"),
+                get(http::discovery::openid_configuration_at_path),
+            );
+    }
+    route
         .nest("/", api)
         .at("/openapi.json", spec)
         .nest("/docs", docs)

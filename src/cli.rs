@@ -286,6 +286,7 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
                 grant_types,
                 scope,
                 public,
+                application_type: None,
             };
             let created =
                 match clients::create_client(&db, &settings.scopes, meta, Default::default(), now)
@@ -425,7 +426,7 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
     let issuer = settings.issuer.clone();
     let backend = db.backend_name();
     let kid = keys.active().kid.clone();
-    let state = AppState::new(settings, pages, db, keys, Arc::new(SystemClock));
+    let state = AppState::new(settings, pages, db, keys, Arc::new(SystemClock))?;
     app::spawn_background(&state, Duration::from_secs(key_poll));
     let app = app::build(&state);
     let listener = tokio::net::TcpListener::bind(bind)

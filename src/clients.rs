@@ -6,10 +6,10 @@ use crate::oauth::OAuthError;
 use crate::oauth::client_auth::hash_secret;
 use crate::oauth::registration::{self, ClientMetadata, ValidClient};
 use crate::oauth::scope::ScopeCatalogue;
-use crate::oauth::types::{ClientType, GrantType};
+use crate::oauth::types::{ApplicationType, ClientType, GrantType};
 use crate::random::url_token;
 use crate::store::clients::ClientChanges;
-use crate::store::models::{ClientRow, NewClient};
+use crate::store::models::ClientRow;
 use crate::store::{self, Db, StoreError};
 
 /// Secrets carry a prefix so secret scanners can recognise a leaked one.
@@ -52,7 +52,14 @@ pub fn new_token(prefix: &str) -> (String, Vec<u8>) {
     (token, hash)
 }
 
-fn changes(valid: &ValidClient, auth_method: Option<String>, now: i64) -> ClientChanges {
+/// `explicit`: the `application_type` the client registered, kept as sent (a
+/// client that sent none keeps having it inferred from its redirect URIs).
+fn changes(
+    valid: &ValidClient,
+    auth_method: Option<String>,
+    explicit: Option<ApplicationType>,
+    now: i64,
+) -> ClientChanges {
     ClientChanges {
         name: valid.name.clone(),
         description: valid.description.clone(),
@@ -70,6 +77,7 @@ fn changes(valid: &ValidClient, auth_method: Option<String>, now: i64) -> Client
         updated_at: now,
         post_logout_redirect_uris: serde_json::Value::from(valid.post_logout_redirect_uris.clone())
             .to_string(),
+        application_type: explicit.map(|t| t.as_str().to_owned()),
     }
 }
 
@@ -80,6 +88,7 @@ pub async fn create_client(
     origin: Origin,
     now: i64,
 ) -> Result<CreatedClient, ClientError> {
+    let explicit = meta.application_type;
     let valid = registration::validate(meta, catalogue).map_err(ClientError::Invalid)?;
     let (client_secret, secret_hash) = match valid.client_type {
         ClientType::Confidential => {
@@ -94,8 +103,8 @@ pub async fn create_client(
     } else {
         (None, None)
     };
-    let c = changes(&valid, origin.token_endpoint_auth_method, now);
-    let row = NewClient {
+    let c = changes(&valid, origin.token_endpoint_auth_method, explicit, now);
+    let row = ClientRow {
         id: url_token::<16>(),
         secret_hash,
         client_type: valid.client_type.as_str().to_owned(),
@@ -112,6 +121,8 @@ pub async fn create_client(
         token_endpoint_auth_method: c.token_endpoint_auth_method,
         registration_token_hash,
         post_logout_redirect_uris: c.post_logout_redirect_uris,
+        application_type: c.application_type,
+        document_fetched_at: None,
     };
     store::clients::insert_client(db, &row).await?;
     let row = store::clients::find_client(db, &row.id)
@@ -141,8 +152,9 @@ pub async fn update_client(
             "the client type (public or confidential) cannot change; create a new client instead",
         )));
     }
+    let explicit = meta.application_type;
     let valid = registration::validate(meta, catalogue).map_err(ClientError::Invalid)?;
-    let c = changes(&valid, token_endpoint_auth_method, now);
+    let c = changes(&valid, token_endpoint_auth_method, explicit, now);
     if !store::clients::update_client(db, &row.id, &c).await? {
         return Err(
             StoreError::Corrupt(format!("client {} vanished during update", row.id)).into(),
@@ -171,6 +183,7 @@ pub fn metadata_of(row: &ClientRow) -> Result<ClientMetadata, StoreError> {
         grant_types,
         scope: Some(row.scopes.clone()),
         public: row.client_type == ClientType::Public.as_str(),
+        application_type: row.application_type(),
     })
 }
 

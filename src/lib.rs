@@ -6,6 +6,7 @@ pub mod client_cache;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod fetch;
 pub mod http;
 pub mod keys;
 pub mod limits;

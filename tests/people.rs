@@ -17,17 +17,6 @@ async fn introspect(app: &TestApp, token: &str) -> Value {
     app.introspect(token).await
 }
 
-fn claims_of(jwt: &str) -> Value {
-    use base64::Engine;
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 async fn public_client_full_flow(backend: Backend) {
     let f = public_flow(&backend).await;
     let body = f.tokens("profile email").await;
@@ -36,7 +25,7 @@ async fn public_client_full_flow(backend: Backend) {
     let access = body["access_token"].as_str().unwrap();
     let refresh1 = body["refresh_token"].as_str().unwrap().to_owned();
     assert!(refresh1.starts_with("lk_rt_"));
-    let claims = claims_of(access);
+    let claims = common::jwt_claims(access);
     assert_eq!(claims["sub"], f.user_id.as_str());
     assert_eq!(claims["client_id"], f.client_id.as_str());
 

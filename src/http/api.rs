@@ -549,6 +549,7 @@ pub fn new_app_metadata(body: NewApp) -> ApiResult<ClientMetadata> {
             .collect(),
         scope: scope_string(body.scopes)?,
         public: body.client_type == Some(AppType::Public),
+        application_type: None,
     })
 }
 

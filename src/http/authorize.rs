@@ -7,6 +7,7 @@
 
 use crate::app::AppState;
 use crate::oauth::authorize::{self, AuthorizeRequest, Decision, NoRedirect, NoRedirectKind};
+use crate::oauth::client_metadata;
 use crate::oauth::form::FormParams;
 use crate::oauth::types::sha256;
 use crate::oauth::{ErrorCode, OAuthError};
@@ -66,6 +67,12 @@ async fn no_redirect(
             "This sign-in link is not safe to use",
             &format!("The app asked {product} to send you back to an address it never registered. You were stopped here so that your account is not handed to someone else."),
             "Go back to the app and start again. If it keeps happening, tell the app's developers.",
+        ),
+        NoRedirectKind::ClientDocument => ErrorPage::new(
+            StatusCode::BAD_REQUEST,
+            "This app could not be identified",
+            &format!("The app names itself by a web address where its details are published, and {product} could not use what it found there, so you cannot sign in to it."),
+            "Go back to the app and try again later. If it keeps happening, tell the app's developers what the details below say.",
         ),
         NoRedirectKind::Malformed => ErrorPage::new(
             StatusCode::BAD_REQUEST,
@@ -200,7 +207,27 @@ async fn flow_inner(
 ) -> Result<Response, StoreError> {
     let issuer = &state.settings.issuer;
     // Step 1: client and redirect URI (RFC 6749 §4.1.2.1: never redirect on failure).
+    // A client_id that is an https URL names its metadata document, which is
+    // fetched; a refused document is shown to the person, never redirected to.
+    let mut document_host = None;
     let row = match params.single("client_id").ok().flatten() {
+        Some(id) if client_metadata::is_document_url(id) && state.client_documents.enabled() => {
+            let now = state.clock.now();
+            match state
+                .client_documents
+                .resolve(id, &state.settings.scopes, now)
+                .await
+            {
+                Ok(doc) => {
+                    document_host = Some(doc.host.clone());
+                    Some(doc.row.clone())
+                }
+                Err(refusal) => {
+                    let why = NoRedirect(NoRedirectKind::ClientDocument, refusal.to_string());
+                    return Ok(no_redirect(state, req, json, why).await);
+                }
+            }
+        }
         Some(id) => store::clients::find_client(&state.db, id).await?,
         None => None,
     };
@@ -294,9 +321,17 @@ async fn flow_inner(
                 }
                 (Decision::Consent, Some(s)) => {
                     let next = current_path(req);
-                    Ok(consent(state, &row, &request, params, s, &next, json))
+                    let page = ConsentFor {
+                        client: &row,
+                        document_host: document_host.as_deref(),
+                        request: &request,
+                        params,
+                        signed_in: s,
+                    };
+                    Ok(consent(state, &page, &next, json))
                 }
                 (Decision::Issue, Some(s)) => {
+                    store_document_client(state, &row).await?;
                     let uri = issue_code(state, &request, s).await?;
                     Ok(to_client(json, &uri))
                 }
@@ -350,6 +385,7 @@ async fn flow_inner(
             }
             match decision.as_deref() {
                 Some("approve") => {
+                    store_document_client(state, &row).await?;
                     remember_consent(state, &s.user.id, &request).await?;
                     let uri = issue_code(state, &request, &s).await?;
                     tracing::info!(client_id = %client.id, user_id = %s.user.id, scope = %request.scope, "authorization approved");
@@ -365,6 +401,15 @@ async fn flow_inner(
             }
         }
     }
+}
+
+/// A metadata document client gets (or refreshes) its row before a consent or a
+/// code refers to it.
+async fn store_document_client(state: &AppState, row: &ClientRow) -> Result<(), StoreError> {
+    if row.document_fetched_at.is_some() {
+        store::clients::upsert_document_client(&state.db, row).await?;
+    }
+    Ok(())
 }
 
 /// Adds the requested scopes to what the user already granted this client.
@@ -461,16 +506,25 @@ fn host_of(uri: &str) -> String {
         .unwrap_or_else(|| uri.to_owned())
 }
 
+/// What the consent page is about.
+struct ConsentFor<'a> {
+    client: &'a ClientRow,
+    /// The host of a metadata document client's URL.
+    document_host: Option<&'a str>,
+    request: &'a AuthorizeRequest,
+    params: &'a FormParams,
+    signed_in: &'a SignedIn,
+}
+
 /// The consent page, or its data as JSON.
-fn consent(
-    state: &AppState,
-    client: &ClientRow,
-    request: &AuthorizeRequest,
-    params: &FormParams,
-    signed_in: &SignedIn,
-    next: &str,
-    json: bool,
-) -> Response {
+fn consent(state: &AppState, page: &ConsentFor<'_>, next: &str, json: bool) -> Response {
+    let ConsentFor {
+        client,
+        document_host,
+        request,
+        params,
+        signed_in,
+    } = *page;
     let scopes: Vec<ScopeView> = request
         .scope
         .iter()
@@ -497,6 +551,7 @@ fn consent(
                     "website": client.website,
                     "icon_url": client.icon_url,
                     "verified": !client.self_registered(),
+                    "document_host": document_host,
                 },
                 "user": { "username": signed_in.user.username },
                 "redirect_uri": request.redirect_uri,
@@ -515,6 +570,7 @@ fn consent(
             logo_url: client.icon_url.clone(),
             redirect_host,
             verified: !client.self_registered(),
+            document_host: document_host.map(str::to_owned),
         },
         scopes,
         params: params

@@ -30,12 +30,11 @@ pub async fn active_access_token(
             _ => return Ok(None),
         }
     }
-    if state
-        .client_cache
-        .get(&state.db, &claims.client_id)
-        .await?
-        .is_none()
-    {
+    // A deleted client's tokens die with it (a refused metadata document likewise).
+    if !matches!(
+        super::find_client(state, &claims.client_id).await?,
+        Ok(Some(_))
+    ) {
         return Ok(None);
     }
     Ok(Some(claims))

@@ -52,6 +52,9 @@ pub struct AuthorizationServerMetadata {
     pub code_challenge_methods_supported: Vec<String>,
     /// RFC 9207: authorization responses carry `iss`.
     pub authorization_response_iss_parameter_supported: bool,
+    /// A `client_id` may be the `https` URL of the client's metadata document
+    /// (draft-ietf-oauth-client-id-metadata-document), which this server fetches.
+    pub client_id_metadata_document_supported: bool,
     /// Human-readable API documentation.
     pub service_documentation: String,
 }
@@ -184,6 +187,7 @@ impl Documents {
             ]),
             code_challenge_methods_supported: strings(&["S256"]),
             authorization_response_iss_parameter_supported: true,
+            client_id_metadata_document_supported: settings.fetch.documents_enabled,
             service_documentation: format!("{issuer}/docs"),
         };
         let resource = ProtectedResourceMetadata {
@@ -299,6 +303,62 @@ fn cached<T: poem_openapi::types::Type + Send>(
             CACHE_PUBLIC.to_owned(),
             etag.to_owned(),
         )
+    }
+}
+
+/// The path of the issuer (`/auth` of `https://example.com/auth`), when it has one:
+/// its metadata is then also served at the path-inserted locations RFC 8414 §3.1
+/// defines (`/.well-known/oauth-authorization-server/auth`), which MCP clients
+/// look up first, and OpenID Connect's equivalent.
+pub fn issuer_path(issuer: &str) -> Option<String> {
+    let path = url::Url::parse(issuer)
+        .ok()?
+        .path()
+        .trim_end_matches('/')
+        .to_owned();
+    (!path.is_empty()).then_some(path)
+}
+
+/// `GET /.well-known/oauth-authorization-server{issuer path}` (RFC 8414 §3.1).
+#[poem::handler]
+pub fn server_metadata_at_path(
+    req: &poem::Request,
+    state: poem::web::Data<&AppState>,
+) -> poem::Response {
+    let doc = &state.0.documents.server_metadata;
+    document_response(req, &doc.body, &doc.etag)
+}
+
+/// `GET /.well-known/openid-configuration{issuer path}`.
+#[poem::handler]
+pub fn openid_configuration_at_path(
+    req: &poem::Request,
+    state: poem::web::Data<&AppState>,
+) -> poem::Response {
+    let doc = state
+        .0
+        .documents
+        .openid(state.0.keys.get().published_algs());
+    document_response(req, &doc.body, &doc.etag)
+}
+
+/// A discovery document as the API operations answer it, outside the API.
+fn document_response(req: &poem::Request, body: &Bytes, etag: &str) -> poem::Response {
+    let if_none_match = req
+        .headers()
+        .get(poem::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    let builder = poem::Response::builder()
+        .header(poem::http::header::CACHE_CONTROL, CACHE_PUBLIC)
+        .header(poem::http::header::ETAG, etag);
+    if etag_matches(if_none_match, etag) {
+        builder
+            .status(poem::http::StatusCode::NOT_MODIFIED)
+            .finish()
+    } else {
+        builder
+            .content_type("application/json; charset=utf-8")
+            .body(body.clone())
     }
 }
 

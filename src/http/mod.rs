@@ -87,6 +87,30 @@ impl<'a> ApiExtractor<'a> for ClientAuthHeader {
     }
 }
 
+/// The client `id`: a registered one from the client cache, or, for an `https`
+/// URL, the client its metadata document describes (fetched or cached). The inner
+/// error is a refused document.
+pub async fn find_client(
+    state: &AppState,
+    id: &str,
+) -> Result<
+    Result<
+        Option<std::sync::Arc<crate::oauth::types::RegisteredClient>>,
+        crate::oauth::client_metadata::Refusal,
+    >,
+    crate::store::StoreError,
+> {
+    if crate::oauth::client_metadata::is_document_url(id) && state.client_documents.enabled() {
+        let now = state.clock.now();
+        return Ok(state
+            .client_documents
+            .resolve(id, &state.settings.scopes, now)
+            .await
+            .map(|doc| Some(doc.client.clone())));
+    }
+    Ok(Ok(state.client_cache.get(&state.db, id).await?))
+}
+
 /// Authenticates the client calling an OAuth endpoint (RFC 6749 §2.3): credentials
 /// from the `Authorization` header or the form, checked against the stored client.
 /// Public clients pass with their `client_id` alone; callers decide whether that is
@@ -98,10 +122,15 @@ pub async fn authenticate_client(
 ) -> Result<std::sync::Arc<crate::oauth::types::RegisteredClient>, errors::Failure> {
     use crate::oauth::client_auth;
     let credentials = client_auth::extract(authorization, form)?;
-    let client = state
-        .client_cache
-        .get(&state.db, credentials.client_id().as_str())
-        .await?;
+    let client = match find_client(state, credentials.client_id().as_str()).await? {
+        Ok(client) => client,
+        Err(refusal) => {
+            return Err(crate::oauth::OAuthError::invalid_client(format!(
+                "the client's metadata document was refused ({refusal})"
+            ))
+            .into());
+        }
+    };
     client_auth::authenticate(client.as_deref(), &credentials)?;
     // Authentication fails for an unknown client, so there is one here.
     client.ok_or_else(|| {

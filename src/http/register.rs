@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::clients::{self, ClientError, Origin};
 use crate::config::RegistrationPolicy;
 use crate::oauth::client_auth::hash_secret;
-use crate::oauth::registration::ClientMetadata;
+use crate::oauth::registration::{self, ApplicationType, ClientMetadata};
 use crate::oauth::types::{ClientType, GrantType};
 use crate::oauth::{ErrorCode, OAuthError};
 use crate::store::models::ClientRow;
@@ -49,6 +49,10 @@ pub struct ClientRegistration {
     pub scope: Option<String>,
     /// RFC 7592 update: must equal the client's id when sent.
     pub client_id: Option<String>,
+    /// OpenID Connect Registration §2: `web` (default: `https` redirect URIs, and
+    /// loopback `http`) or `native` (loopback `http`, private-use schemes such as
+    /// `com.example.app:/callback`, and `https`).
+    pub application_type: Option<String>,
 }
 
 /// The registered client (RFC 7591 §3.2.1, RFC 7592 §3).
@@ -90,6 +94,8 @@ pub struct ClientInformation {
     /// The client's logo.
     #[oai(skip_serializing_if_is_none)]
     pub logo_uri: Option<String>,
+    /// `web` or `native`.
+    pub application_type: String,
 }
 
 #[derive(ApiResponse)]
@@ -339,6 +345,11 @@ fn to_metadata(
                 .and_then(|u| u.host_str().map(str::to_owned))
         })
         .unwrap_or_else(|| "Unnamed application".to_owned());
+    // OpenID Connect Registration §2: `web` unless the client says otherwise.
+    let application_type = match body.application_type.as_deref() {
+        Some(raw) => ApplicationType::parse(raw)?,
+        None => ApplicationType::Web,
+    };
     let meta = ClientMetadata {
         name,
         description: String::new(),
@@ -349,6 +360,7 @@ fn to_metadata(
         grant_types,
         scope: body.scope,
         public: method == "none",
+        application_type: Some(application_type),
     };
     Ok((meta, method))
 }
@@ -379,7 +391,13 @@ fn information(
         }
         .to_owned()
     });
+    let application_type = meta
+        .application_type
+        .unwrap_or_else(|| registration::inferred_application_type(&meta.redirect_uris))
+        .as_str()
+        .to_owned();
     Ok(ClientInformation {
+        application_type,
         registration_client_uri: format!("{}/oauth/register/{}", state.settings.issuer, row.id),
         client_id: row.id.clone(),
         client_secret,

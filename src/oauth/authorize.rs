@@ -99,6 +99,8 @@ pub enum NoRedirectKind {
     UnknownClient,
     /// The redirect URI is not one the client registered (or none can be chosen).
     RedirectUri,
+    /// The client's metadata document was refused (which rule, in the message).
+    ClientDocument,
 }
 
 const MAX_STATE: usize = 2048;

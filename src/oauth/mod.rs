@@ -8,6 +8,7 @@
 pub mod authorize;
 pub mod claims;
 pub mod client_auth;
+pub mod client_metadata;
 pub mod error;
 pub mod form;
 pub mod id_token;

@@ -1,9 +1,10 @@
 //! Client metadata validation (RFC 7591 §2), shared by every way a client is made:
-//! the CLI, the apps API and dynamic registration.
+//! the CLI, the apps API, dynamic registration and Client ID Metadata Documents.
 
 use super::OAuthError;
 use super::redirect_uri;
 use super::scope::{ScopeCatalogue, ScopeSet};
+pub use super::types::ApplicationType;
 use super::types::{ClientType, GrantType};
 use url::Url;
 
@@ -23,6 +24,24 @@ pub struct ClientMetadata {
     /// `None`: every scope in the catalogue.
     pub scope: Option<String>,
     pub public: bool,
+    /// OpenID Connect Registration 1.0 §2 `application_type`; `None`: inferred from
+    /// the redirect URIs (native when one uses a private-use scheme).
+    pub application_type: Option<ApplicationType>,
+}
+
+/// The `application_type` of a client that registered none: native when a redirect
+/// URI uses a private-use scheme, else web.
+pub fn inferred_application_type(redirect_uris: &[String]) -> ApplicationType {
+    if redirect_uris.iter().any(|u| is_private_use_scheme(u)) {
+        ApplicationType::Native
+    } else {
+        ApplicationType::Web
+    }
+}
+
+/// Whether a redirect URI uses a private-use (custom) scheme.
+fn is_private_use_scheme(uri: &str) -> bool {
+    Url::parse(uri).is_ok_and(|u| !matches!(u.scheme(), "http" | "https"))
 }
 
 /// Client metadata that passed validation, with defaults filled in.
@@ -37,6 +56,7 @@ pub struct ValidClient {
     pub grant_types: Vec<GrantType>,
     pub scopes: ScopeSet,
     pub client_type: ClientType,
+    pub application_type: ApplicationType,
 }
 
 const MAX_NAME: usize = 100;
@@ -88,6 +108,18 @@ pub fn validate(
         .transpose()?;
 
     let redirect_uris = uri_list(meta.redirect_uris, "redirect URIs")?;
+    let application_type = meta
+        .application_type
+        .unwrap_or_else(|| inferred_application_type(&redirect_uris));
+    if application_type == ApplicationType::Web
+        && let Some(custom) = redirect_uris.iter().find(|u| is_private_use_scheme(u))
+    {
+        // A private-use scheme is claimed by whichever app on the device asks for
+        // it; only a native app's registration may rely on one (RFC 8252 §8.4).
+        return Err(OAuthError::invalid_redirect_uri(format!(
+            "redirect URI `{custom}` uses a private-use scheme, which only application_type `native` may register"
+        )));
+    }
     // The same rules as redirect URIs: a browser is sent there, so `https` (or
     // loopback), no fragment, no wildcard.
     let post_logout_redirect_uris =
@@ -149,6 +181,7 @@ pub fn validate(
         grant_types,
         scopes,
         client_type,
+        application_type,
     })
 }
 
@@ -212,6 +245,30 @@ mod tests {
             validate(m, &cat()).unwrap_err().code,
             ErrorCode::InvalidClientMetadata
         );
+    }
+
+    #[test]
+    fn application_type_decides_private_use_schemes() {
+        let mut m = meta("cli");
+        m.public = true;
+        m.redirect_uris = vec!["com.example.app:/cb".into()];
+        assert_eq!(
+            validate(m.clone(), &cat()).unwrap().application_type,
+            ApplicationType::Native
+        );
+        m.application_type = Some(ApplicationType::Web);
+        assert_eq!(
+            validate(m.clone(), &cat()).unwrap_err().code,
+            ErrorCode::InvalidRedirectUri
+        );
+        m.application_type = Some(ApplicationType::Native);
+        assert!(validate(m.clone(), &cat()).is_ok());
+        m.redirect_uris = vec!["http://127.0.0.1/cb".into(), "https://a.example/cb".into()];
+        for t in [ApplicationType::Web, ApplicationType::Native] {
+            m.application_type = Some(t);
+            assert_eq!(validate(m.clone(), &cat()).unwrap().application_type, t);
+        }
+        assert!(ApplicationType::parse("browser").is_err());
     }
 
     #[test]

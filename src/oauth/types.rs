@@ -115,6 +115,38 @@ impl FromStr for ClientType {
     }
 }
 
+/// OpenID Connect Registration 1.0 §2: what kind of software the client is, which
+/// decides the redirect URIs it may register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplicationType {
+    /// A web application: `https` redirect URIs (and loopback `http`, kept for
+    /// clients registered before `application_type` existed).
+    Web,
+    /// A native (desktop, mobile, CLI) application: loopback `http`, private-use
+    /// schemes (RFC 8252 §7.1) and claimed `https` URIs.
+    Native,
+}
+
+impl ApplicationType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Native => "native",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, super::OAuthError> {
+        match raw {
+            "web" => Ok(Self::Web),
+            "native" => Ok(Self::Native),
+            other => Err(super::OAuthError::invalid_client_metadata(format!(
+                "application_type `{}` is not supported (use web or native)",
+                other.escape_default()
+            ))),
+        }
+    }
+}
+
 /// A SHA-256 digest of a client secret, the only form in which secrets are stored.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretHash(pub [u8; 32]);

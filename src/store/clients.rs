@@ -1,14 +1,14 @@
 //! Queries on `clients`.
 
 use super::counters::{self, bump_counter};
-use super::models::{ClientRow, NewClient};
+use super::models::ClientRow;
 use super::schema::clients;
 use super::{Db, StoreError};
 use crate::with_conn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-pub async fn insert_client(db: &Db, row: &NewClient) -> Result<(), StoreError> {
+pub async fn insert_client(db: &Db, row: &ClientRow) -> Result<(), StoreError> {
     with_conn!(db, |conn| {
         diesel::insert_into(clients::table)
             .values(row)
@@ -27,6 +27,34 @@ pub async fn find_client(db: &Db, id: &str) -> Result<Option<ClientRow>, StoreEr
             .first(conn)
             .await
             .optional()?)
+    })
+}
+
+/// Stores the client a Client ID Metadata Document describes (its id is the URL),
+/// or brings a stored one up to date with the document; its creation time stays.
+/// The change counter does not move: instances resolve such clients from the
+/// document, not from this row, so there is no cached copy to drop.
+pub async fn upsert_document_client(db: &Db, row: &ClientRow) -> Result<(), StoreError> {
+    with_conn!(db, |conn| {
+        diesel::insert_into(clients::table)
+            .values(row)
+            .on_conflict(clients::id)
+            .do_update()
+            .set((
+                clients::name.eq(&row.name),
+                clients::website.eq(&row.website),
+                clients::icon_url.eq(&row.icon_url),
+                clients::redirect_uris.eq(&row.redirect_uris),
+                clients::grant_types.eq(&row.grant_types),
+                clients::scopes.eq(&row.scopes),
+                clients::post_logout_redirect_uris.eq(&row.post_logout_redirect_uris),
+                clients::application_type.eq(&row.application_type),
+                clients::updated_at.eq(row.updated_at),
+                clients::document_fetched_at.eq(row.document_fetched_at),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(())
     })
 }
 
@@ -104,6 +132,7 @@ pub struct ClientChanges {
     pub token_endpoint_auth_method: Option<String>,
     pub updated_at: i64,
     pub post_logout_redirect_uris: String,
+    pub application_type: Option<String>,
 }
 
 /// Replaces a client's metadata; `false` when there is no such client.

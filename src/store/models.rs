@@ -3,11 +3,13 @@
 use super::StoreError;
 use super::schema::clients;
 use crate::oauth::scope::ScopeSet;
-use crate::oauth::types::{ClientId, ClientType, GrantType, RegisteredClient, SecretHash};
+use crate::oauth::types::{
+    ApplicationType, ClientId, ClientType, GrantType, RegisteredClient, SecretHash,
+};
 use diesel::prelude::*;
 
 /// A row of `clients`.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = clients)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct ClientRow {
@@ -33,31 +35,11 @@ pub struct ClientRow {
     pub registration_token_hash: Option<Vec<u8>>,
     /// JSON array of strings (OpenID Connect RP-Initiated Logout §3.1).
     pub post_logout_redirect_uris: String,
-}
-
-/// A new row of `clients`.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = clients)]
-pub struct NewClient {
-    pub id: String,
-    pub secret_hash: Option<Vec<u8>>,
-    pub client_type: String,
-    pub name: String,
-    pub description: String,
-    pub website: Option<String>,
-    pub icon_url: Option<String>,
-    pub redirect_uris: String,
-    pub grant_types: String,
-    pub scopes: String,
-    pub owner_id: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    /// As registered through RFC 7591; `None` for clients made otherwise.
-    pub token_endpoint_auth_method: Option<String>,
-    /// SHA-256 of the RFC 7592 registration access token.
-    pub registration_token_hash: Option<Vec<u8>>,
-    /// JSON array of strings (OpenID Connect RP-Initiated Logout §3.1).
-    pub post_logout_redirect_uris: String,
+    /// `web` or `native` when registered with one (OpenID Connect Registration §2).
+    pub application_type: Option<String>,
+    /// Set for a client known by its Client ID Metadata Document: when it was last
+    /// fetched.
+    pub document_fetched_at: Option<i64>,
 }
 
 impl ClientRow {
@@ -65,7 +47,16 @@ impl ClientRow {
     /// rather than by the operator on the CLI: its name and icon are its own claims,
     /// and the consent page says so.
     pub fn self_registered(&self) -> bool {
-        self.owner_id.is_some() || self.registration_token_hash.is_some()
+        self.owner_id.is_some()
+            || self.registration_token_hash.is_some()
+            || self.document_fetched_at.is_some()
+    }
+
+    /// The `application_type` it registered, if it did.
+    pub fn application_type(&self) -> Option<ApplicationType> {
+        self.application_type
+            .as_deref()
+            .and_then(|t| ApplicationType::parse(t).ok())
     }
 
     pub fn redirect_uri_list(&self) -> Result<Vec<String>, StoreError> {

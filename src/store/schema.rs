@@ -18,6 +18,8 @@ diesel::table! {
         token_endpoint_auth_method -> Nullable<Text>,
         registration_token_hash -> Nullable<Binary>,
         post_logout_redirect_uris -> Text,
+        application_type -> Nullable<Text>,
+        document_fetched_at -> Nullable<BigInt>,
     }
 }
 

@@ -526,6 +526,8 @@ mod samples {
                         logo_url: optional.clone(),
                         redirect_host: "app.example".into(),
                         verified,
+                        // Sample both: a document client, and one that is not.
+                        document_host: optional.as_ref().map(|_| "agent.example".into()),
                     },
                     scopes: vec![ScopeView {
                         name: "profile".into(),
@@ -581,6 +583,7 @@ mod samples {
                     } else {
                         vec![GrantItem {
                             client_id: "id".into(),
+                            revoke_path: "/settings/authorized/id/revoke".into(),
                             name: "App".into(),
                             scopes: vec!["profile".into()],
                             first_authorized: "2026-01-01 00:00 UTC".into(),

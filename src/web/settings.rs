@@ -168,6 +168,7 @@ fn metadata_from(form: &FormParams, public: bool) -> Result<ClientMetadata, Stri
         grant_types,
         scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
         public,
+        application_type: None,
     })
 }
 
@@ -504,6 +505,13 @@ async fn authorized_page(state: &AppState, who: &SignedIn) -> Result<Response, S
                     .collect(),
                 first_authorized: utc(g.consent.created_at),
                 last_used: g.last_used_at.map(utc),
+                revoke_path: format!(
+                    "/settings/authorized/{}/revoke",
+                    percent_encoding::utf8_percent_encode(
+                        &g.consent.client_id,
+                        percent_encoding::NON_ALPHANUMERIC
+                    )
+                ),
                 client_id: g.consent.client_id,
                 name: g.client_name,
             })

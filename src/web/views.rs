@@ -38,6 +38,9 @@ pub struct ConsentClient {
     pub redirect_host: String,
     /// Registered by the operator (CLI), rather than by itself or one of the users.
     pub verified: bool,
+    /// For a client known by its metadata document: the host of its URL, the one
+    /// thing about it that is not its own claim.
+    pub document_host: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -134,6 +137,9 @@ pub struct AuthorizedPage {
 #[derive(Debug, Serialize)]
 pub struct GrantItem {
     pub client_id: String,
+    /// Where its revoke form posts: the client id percent-encoded as one path
+    /// segment (a metadata document client's id is a URL).
+    pub revoke_path: String,
     pub name: String,
     pub scopes: Vec<String>,
     pub first_authorized: String,

@@ -16,6 +16,7 @@ use tempfile::TempDir;
 
 pub mod flow;
 pub mod process;
+pub mod tls;
 
 /// Runs each named `async fn name(backend: Backend)` once per backend.
 macro_rules! both_backends {
@@ -244,7 +245,8 @@ impl TestAppBuilder {
         let keys = KeySet::load(keys_dir.path(), start, settings.access_token_ttl, None).unwrap();
         let clock = ManualClock::new(start);
         let pages = latchkey::web::pages::Pages::load(&settings.brand).unwrap();
-        let state = AppState::new(settings, pages, database, keys, Arc::new(clock.clone()));
+        let state =
+            AppState::new(settings, pages, database, keys, Arc::new(clock.clone())).unwrap();
         app::spawn_background(&state, std::time::Duration::from_millis(50));
         let endpoint = app::build(&state);
         let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
@@ -388,6 +390,18 @@ pub fn hidden_value(html: &str, name: &str) -> Option<String> {
 }
 
 /// HTML text as a browser reads it (the entities our templates write).
+/// The claims of a JWT, unverified (the tests that need verification do it).
+pub fn jwt_claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
 pub fn unescape(s: &str) -> String {
     s.replace("&quot;", "\"")
         .replace("&#39;", "'")
