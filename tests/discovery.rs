@@ -62,6 +62,7 @@ async fn server_metadata_advertises_what_exists(backend: Backend) {
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,
+            "client_id_metadata_document_supported": true,
             "service_documentation": format!("{issuer}/docs"),
         })
     );
@@ -227,7 +228,49 @@ async fn openapi_and_docs_are_served(backend: Backend) {
     );
 }
 
+/// An issuer with a path: its metadata is also at the path-inserted well-known
+/// locations (RFC 8414 §3.1), where MCP clients look first.
+async fn issuer_with_a_path(backend: Backend) {
+    let app = TestApp::builder()
+        .args(|a| a.issuer = Some("https://auth.example/tenant/one".into()))
+        .spawn(&backend)
+        .await;
+    for path in [
+        "/.well-known/oauth-authorization-server/tenant/one",
+        "/.well-known/openid-configuration/tenant/one",
+    ] {
+        let (headers, doc) = get_json(&app, path).await;
+        assert_eq!(doc["issuer"], "https://auth.example/tenant/one", "{path}");
+        assert_eq!(
+            doc["token_endpoint"], "https://auth.example/tenant/one/oauth/token",
+            "{path}"
+        );
+        let etag = headers["etag"].to_str().unwrap().to_owned();
+        let again = app
+            .http
+            .get(app.url(path))
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+    }
+    let (_, plain) = get_json(&app, "/.well-known/oauth-authorization-server").await;
+    let (_, inserted) = get_json(&app, "/.well-known/oauth-authorization-server/tenant/one").await;
+    assert_eq!(plain, inserted);
+    let (_, oidc) = get_json(&app, "/.well-known/openid-configuration/tenant/one").await;
+    assert!(oidc["end_session_endpoint"].is_string());
+    let other = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server/elsewhere"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+}
+
 both_backends!(
+    issuer_with_a_path,
     server_metadata_advertises_what_exists,
     jwks_is_public_cacheable_and_correct,
     scope_catalogue,

@@ -548,7 +548,95 @@ async fn rate_limits_answer_429(backend: Backend) {
     assert_eq!(statuses, [401, 401, 401, 429]);
 }
 
+/// OpenID Connect Registration `application_type`: `native` may register a
+/// private-use scheme and a code flow runs through it; `web` (the default) may not.
+async fn application_types(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let native = registered(
+        &app,
+        json!({
+            "client_name": "Mobile notes",
+            "application_type": "native",
+            "redirect_uris": ["com.example.notes:/oauth/callback", "http://127.0.0.1/callback"],
+            "token_endpoint_auth_method": "none",
+            "scope": "profile",
+        }),
+    )
+    .await;
+    assert_eq!(native["application_type"], "native");
+    let read: Value = app
+        .http
+        .get(native["registration_client_uri"].as_str().unwrap())
+        .bearer_auth(native["registration_access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        read["application_type"], "native",
+        "RFC 7592 read echoes it"
+    );
+
+    app.user("erin", PASSWORD).await;
+    let browser = Browser::new(&app);
+    browser.login("erin", PASSWORD).await;
+    let party = Party {
+        app: &app,
+        browser: &browser,
+        client_id: native["client_id"].as_str().unwrap(),
+        redirect_uri: "com.example.notes:/oauth/callback",
+    };
+    let tokens = party.tokens("profile").await;
+    assert!(tokens["access_token"].is_string());
+
+    for body in [
+        json!({
+            "client_name": "Web app with a custom scheme",
+            "redirect_uris": ["com.example.notes:/oauth/callback"],
+            "token_endpoint_auth_method": "none",
+        }),
+        json!({
+            "client_name": "Explicit web",
+            "application_type": "web",
+            "redirect_uris": ["com.example.notes:/cb"],
+            "token_endpoint_auth_method": "none",
+        }),
+    ] {
+        let body =
+            expect_oauth_error(register(&app, body).await, 400, "invalid_redirect_uri").await;
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("native"),
+            "{body}"
+        );
+    }
+    let web = registered(
+        &app,
+        json!({
+            "client_name": "Web",
+            "redirect_uris": ["https://web.example/cb", "http://localhost/cb"],
+        }),
+    )
+    .await;
+    assert_eq!(web["application_type"], "web");
+    expect_oauth_error(
+        register(
+            &app,
+            json!({"client_name": "x", "application_type": "browser", "redirect_uris": ["https://a.example/cb"]}),
+        )
+        .await,
+        400,
+        "invalid_client_metadata",
+    )
+    .await;
+}
+
 both_backends!(
+    application_types,
     confidential_registration_and_management,
     public_client_registers_then_signs_a_user_in,
     bad_metadata_is_refused,

@@ -13,7 +13,7 @@ pub fn non_public(ip: IpAddr) -> Option<&'static str> {
         IpAddr::V4(v4) => non_public_v4(v4),
         IpAddr::V6(v6) => {
             if let Some(v4) = embedded_v4(v6) {
-                return non_public_v4(v4).or(Some("IPv4-mapped or translated"));
+                return non_public_v4(v4);
             }
             non_public_v6(v6)
         }

@@ -227,9 +227,11 @@ pub fn validate_document(
             out
         }
     };
-    let application_type = string("application_type")?
-        .map(|t| ApplicationType::parse(&t).map_err(|e| doc(e.description.into_owned())))
-        .transpose()?;
+    // `web` unless the document says `native`, as for dynamic registration.
+    let application_type = match string("application_type")? {
+        Some(t) => ApplicationType::parse(&t).map_err(|e| doc(e.description.into_owned()))?,
+        None => ApplicationType::Web,
+    };
     // Scopes this server does not know are ignored rather than refused: one
     // document serves every authorization server the client talks to.
     let scope = string("scope")?.map(|raw| {
@@ -250,7 +252,7 @@ pub fn validate_document(
         grant_types,
         scope,
         public: true,
-        application_type,
+        application_type: Some(application_type),
     };
     let client =
         registration::validate(meta, catalogue).map_err(|e| doc(e.description.into_owned()))?;
