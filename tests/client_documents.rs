@@ -42,6 +42,31 @@ async fn app_trusting(
         .await
 }
 
+async fn metadata(app: &TestApp) -> serde_json::Value {
+    let resp = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap();
+    resp.json().await.unwrap()
+}
+
+/// A first authorization request for `client_id` with a loopback redirect.
+async fn authorize_as(browser: &Browser, client_id: &str, redirect_uri: &str) -> reqwest::Response {
+    let (_, challenge) = pkce_pair();
+    browser
+        .authorize(&[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", redirect_uri),
+            ("state", "s"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .await
+}
+
 async fn signed_in(app: &TestApp) -> Browser {
     app.user("alice", PASSWORD).await;
     let browser = Browser::new(app);
@@ -51,17 +76,7 @@ async fn signed_in(app: &TestApp) -> Browser {
 
 /// The refusal page for `client_id`: a 400 page, never a redirect, naming `needle`.
 async fn refused(browser: &Browser, client_id: &str, needle: &str) {
-    let (_, challenge) = pkce_pair();
-    let resp = browser
-        .authorize(&[
-            ("response_type", "code"),
-            ("client_id", client_id),
-            ("redirect_uri", "http://127.0.0.1:5000/callback"),
-            ("state", "s"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ])
-        .await;
+    let resp = authorize_as(browser, client_id, "http://127.0.0.1:5000/callback").await;
     assert_eq!(resp.status(), 400, "{client_id}");
     assert!(resp.headers().get("location").is_none(), "{client_id}");
     let html = common::unescape(&resp.text().await.unwrap());
@@ -83,16 +98,10 @@ async fn document_client_end_to_end(backend: Backend) {
     let browser = signed_in(&app).await;
 
     // Discovery says so.
-    let meta: serde_json::Value = app
-        .http
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(meta["client_id_metadata_document_supported"], true);
+    assert_eq!(
+        metadata(&app).await["client_id_metadata_document_supported"],
+        true
+    );
 
     // The consent page shows the document's host beside its self-asserted name.
     let party = Party {
@@ -242,18 +251,11 @@ async fn documents_are_cached_and_coalesced(backend: Backend) {
         ),
     );
     let long = docs.document("/long.json", CB, 10_000_000);
+    let loopback = "http://127.0.0.1:1/callback";
     for id in [&short, &long] {
-        let (_, c) = pkce_pair();
-        let q = [
-            ("response_type", "code"),
-            ("client_id", id.as_str()),
-            ("redirect_uri", "http://127.0.0.1:1/callback"),
-            ("code_challenge", &c),
-            ("code_challenge_method", "S256"),
-        ];
-        assert_eq!(browser.authorize(&q).await.status(), 200);
+        assert_eq!(authorize_as(&browser, id, loopback).await.status(), 200);
         app.clock.advance(301);
-        assert_eq!(browser.authorize(&q).await.status(), 200);
+        assert_eq!(authorize_as(&browser, id, loopback).await.status(), 200);
     }
     assert_eq!(
         docs.hits("/short.json"),
@@ -264,15 +266,7 @@ async fn documents_are_cached_and_coalesced(backend: Backend) {
     app.clock.advance(86_400);
     // A day on, the session has ended too.
     browser.login("alice", PASSWORD).await;
-    let (_, c) = pkce_pair();
-    let q = [
-        ("response_type", "code"),
-        ("client_id", long.as_str()),
-        ("redirect_uri", "http://127.0.0.1:1/callback"),
-        ("code_challenge", &c),
-        ("code_challenge_method", "S256"),
-    ];
-    assert_eq!(browser.authorize(&q).await.status(), 200);
+    assert_eq!(authorize_as(&browser, &long, loopback).await.status(), 200);
     assert_eq!(
         docs.hits("/long.json"),
         2,
@@ -456,16 +450,7 @@ async fn operator_lists_and_switch(backend: Backend) {
     })
     .await;
     let browser = signed_in(&allowed).await;
-    let (_, challenge) = pkce_pair();
-    let ok = browser
-        .authorize(&[
-            ("response_type", "code"),
-            ("client_id", id.as_str()),
-            ("redirect_uri", "http://127.0.0.1:9/callback"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ])
-        .await;
+    let ok = authorize_as(&browser, &id, "http://127.0.0.1:9/callback").await;
     assert_eq!(ok.status(), 200);
     assert_eq!(docs.total_hits(), 1);
 
@@ -474,26 +459,12 @@ async fn operator_lists_and_switch(backend: Backend) {
         a.fetch.client_id_metadata_documents = Some(false)
     })
     .await;
-    let meta: serde_json::Value = off
-        .http
-        .get(off.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(meta["client_id_metadata_document_supported"], false);
+    assert_eq!(
+        metadata(&off).await["client_id_metadata_document_supported"],
+        false
+    );
     let browser = signed_in(&off).await;
-    let resp = browser
-        .authorize(&[
-            ("response_type", "code"),
-            ("client_id", id.as_str()),
-            ("redirect_uri", "http://127.0.0.1:9/callback"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ])
-        .await;
+    let resp = authorize_as(&browser, &id, "http://127.0.0.1:9/callback").await;
     assert_eq!(resp.status(), 400);
     assert!(
         resp.text()
