@@ -81,6 +81,38 @@ fn changes(
     }
 }
 
+/// The row of a new client `id` described by `valid`: no secret, owner or
+/// registration token (callers that have one set it), not fetched from a document.
+pub fn new_row(
+    id: String,
+    valid: &ValidClient,
+    auth_method: Option<String>,
+    explicit: Option<ApplicationType>,
+    now: i64,
+) -> ClientRow {
+    let c = changes(valid, auth_method, explicit, now);
+    ClientRow {
+        id,
+        secret_hash: None,
+        client_type: valid.client_type.as_str().to_owned(),
+        name: c.name,
+        description: c.description,
+        website: c.website,
+        icon_url: c.icon_url,
+        redirect_uris: c.redirect_uris,
+        grant_types: c.grant_types,
+        scopes: c.scopes,
+        owner_id: None,
+        created_at: now,
+        updated_at: now,
+        token_endpoint_auth_method: c.token_endpoint_auth_method,
+        registration_token_hash: None,
+        post_logout_redirect_uris: c.post_logout_redirect_uris,
+        application_type: c.application_type,
+        document_fetched_at: None,
+    }
+}
+
 pub async fn create_client(
     db: &Db,
     catalogue: &ScopeCatalogue,
@@ -103,26 +135,17 @@ pub async fn create_client(
     } else {
         (None, None)
     };
-    let c = changes(&valid, origin.token_endpoint_auth_method, explicit, now);
     let row = ClientRow {
-        id: url_token::<16>(),
         secret_hash,
-        client_type: valid.client_type.as_str().to_owned(),
-        name: c.name,
-        description: c.description,
-        website: c.website,
-        icon_url: c.icon_url,
-        redirect_uris: c.redirect_uris,
-        grant_types: c.grant_types,
-        scopes: c.scopes,
         owner_id: origin.owner_id,
-        created_at: now,
-        updated_at: now,
-        token_endpoint_auth_method: c.token_endpoint_auth_method,
         registration_token_hash,
-        post_logout_redirect_uris: c.post_logout_redirect_uris,
-        application_type: c.application_type,
-        document_fetched_at: None,
+        ..new_row(
+            url_token::<16>(),
+            &valid,
+            origin.token_endpoint_auth_method,
+            explicit,
+            now,
+        )
     };
     store::clients::insert_client(db, &row).await?;
     let row = store::clients::find_client(db, &row.id)

@@ -350,10 +350,18 @@ async fn refused_documents(backend: Backend) {
         v[key] = value;
         v.to_string()
     };
+    // A good document the redirect below points at: were redirects followed,
+    // it would be fetched (loopback is allowed here) and the client accepted.
+    docs.document("/target.json", "http://127.0.0.1/callback", 600);
     let cases = [
         (
             "/redirect.json",
             Answer::Redirect("https://10.0.0.1/agent.json".into()),
+            "redirects are not followed",
+        ),
+        (
+            "/redirect-here.json",
+            Answer::Redirect(format!("{}/target.json", docs.base)),
             "redirects are not followed",
         ),
         (
@@ -419,11 +427,12 @@ async fn refused_documents(backend: Backend) {
     let missing = format!("{}/missing.json", docs.base);
     refused(&browser, &missing, "404").await;
 
-    // The redirect target was never contacted (it is not even a loopback address
-    // that could answer; nothing but the document server saw a request).
+    // Neither redirect was followed: the same-origin target saw no request, and
+    // the server saw one request per document and nothing else.
+    assert_eq!(docs.hits("/target.json"), 0, "a redirect was followed");
     assert_eq!(
         docs.total_hits(),
-        10,
+        11,
         "one request per document, nothing else"
     );
 }

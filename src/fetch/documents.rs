@@ -12,7 +12,7 @@ use super::cache::CoalescingCache;
 use super::{FetchSettings, Fetcher};
 use crate::oauth::client_metadata::{self, DocumentClient, Refusal, Rule};
 use crate::oauth::scope::ScopeCatalogue;
-use crate::oauth::types::{ClientType, RegisteredClient};
+use crate::oauth::types::RegisteredClient;
 use crate::store::models::ClientRow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,31 +96,18 @@ impl ClientDocuments {
 }
 
 fn resolved(client_id: &str, doc: DocumentClient, now: i64) -> Outcome {
-    let c = doc.client;
+    // A document client is public (§4.1) and its application_type always stored:
+    // the document is the whole registration, there is nothing to infer later.
+    let application_type = Some(doc.client.application_type);
     let row = ClientRow {
-        id: client_id.to_owned(),
-        secret_hash: None,
-        client_type: ClientType::Public.as_str().to_owned(),
-        name: c.name,
-        description: c.description,
-        website: c.website,
-        icon_url: c.icon_url,
-        redirect_uris: serde_json::Value::from(c.redirect_uris).to_string(),
-        grant_types: c
-            .grant_types
-            .iter()
-            .map(|g| g.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
-        scopes: c.scopes.to_string(),
-        owner_id: None,
-        created_at: now,
-        updated_at: now,
-        token_endpoint_auth_method: Some("none".to_owned()),
-        registration_token_hash: None,
-        post_logout_redirect_uris: serde_json::Value::from(c.post_logout_redirect_uris).to_string(),
-        application_type: Some(c.application_type.as_str().to_owned()),
         document_fetched_at: Some(now),
+        ..crate::clients::new_row(
+            client_id.to_owned(),
+            &doc.client,
+            Some("none".to_owned()),
+            application_type,
+            now,
+        )
     };
     let client = row
         .to_registered()
