@@ -30,11 +30,9 @@ async fn app_trusting(
     ca: &TestCa,
     extra: impl FnOnce(&mut latchkey::config::SettingsArgs),
 ) -> TestApp {
-    let ca_file = ca.ca_file();
     TestApp::builder()
-        .args(move |a| {
-            a.fetch.fetch_extra_ca = Some(ca_file);
-            a.fetch.fetch_allow_private = Some("127.0.0.0/8,::1/128".into());
+        .args(|a| {
+            ca.trusted_by(a);
             a.fetch.fetch_timeout = Some(1);
             extra(a);
         })

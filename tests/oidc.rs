@@ -37,25 +37,13 @@ both_backends!(
 );
 
 /// Where openid-client's module is (`.ci/run` installs it and sets
-/// LATCHKEY_OPENID_CLIENT), or `None` with a loud note.
+/// LATCHKEY_OPENID_CLIENT).
 fn openid_client_module() -> Option<String> {
-    let path = std::env::var("LATCHKEY_OPENID_CLIENT")
-        .ok()
-        .filter(|p| !p.is_empty());
-    match path.filter(|p| std::path::Path::new(p).is_file()) {
-        Some(p) => Some(p),
-        None => {
-            if std::env::var_os("LATCHKEY_REQUIRE_OPENID_CLIENT").is_some() {
-                panic!(
-                    "LATCHKEY_REQUIRE_OPENID_CLIENT is set but openid-client is not installed (LATCHKEY_OPENID_CLIENT)"
-                );
-            }
-            eprintln!(
-                "SKIPPED (openid-client): npm install openid-client@6 and set LATCHKEY_OPENID_CLIENT to its build/index.js"
-            );
-            None
-        }
-    }
+    common::npm_file(
+        "LATCHKEY_OPENID_CLIENT",
+        "LATCHKEY_REQUIRE_OPENID_CLIENT",
+        "npm install openid-client@6 and set LATCHKEY_OPENID_CLIENT to its build/index.js",
+    )
 }
 
 const RP_REDIRECT: &str = "http://127.0.0.1:9/cb";
@@ -66,14 +54,10 @@ async fn openid_client(backend: Backend, alg: Alg) {
     let Some(module) = openid_client_module() else {
         return;
     };
-    // openid-client checks token times against the real clock.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
     let app = TestApp::builder()
         .key_alg(alg)
-        .now(now)
+        // openid-client checks token times against the real clock.
+        .now(common::real_now())
         .spawn(&backend)
         .await;
     let user_id = app.user("rita", PASSWORD).await;
@@ -97,18 +81,7 @@ async fn openid_client(backend: Backend, alg: Alg) {
         .env("USERNAME", "rita")
         .env("PASSWORD", PASSWORD)
         .env("EXPECTED_ALG", alg.as_str());
-    // The server runs on this test's runtime; node waits on a blocking thread.
-    let out = tokio::task::spawn_blocking(move || node.output())
-        .await
-        .unwrap()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the relying party failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    let seen = common::run_node_script(node).await;
     assert_eq!(seen["sub"], user_id.as_str(), "sub is the user's id");
     assert_eq!(seen["alg"], alg.as_str());
 }

@@ -190,7 +190,8 @@ pub struct TestAppBuilder {
 }
 
 impl TestAppBuilder {
-    /// Contents of a `latchkey.toml` to load.
+    /// Contents of a `latchkey.toml` to load; `{issuer}` is replaced by the
+    /// server's URL.
     pub fn config(mut self, toml: &str) -> Self {
         self.config_toml = toml.to_owned();
         self
@@ -227,10 +228,13 @@ impl TestAppBuilder {
         };
         let config_dir = tempfile::tempdir().unwrap();
         let config_path: PathBuf = config_dir.path().join("latchkey.toml");
-        std::fs::write(&config_path, &self.config_toml).unwrap();
-
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        // `{issuer}` in the config stands for this server's URL, known only now.
+        let toml = self
+            .config_toml
+            .replace("{issuer}", &format!("http://{addr}"));
+        std::fs::write(&config_path, toml).unwrap();
         let mut args = self.args;
         args.config = Some(config_path);
         args.bind = Some(addr.to_string());
@@ -605,4 +609,48 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// The current Unix time, for servers whose tokens a third-party client or a
+/// resource server checks against the real clock.
+pub fn real_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A file of an npm package `.ci/run` installs, from the variable `path_var`; or
+/// `None` with a loud note. With `require_var` set (as in CI) a missing install
+/// fails the test instead of skipping it.
+pub fn npm_file(path_var: &str, require_var: &str, install_hint: &str) -> Option<String> {
+    let path = std::env::var(path_var).ok().filter(|p| !p.is_empty());
+    match path.filter(|p| std::path::Path::new(p).exists()) {
+        Some(p) => Some(p),
+        None => {
+            if std::env::var_os(require_var).is_some() {
+                panic!("{require_var} is set but {path_var} names nothing installed");
+            }
+            eprintln!("SKIPPED ({path_var}): {install_hint}");
+            None
+        }
+    }
+}
+
+/// Runs a Node script that prints one JSON line, on a blocking thread (the server
+/// under test runs on the test's runtime); fails the test with its output if it
+/// fails.
+pub async fn run_node_script(mut command: std::process::Command) -> serde_json::Value {
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the script failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.trim().lines().last().unwrap_or_default();
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("one JSON line ({e}): {stdout}"))
 }

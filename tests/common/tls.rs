@@ -55,6 +55,13 @@ impl TestCa {
     pub fn ca_file(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
     }
+
+    /// Makes a Latchkey with `args` trust this CA for its fetches and reach
+    /// loopback, where the tests' document servers run.
+    pub fn trusted_by(&self, args: &mut latchkey::config::SettingsArgs) {
+        args.fetch.fetch_extra_ca = Some(self.ca_file());
+        args.fetch.fetch_allow_private = Some("127.0.0.0/8,::1/128".into());
+    }
 }
 
 /// What the document server answers at one path.

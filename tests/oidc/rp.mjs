@@ -1,14 +1,14 @@
 // A relying party built on openid-client (panva's OpenID Certified library), run
 // against a Latchkey server by tests/oidc.rs. The person's browser is played by
-// fetch with a cookie jar: it follows redirects, signs in and approves consent by
-// submitting the pages' own forms. Nothing is configured beyond allowing plain
-// http to the loopback test server.
+// tests/common/person.mjs. Nothing is configured beyond allowing plain http to the
+// loopback test server.
 //
 // Environment: OPENID_CLIENT (path of openid-client's build/index.js), ISSUER,
 // CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, POST_LOGOUT_URI, USERNAME, PASSWORD,
 // EXPECTED_ALG. Prints one JSON line with what it saw; exits non-zero on failure.
 import { createHash } from "node:crypto";
 import { pathToFileURL } from "node:url";
+import { Person, check } from "../common/person.mjs";
 
 const env = (name) => {
   const v = process.env[name];
@@ -20,81 +20,10 @@ const issuer = env("ISSUER");
 const redirectUri = env("REDIRECT_URI");
 const postLogoutUri = env("POST_LOGOUT_URI");
 
-function check(cond, what) {
-  if (!cond) throw new Error(`check failed: ${what}`);
-}
-
 // --- the browser ---------------------------------------------------------------
-const jar = new Map();
-function remember(resp) {
-  for (const line of resp.headers.getSetCookie()) {
-    const [pair, ...attrs] = line.split(";");
-    const [name, value] = pair.split("=");
-    const expired = attrs.some((a) => a.trim().toLowerCase() === "max-age=0");
-    if (expired) jar.delete(name.trim());
-    else jar.set(name.trim(), value.trim());
-  }
-}
-async function request(url, init = {}) {
-  const headers = new Headers(init.headers || {});
-  if (jar.size) headers.set("cookie", [...jar].map(([k, v]) => `${k}=${v}`).join("; "));
-  const resp = await fetch(url, { ...init, headers, redirect: "manual" });
-  remember(resp);
-  return resp;
-}
-const unescape = (s) =>
-  s.replace(/&#x([0-9a-f]+);/gi, (_, h) => String.fromCharCode(parseInt(h, 16)))
-    .replace(/&#(\d+);/g, (_, d) => String.fromCharCode(Number(d)))
-    .replace(/&quot;/g, '"').replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
-// The fields of the first form posting to `action` on the page.
-function formFields(html, action) {
-  const start = html.indexOf(`action="${action}"`);
-  check(start >= 0, `a form posting to ${action}`);
-  const form = html.slice(start, html.indexOf("</form>", start));
-  const fields = new URLSearchParams();
-  for (const m of form.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) {
-    fields.append(unescape(m[1]), unescape(m[2]));
-  }
-  return fields;
-}
-// Follows the browser from `url` until it is sent to `stopAt`; signs in and
-// approves on the way. Returns the final URL and the pages it saw.
-async function browse(url, stopAt) {
-  const seen = [];
-  for (let hops = 0; hops < 12; hops++) {
-    if (url.startsWith(stopAt)) return { url, seen };
-    const resp = await request(url);
-    if (resp.status >= 300 && resp.status < 400) {
-      url = new URL(resp.headers.get("location"), url).href;
-      continue;
-    }
-    const html = await resp.text();
-    check(resp.status === 200, `page ${url} answered ${resp.status}: ${html.slice(0, 300)}`);
-    let action, fields;
-    if (html.includes('action="/login"')) {
-      seen.push("login");
-      action = "/login";
-      fields = formFields(html, action);
-      fields.set("username", env("USERNAME"));
-      fields.set("password", env("PASSWORD"));
-    } else if (html.includes('action="/oauth/authorize"')) {
-      seen.push("consent");
-      action = "/oauth/authorize";
-      fields = formFields(html, action);
-      fields.set("decision", "approve");
-    } else {
-      throw new Error(`unexpected page at ${url}: ${html.slice(0, 300)}`);
-    }
-    const posted = await request(new URL(action, issuer), {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: fields.toString(),
-    });
-    check(posted.status === 303, `${action} answered ${posted.status}`);
-    url = new URL(posted.headers.get("location"), issuer).href;
-  }
-  throw new Error("too many redirects");
-}
+const person = new Person(issuer, env("USERNAME"), env("PASSWORD"));
+const request = (url, init) => person.request(url, init);
+const browse = (url, stopAt) => person.browse(url, stopAt);
 
 // at_hash computed here, independently of the server (Core §3.1.3.6).
 function atHash(alg, accessToken) {

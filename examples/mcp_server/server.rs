@@ -1,0 +1,233 @@
+//! The MCP server of `examples/mcp_server`: tools behind Latchkey, served over the
+//! streamable HTTP transport of the official Rust SDK (`rmcp`), mounted in poem.
+//!
+//! What makes it an OAuth-protected MCP server (MCP authorization, 2025-11-25+):
+//! - RFC 9728 metadata at `/.well-known/oauth-protected-resource{path}` (and at the
+//!   root form, for older clients), naming Latchkey as its authorization server;
+//! - every request to the MCP endpoint needs a bearer access token, checked locally
+//!   against Latchkey's JWKS: issuer, `typ: at+jwt`, expiry, and `aud` equal to
+//!   this server's URL (RFC 8707: a token for another API does not work here);
+//! - no token or a bad one → `401` with `WWW-Authenticate: Bearer
+//!   resource_metadata="…", scope="…"`, which is how a client finds Latchkey;
+//! - a good token without the needed scope → `403 insufficient_scope` naming it.
+
+#[path = "../shared/verify.rs"]
+mod verify;
+
+use poem::endpoint::{TowerCompatExt, make_sync};
+use poem::http::StatusCode;
+use poem::http::request::Parts;
+use poem::web::Json;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get};
+use rmcp::handler::server::common::Extension;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use verify::{Verifier, bearer, has_scope};
+
+/// How the server is set up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Latchkey's issuer URL.
+    pub issuer: String,
+    /// This MCP endpoint's URL, e.g. `https://mcp.example.com/mcp`: the `resource`
+    /// of its metadata and the `aud` its tokens must carry. Latchkey must list it
+    /// in `resources`.
+    pub resource: String,
+    /// The scope a token needs to use the tools (a scope configured in Latchkey).
+    pub scope: String,
+}
+
+/// Who called a tool, from the access token the request carried.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub sub: String,
+    pub client_id: String,
+    pub scope: String,
+}
+
+struct Guard {
+    settings: Settings,
+    metadata_url: String,
+    verifier: Verifier,
+}
+
+impl Guard {
+    /// A `401`/`403` challenge that tells the client where to authorize.
+    fn challenge(&self, status: StatusCode, error: Option<(&str, &str)>) -> Response {
+        let mut value = format!(
+            r#"Bearer resource_metadata="{}", scope="{}""#,
+            self.metadata_url, self.settings.scope
+        );
+        if let Some((code, description)) = error {
+            // RFC 6750 §3: the description is a quoted string; keep it one.
+            let description = description.replace(['"', '\\'], "'");
+            value.push_str(&format!(
+                r#", error="{code}", error_description="{description}""#
+            ));
+        }
+        Response::builder()
+            .status(status)
+            .header("WWW-Authenticate", value)
+            .content_type("application/json")
+            .body(
+                json!({
+                    "error": error.map_or("unauthorized", |e| e.0),
+                    "error_description": error.map_or("send an access token", |e| e.1),
+                })
+                .to_string(),
+            )
+    }
+
+    async fn check(&self, req: &Request) -> Result<Caller, Response> {
+        let header = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        // RFC 6750 §3.1: a request without credentials gets a challenge with no
+        // error code.
+        let Some(token) = bearer(header) else {
+            return Err(self.challenge(StatusCode::UNAUTHORIZED, None));
+        };
+        let claims =
+            self.verifier.verify(token).await.map_err(|e| {
+                self.challenge(StatusCode::UNAUTHORIZED, Some(("invalid_token", &e.0)))
+            })?;
+        if !has_scope(&claims, &self.settings.scope) {
+            return Err(self.challenge(
+                StatusCode::FORBIDDEN,
+                Some((
+                    "insufficient_scope",
+                    &format!("this server needs the scope {}", self.settings.scope),
+                )),
+            ));
+        }
+        let text = |name: &str| claims[name].as_str().unwrap_or_default().to_owned();
+        Ok(Caller {
+            sub: text("sub"),
+            client_id: text("client_id"),
+            scope: text("scope"),
+        })
+    }
+}
+
+#[derive(Debug, serde::Deserialize, rmcp::schemars::JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct AddRequest {
+    /// The first number.
+    pub a: i64,
+    /// The second number.
+    pub b: i64,
+}
+
+/// The tools. One instance per request: the transport runs stateless, so every
+/// request carries (and is checked with) its own token.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl Tools {
+    pub fn new() -> Self {
+        Tools {
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(
+        description = "Says who is calling: the person and the app the access token was issued to"
+    )]
+    fn whoami(&self, Extension(parts): Extension<Parts>) -> Result<String, ErrorData> {
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .ok_or_else(|| ErrorData::internal_error("no caller on an authorized request", None))?;
+        Ok(format!(
+            "You are {} using the app {} with scope \"{}\".",
+            caller.sub, caller.client_id, caller.scope
+        ))
+    }
+
+    #[tool(description = "Adds two whole numbers")]
+    fn add(&self, Parameters(AddRequest { a, b }): Parameters<AddRequest>) -> String {
+        a.saturating_add(b).to_string()
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Tools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_instructions("An example MCP server protected by Latchkey.")
+    }
+}
+
+/// The whole server: metadata, and the guarded MCP endpoint at the resource's path.
+pub async fn endpoint(settings: Settings) -> Result<impl Endpoint, String> {
+    let resource = url::Url::parse(&settings.resource).map_err(|e| format!("resource: {e}"))?;
+    let path = resource.path().to_owned();
+    let origin = resource.origin().ascii_serialization();
+    let metadata_path = format!(
+        "/.well-known/oauth-protected-resource{}",
+        path.trim_end_matches('/')
+    );
+    let metadata = json!({
+        "resource": settings.resource,
+        "authorization_servers": [settings.issuer],
+        "scopes_supported": [settings.scope],
+        "bearer_methods_supported": ["header"],
+        "resource_name": "Latchkey example MCP server",
+    });
+    let guard = Arc::new(Guard {
+        verifier: Verifier::discover(&settings.issuer, &settings.resource).await?,
+        metadata_url: format!("{origin}{metadata_path}"),
+        settings,
+    });
+
+    // Host validation (DNS rebinding) against the resource's own authority.
+    let host = resource.host_str().unwrap_or_default().to_owned();
+    let mut hosts = vec![host.clone()];
+    if let Some(port) = resource.port() {
+        hosts.push(format!("{host}:{port}"));
+    }
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_legacy_session_mode(false)
+        .with_json_response(true);
+    let mcp = StreamableHttpService::new(
+        || Ok(Tools::new()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    )
+    .compat()
+    .around(move |mcp, mut req| {
+        let guard = guard.clone();
+        async move {
+            match guard.check(&req).await {
+                Ok(caller) => {
+                    req.extensions_mut().insert(caller);
+                    Ok(mcp.call(req).await?.into_response())
+                }
+                Err(challenge) => Ok(challenge),
+            }
+        }
+    });
+
+    let document = || {
+        let metadata: Value = metadata.clone();
+        get(make_sync(move |_| Json(metadata.clone())))
+    };
+    let mut route = Route::new()
+        .at(&metadata_path, document())
+        .at(if path.is_empty() { "/" } else { &path }, mcp);
+    if metadata_path != "/.well-known/oauth-protected-resource" {
+        route = route.at("/.well-known/oauth-protected-resource", document());
+    }
+    Ok(route)
+}

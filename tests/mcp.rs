@@ -1,0 +1,496 @@
+//! The MCP authorization profile end to end: `examples/mcp_server` (the official
+//! Rust SDK's streamable HTTP transport behind poem) protected by a live Latchkey;
+//! the official TypeScript SDK reaching its tools with a Client ID Metadata
+//! Document and with dynamic registration, nothing registered beforehand; and the
+//! MCP conformance tool's authorization-server scenarios against Latchkey.
+
+// Test helpers unwrap freely: an unexpected error should fail the test loudly.
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod common;
+
+#[path = "../examples/mcp_server/server.rs"]
+mod mcp_server;
+
+use common::flow::PASSWORD;
+use common::tls::{Answer, DocServer, TestCa};
+use common::{Backend, Browser, TestApp, npm_file, query_of, real_now, run_node_script};
+use latchkey::config::SettingsArgs;
+use serde_json::{Value, json};
+use std::io::BufRead;
+
+both_backends!(
+    the_server_challenges_and_checks_tokens,
+    sdk_with_a_client_metadata_document,
+    sdk_with_dynamic_registration,
+    conformance_authorization_scenarios,
+);
+
+/// The scope the example server asks for.
+const SCOPE: &str = "mcp:tools";
+/// Where the SDK's person is sent back to (never contacted: the person stops there).
+const SDK_REDIRECT: &str = "http://127.0.0.1:7/callback";
+
+/// Latchkey, and the example MCP server trusting it, on loopback.
+struct Stack {
+    app: TestApp,
+    /// The MCP endpoint: the resource, and the audience of its tokens.
+    mcp: String,
+}
+
+impl Stack {
+    async fn start(backend: &Backend, args: impl FnOnce(&mut SettingsArgs)) -> Stack {
+        // The MCP server's port first: Latchkey must list it as a resource.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mcp = format!("http://{}/mcp", listener.local_addr().unwrap());
+        let app = TestApp::builder()
+            // The MCP server checks `exp` against the real clock.
+            .now(real_now())
+            .config(&format!(
+                r#"resources = ["{{issuer}}", "{mcp}"]
+[[scopes]]
+name = "{SCOPE}"
+description = "Use the tools of the example MCP server"
+[[scopes]]
+name = "notes:read"
+description = "Read your notes"
+"#
+            ))
+            .args(args)
+            .spawn(backend)
+            .await;
+        let endpoint = mcp_server::endpoint(mcp_server::Settings {
+            issuer: app.base.clone(),
+            resource: mcp.clone(),
+            scope: SCOPE.into(),
+        })
+        .await
+        .unwrap();
+        let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
+        tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(endpoint));
+        Stack { app, mcp }
+    }
+
+    fn origin(&self) -> &str {
+        self.mcp.trim_end_matches("/mcp")
+    }
+
+    /// A client-credentials access token for `scope`, for `resource` if given.
+    async fn token(&self, scope: &str, resource: Option<&str>) -> String {
+        let client = self.app.client(Some("mcp:tools notes:read")).await;
+        let mut form = vec![("grant_type", "client_credentials"), ("scope", scope)];
+        if let Some(r) = resource {
+            form.push(("resource", r));
+        }
+        let resp = self.app.token_basic(&client, &form).await;
+        assert_eq!(resp.status(), 200);
+        resp.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A JSON-RPC call to the MCP endpoint with `token`.
+    async fn call(&self, token: Option<&str>, body: Value) -> reqwest::Response {
+        let mut req = self
+            .app
+            .http
+            .post(&self.mcp)
+            .header("accept", "application/json, text/event-stream")
+            .json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+}
+
+fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "latchkey-test", "version": "1"},
+    }})
+}
+
+fn challenge(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("www-authenticate")
+        .expect("a WWW-Authenticate challenge")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn the_server_challenges_and_checks_tokens(backend: Backend) {
+    let stack = Stack::start(&backend, |_| {}).await;
+    let metadata_url = format!(
+        "{}/.well-known/oauth-protected-resource/mcp",
+        stack.origin()
+    );
+
+    // RFC 9728 metadata, at the path-inserted location and at the root.
+    for url in [
+        metadata_url.clone(),
+        format!("{}/.well-known/oauth-protected-resource", stack.origin()),
+    ] {
+        let doc: Value = stack
+            .app
+            .http
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(doc["resource"], stack.mcp.as_str(), "{url}");
+        assert_eq!(doc["authorization_servers"], json!([stack.app.base]));
+        assert_eq!(doc["scopes_supported"], json!([SCOPE]));
+    }
+
+    // No token: 401 naming the metadata and the scope, without an error code.
+    let resp = stack.call(None, initialize()).await;
+    assert_eq!(resp.status(), 401);
+    let value = challenge(&resp);
+    assert!(value.starts_with("Bearer "), "{value}");
+    assert!(
+        value.contains(&format!(r#"resource_metadata="{metadata_url}""#)),
+        "{value}"
+    );
+    assert!(value.contains(r#"scope="mcp:tools""#), "{value}");
+    assert!(!value.contains("error="), "{value}");
+
+    // Junk, and a good token for another audience (Latchkey itself): invalid_token.
+    let for_latchkey = stack.token(SCOPE, None).await;
+    for token in ["not.a.jwt", for_latchkey.as_str()] {
+        let resp = stack.call(Some(token), initialize()).await;
+        assert_eq!(resp.status(), 401, "{token}");
+        let value = challenge(&resp);
+        assert!(value.contains(r#"error="invalid_token""#), "{value}");
+        assert!(value.contains("resource_metadata="), "{value}");
+    }
+    let aud = common::jwt_claims(&for_latchkey)["aud"].clone();
+    assert_eq!(
+        aud,
+        stack.app.base.as_str(),
+        "the refused token was otherwise good"
+    );
+
+    // The right audience, the wrong scope: 403 naming the scope needed.
+    let under_scoped = stack.token("notes:read", Some(&stack.mcp)).await;
+    let resp = stack.call(Some(&under_scoped), initialize()).await;
+    assert_eq!(resp.status(), 403);
+    let value = challenge(&resp);
+    assert!(value.contains(r#"error="insufficient_scope""#), "{value}");
+    assert!(value.contains(r#"scope="mcp:tools""#), "{value}");
+
+    // The right token: MCP works, and the tool sees who called.
+    let good = stack.token(SCOPE, Some(&stack.mcp)).await;
+    let resp = stack.call(Some(&good), initialize()).await;
+    assert_eq!(resp.status(), 200);
+    let init: Value = resp.json().await.unwrap();
+    assert!(
+        init["result"]["capabilities"]["tools"].is_object(),
+        "{init}"
+    );
+    let resp = stack
+        .call(
+            Some(&good),
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                   "params": {"name": "whoami", "arguments": {}}}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let result: Value = resp.json().await.unwrap();
+    let text = result["result"]["content"][0]["text"].as_str().unwrap();
+    let client_id = common::jwt_claims(&good)["client_id"].clone();
+    assert!(text.contains(client_id.as_str().unwrap()), "{text}");
+}
+
+/// Where the MCP TypeScript SDK is (`.ci/run` installs it and sets
+/// LATCHKEY_MCP_SDK to the package directory).
+fn mcp_sdk() -> Option<String> {
+    npm_file(
+        "LATCHKEY_MCP_SDK",
+        "LATCHKEY_REQUIRE_MCP_SDK",
+        "npm install @modelcontextprotocol/sdk and set LATCHKEY_MCP_SDK to node_modules/@modelcontextprotocol/sdk",
+    )
+}
+
+/// Runs tests/mcp/client.mjs against `stack`; returns what it printed.
+async fn sdk_client(stack: &Stack, sdk: &str, document: Option<&str>, consent: &str) -> Value {
+    let mut node = std::process::Command::new("node");
+    node.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/client.mjs"))
+        .env("MCP_SDK", sdk)
+        .env("MCP_URL", &stack.mcp)
+        .env("ISSUER", &stack.app.base)
+        .env("USERNAME", "mona")
+        .env("PASSWORD", PASSWORD)
+        .env("REDIRECT_URI", SDK_REDIRECT)
+        .env("CONSENT_MUST_SHOW", consent)
+        .env("CLIENT_METADATA_URL", document.unwrap_or_default());
+    run_node_script(node).await
+}
+
+/// What a tool call by the SDK must show: the person, and tokens for the server.
+fn assert_reached_the_tools(seen: &Value, user_id: &str, client_id: &str) {
+    assert_eq!(seen["tools"], json!(["add", "whoami"]));
+    assert_eq!(seen["sum"], "42");
+    let whoami = seen["whoami"].as_str().unwrap();
+    assert!(whoami.contains(user_id), "{whoami}");
+    assert!(whoami.contains(client_id), "{whoami}");
+    assert_eq!(
+        seen["scope"], SCOPE,
+        "the SDK asked for the scope of the challenge"
+    );
+    assert_eq!(seen["token_scope"], SCOPE);
+}
+
+async fn sdk_with_a_client_metadata_document(backend: Backend) {
+    let Some(sdk) = mcp_sdk() else {
+        return;
+    };
+    let ca = TestCa::new();
+    let docs = DocServer::start(&ca).await;
+    // A document as an MCP client publishes it: one for every server, so no scope.
+    let document = docs.route(
+        "/mcp-client.json",
+        Answer::Json(
+            json!({
+                "client_id": "{url}",
+                "client_name": "MCP SDK test client",
+                "client_uri": "https://agent.example",
+                "redirect_uris": ["http://127.0.0.1/callback"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none",
+                "application_type": "native",
+            })
+            .to_string(),
+            vec![("cache-control", "max-age=600".into())],
+        ),
+    );
+    let stack = Stack::start(&backend, |a| ca.trusted_by(a)).await;
+    let user_id = stack.app.user("mona", PASSWORD).await;
+
+    // The consent page names the host the document came from (the name is the
+    // client's own claim).
+    let shown = r#"This app describes itself at <strong class="origin">localhost</strong>"#;
+    let seen = sdk_client(&stack, &sdk, Some(&document), shown).await;
+    assert_eq!(
+        seen["client_id"],
+        document.as_str(),
+        "the URL is the client_id"
+    );
+    assert_reached_the_tools(&seen, &user_id, &document);
+    assert_eq!(
+        docs.hits("/mcp-client.json"),
+        1,
+        "fetched once, then cached"
+    );
+    let row = latchkey::store::clients::find_client(&stack.app.state.db, &document)
+        .await
+        .unwrap()
+        .expect("the document client is kept for its grants");
+    assert_eq!(row.application_type.as_deref(), Some("native"));
+}
+
+async fn sdk_with_dynamic_registration(backend: Backend) {
+    let Some(sdk) = mcp_sdk() else {
+        return;
+    };
+    let stack = Stack::start(&backend, |_| {}).await;
+    let user_id = stack.app.user("mona", PASSWORD).await;
+    // A self-registered app is flagged as such on the consent page.
+    let seen = sdk_client(&stack, &sdk, None, "this app registered itself").await;
+    let client_id = seen["client_id"].as_str().unwrap();
+    assert!(!client_id.contains(':'), "a registered id: {client_id}");
+    assert_reached_the_tools(&seen, &user_id, client_id);
+    let row = latchkey::store::clients::find_client(&stack.app.state.db, client_id)
+        .await
+        .unwrap()
+        .expect("registered by the SDK");
+    assert_eq!(row.name, "MCP SDK test client");
+    assert_eq!(row.application_type.as_deref(), Some("native"));
+}
+
+/// Where the MCP conformance tool is installed, with the Node 22 it needs
+/// (`.ci/run` installs both into one npm prefix and sets LATCHKEY_MCP_CONFORMANCE).
+fn conformance_prefix() -> Option<String> {
+    npm_file(
+        "LATCHKEY_MCP_CONFORMANCE",
+        "LATCHKEY_REQUIRE_MCP_CONFORMANCE",
+        "npm install --prefix DIR @modelcontextprotocol/conformance@0.2.0-alpha.12 node@22 and set LATCHKEY_MCP_CONFORMANCE to DIR",
+    )
+}
+
+/// Kills the child process when a test fails half-way.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `conformance authorization` against Latchkey for `client_id`: the tool prints
+/// an authorization URL and waits on its loopback callback; the person signs in
+/// and approves, and the browser is sent to the callback. Returns what it printed
+/// and the checks it saved.
+async fn conformance_run(
+    prefix: &str,
+    stack: &Stack,
+    client_id: &str,
+    port: u16,
+) -> (String, Vec<Value>) {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let mut child = Reaped(
+        std::process::Command::new(format!("{prefix}/node_modules/.bin/node"))
+            .arg(format!(
+                "{prefix}/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+            ))
+            .args([
+                "authorization",
+                "--url",
+                &stack.app.base,
+                "--client-id",
+                client_id,
+            ])
+            .args(["--resource", &stack.mcp, "--port", &port.to_string()])
+            .arg("--output-dir")
+            .arg(results.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let authorize = format!("{}/oauth/authorize?", stack.app.base);
+    let (url, mut printed, rx) = tokio::task::spawn_blocking(move || {
+        let mut printed = Vec::new();
+        loop {
+            let line = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| {
+                    panic!("no authorization URL; printed:\n{}", printed.join("\n"))
+                });
+            printed.push(line.clone());
+            if line.starts_with(&authorize) {
+                return (line, printed, rx);
+            }
+        }
+    })
+    .await
+    .unwrap();
+
+    // The person: signs in, then approves on the consent page.
+    let browser = Browser::new(&stack.app);
+    browser.login("mona", PASSWORD).await;
+    let query: Vec<(String, String)> = query_of(&url).into_iter().collect();
+    let query: Vec<(&str, &str)> = query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let approved = browser.decide(&query, "approve").await;
+    assert_eq!(approved.status(), 303, "consent approved");
+    let callback = common::location(&approved);
+    assert!(
+        callback.starts_with(&format!("http://127.0.0.1:{port}/callback?")),
+        "{callback}"
+    );
+    // The browser follows the redirect to the tool's callback server.
+    let answer = reqwest::get(&callback).await.unwrap();
+    assert_eq!(answer.status(), 200);
+
+    let (printed, status) = tokio::task::spawn_blocking(move || {
+        while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            printed.push(line);
+        }
+        (printed, child.0.wait().unwrap())
+    })
+    .await
+    .unwrap();
+    let printed = printed.join("\n");
+    let stderr = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        status.success(),
+        "conformance failed ({status}):\n{printed}\n{stderr}"
+    );
+    let checks = saved_checks(results.path());
+    assert!(!checks.is_empty(), "checks saved:\n{printed}\n{stderr}");
+    (printed, checks)
+}
+
+/// Every check in the `checks.json` files under `dir`.
+fn saved_checks(dir: &std::path::Path) -> Vec<Value> {
+    let mut checks = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
+        let path = entry.path();
+        if path.is_dir() {
+            checks.extend(saved_checks(&path));
+        } else if path.file_name().is_some_and(|n| n == "checks.json") {
+            let list: Vec<Value> =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            checks.extend(list);
+        }
+    }
+    checks
+}
+
+async fn conformance_authorization_scenarios(backend: Backend) {
+    let Some(prefix) = conformance_prefix() else {
+        return;
+    };
+    let ca = TestCa::new();
+    let docs = DocServer::start(&ca).await;
+    let stack = Stack::start(&backend, |a| ca.trusted_by(a)).await;
+    stack.app.user("mona", PASSWORD).await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let callback = format!("http://127.0.0.1:{port}/callback");
+
+    // A pre-registered public client, as the tool's instructions say.
+    let registered = stack.app.public_client(&callback, SCOPE).await;
+    // And a client that is only a metadata document.
+    let document = docs.document("/conformance.json", "http://127.0.0.1/callback", 600);
+
+    for client_id in [registered.as_str(), document.as_str()] {
+        let (printed, checks) = conformance_run(&prefix, &stack, client_id, port).await;
+        println!("conformance authorization, client {client_id}:\n{printed}");
+        let status = |id: &str| {
+            checks
+                .iter()
+                .find(|c| c["id"] == id)
+                .map(|c| c["status"].as_str().unwrap().to_owned())
+        };
+        for id in [
+            "authorization-server-metadata",
+            "authorization-server-metadata-cimd",
+            "authorization-code-grant",
+        ] {
+            assert_eq!(status(id).as_deref(), Some("SUCCESS"), "{id}: {checks:#?}");
+        }
+        // Nothing failed, warned or was skipped.
+        for check in &checks {
+            assert_eq!(check["status"], "SUCCESS", "{check:#}");
+        }
+    }
+    assert_eq!(docs.hits("/conformance.json"), 1);
+}
