@@ -76,10 +76,12 @@ impl Guard {
             .header("WWW-Authenticate", value)
             .content_type("application/json")
             .body(
-                json!({
-                    "error": error.map_or("unauthorized", |e| e.0),
-                    "error_description": error.map_or("send an access token", |e| e.1),
-                })
+                match error {
+                    Some((code, description)) => {
+                        json!({"error": code, "error_description": description})
+                    }
+                    None => json!({"error_description": "send an access token"}),
+                }
                 .to_string(),
             )
     }
