@@ -131,6 +131,7 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
         .around(http::errors::shape_errors)
         .around(http::limits::request_size_limits)
         .around(http::security_headers)
+        .around(http::cors::public_cors)
         .around(http::access_log)
 }
 

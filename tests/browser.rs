@@ -977,6 +977,75 @@ async fn sign_out_from_consent_in_chromium(backend: Backend) {
     );
 }
 
+/// A single-page app on another origin (the callback's port) does what such apps
+/// do with `fetch` in the browser: redeems its code, reads UserInfo and the bearer
+/// challenge of a bad token — and cannot read Latchkey's pages.
+async fn a_single_page_app_in_chromium(backend: Backend) {
+    let Some((driver, chromium)) = browser_binaries() else {
+        return;
+    };
+    let app = TestApp::spawn(&backend).await;
+    let client_id = app.public_client("http://127.0.0.1/cb", "profile").await;
+    app.user("erin", "correct horse battery").await;
+    let AppRequest {
+        redirect,
+        authorize,
+        verifier,
+    } = app_request(&app, &client_id, "profile").await;
+
+    let b = Driver::start(&driver, &chromium).await;
+    b.goto(&authorize).await;
+    b.wait_for_url(&app.url("/login")).await;
+    sign_in(&b, "erin").await;
+    b.wait_for_url(&app.url("/oauth/authorize")).await;
+    b.click("button[name=decision][value=approve]").await;
+    let landed = b.wait_for_url(&redirect).await;
+    let code = query_of(&landed)["code"].clone();
+
+    // Now on the app's own origin, in its page.
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "authorization_code")
+        .append_pair("client_id", &client_id)
+        .append_pair("code", &code)
+        .append_pair("redirect_uri", &redirect)
+        .append_pair("code_verifier", &verifier)
+        .finish();
+    let script = r#"const [base, form] = arguments;
+const done = arguments[arguments.length - 1];
+(async () => {
+  const token = await fetch(base + "/oauth/token", { method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" }, body: form });
+  const tokens = await token.json();
+  const info = await fetch(base + "/oauth/userinfo",
+    { headers: { authorization: "Bearer " + tokens.access_token } });
+  const bad = await fetch(base + "/oauth/userinfo", { headers: { authorization: "Bearer junk" } });
+  let login;
+  try { await fetch(base + "/login"); login = "readable"; } catch (e) { login = "blocked"; }
+  done({ token: token.status, refresh: typeof tokens.refresh_token, info: info.status,
+         who: (await info.json()).preferred_username, bad: bad.status,
+         challenge: bad.headers.get("www-authenticate"), login });
+})().catch((e) => done({ error: String(e) }));"#;
+    let seen = b
+        .cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({ "script": script, "args": [app.base, form] })),
+        )
+        .await;
+    assert_eq!(seen["token"], 200, "{seen}");
+    assert_eq!(seen["refresh"], "string", "{seen}");
+    assert_eq!(seen["info"], 200, "{seen}");
+    assert_eq!(seen["who"], "erin", "{seen}");
+    assert_eq!(seen["bad"], 401, "{seen}");
+    assert!(
+        seen["challenge"]
+            .as_str()
+            .is_some_and(|c| c.contains("invalid_token")),
+        "the page reads the challenge: {seen}"
+    );
+    assert_eq!(seen["login"], "blocked", "{seen}");
+}
+
 fn backend_name(b: &Backend) -> &'static str {
     match b {
         Backend::Sqlite => "sqlite",
@@ -991,4 +1060,5 @@ both_backends!(
     names_are_text_in_chromium,
     brand_in_chromium,
     sign_out_from_consent_in_chromium,
+    a_single_page_app_in_chromium,
 );

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod authorize;
 pub mod bearer;
+pub mod cors;
 pub mod discovery;
 pub mod errors;
 pub mod health;
