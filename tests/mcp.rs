@@ -162,6 +162,47 @@ async fn the_server_challenges_and_checks_tokens(backend: Backend) {
     assert!(value.contains(r#"scope="mcp:tools""#), "{value}");
     assert!(!value.contains("error="), "{value}");
 
+    // A browser-based client may call from its own origin and read the challenge.
+    let preflight = stack
+        .app
+        .http
+        .request(reqwest::Method::OPTIONS, &stack.mcp)
+        .header("origin", "https://inspector.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type, mcp-protocol-version",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert!(
+        preflight
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+    let from_page = stack
+        .app
+        .http
+        .post(&stack.mcp)
+        .header("origin", "https://inspector.example")
+        .json(&initialize())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_page.status(), 401);
+    let exposed = from_page.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap();
+    assert!(exposed.contains("www-authenticate"), "{exposed}");
+    assert!(
+        from_page
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none_or(|v| v != "true")
+    );
+
     // Junk, and a good token for another audience (Latchkey itself): invalid_token.
     let for_latchkey = stack.token(SCOPE, None).await;
     for token in ["not.a.jwt", for_latchkey.as_str()] {

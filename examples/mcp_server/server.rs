@@ -9,14 +9,16 @@
 //!   this server's URL (RFC 8707: a token for another API does not work here);
 //! - no token or a bad one → `401` with `WWW-Authenticate: Bearer
 //!   resource_metadata="…", scope="…"`, which is how a client finds Latchkey;
-//! - a good token without the needed scope → `403 insufficient_scope` naming it.
+//! - a good token without the needed scope → `403 insufficient_scope` naming it;
+//! - CORS for browser-based clients (any origin, no credentials).
 
 #[path = "../shared/verify.rs"]
 mod verify;
 
 use poem::endpoint::{TowerCompatExt, make_sync};
-use poem::http::StatusCode;
 use poem::http::request::Parts;
+use poem::http::{Method, StatusCode};
+use poem::middleware::Cors;
 use poem::web::Json;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get};
 use rmcp::handler::server::common::Extension;
@@ -231,5 +233,19 @@ pub async fn endpoint(settings: Settings) -> Result<impl Endpoint, String> {
     if metadata_path != "/.well-known/oauth-protected-resource" {
         route = route.at("/.well-known/oauth-protected-resource", document());
     }
-    Ok(route)
+    // Browser-based MCP clients call from their own origin. Tokens travel in the
+    // Authorization header, never in cookies, so any origin may call, without
+    // credentials; the challenge and the session id must be readable.
+    let cors = Cors::new()
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            "authorization",
+            "content-type",
+            "mcp-protocol-version",
+            "mcp-session-id",
+            "last-event-id",
+        ])
+        .expose_headers(["www-authenticate", "mcp-session-id"])
+        .allow_credentials(false);
+    Ok(route.with(cors))
 }
