@@ -609,6 +609,15 @@ async fn sign_in(b: &Driver, username: &str) {
     b.click("button[type=submit]").await;
 }
 
+/// Opens `authorize`, signs in as `username` on the page it leads to, and waits
+/// for the consent page.
+async fn sign_in_to_consent(b: &Driver, app: &TestApp, authorize: &str, username: &str) {
+    b.goto(authorize).await;
+    b.wait_for_url(&app.url("/login")).await;
+    sign_in(b, username).await;
+    b.wait_for_url(&app.url("/oauth/authorize")).await;
+}
+
 /// A public client registered by `origin` (a user's, or self-registered).
 async fn client_by(app: &TestApp, meta: ClientMetadata, origin: Origin) -> String {
     latchkey::clients::create_client(
@@ -787,10 +796,7 @@ async fn names_are_text_in_chromium(backend: Backend) {
             assert!(!b.dialog_open().await, "{page}: a script ran");
         }
     };
-    b.goto(&authorize).await;
-    b.wait_for_url(&app.url("/login")).await;
-    sign_in(&b, "ivan").await;
-    b.wait_for_url(&app.url("/oauth/authorize")).await;
+    sign_in_to_consent(&b, &app, &authorize, "ivan").await;
     b.wait_for_text("Approve").await;
     check(
         "consent",
@@ -925,10 +931,7 @@ async fn sign_out_from_consent_in_chromium(backend: Backend) {
     } = app_request(&app, &client_id, "profile").await;
 
     let b = Driver::start(&driver, &chromium).await;
-    b.goto(&authorize).await;
-    b.wait_for_url(&app.url("/login")).await;
-    sign_in(&b, "kim").await;
-    b.wait_for_url(&app.url("/oauth/authorize")).await;
+    sign_in_to_consent(&b, &app, &authorize, "kim").await;
     b.wait_for_text("Signed in as <strong>kim</strong>").await;
     let cookies = b.cmd(reqwest::Method::GET, "/cookie", None).await;
     let kim_session = cookies
@@ -994,10 +997,7 @@ async fn a_single_page_app_in_chromium(backend: Backend) {
     } = app_request(&app, &client_id, "profile").await;
 
     let b = Driver::start(&driver, &chromium).await;
-    b.goto(&authorize).await;
-    b.wait_for_url(&app.url("/login")).await;
-    sign_in(&b, "erin").await;
-    b.wait_for_url(&app.url("/oauth/authorize")).await;
+    sign_in_to_consent(&b, &app, &authorize, "erin").await;
     b.click("button[name=decision][value=approve]").await;
     let landed = b.wait_for_url(&redirect).await;
     let code = query_of(&landed)["code"].clone();

@@ -18,6 +18,13 @@ both_backends!(
 
 const ORIGIN: &str = "https://spa.example";
 
+/// A request to `path` as a script on another origin makes it.
+fn from_page(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
+    app.http
+        .request(method, app.url(path))
+        .header("origin", ORIGIN)
+}
+
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
@@ -33,10 +40,7 @@ async fn public_endpoints_allow_any_origin(backend: Backend) {
         "/oauth/register",
         "/.well-known/openid-configuration",
     ] {
-        let resp = app
-            .http
-            .request(Method::OPTIONS, app.url(path))
-            .header("origin", ORIGIN)
+        let resp = from_page(&app, Method::OPTIONS, path)
             .header("access-control-request-method", "POST")
             .header(
                 "access-control-request-headers",
@@ -58,10 +62,7 @@ async fn public_endpoints_allow_any_origin(backend: Backend) {
     }
 
     // Answers, errors included, are readable by the page.
-    let metadata = app
-        .http
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .header("origin", ORIGIN)
+    let metadata = from_page(&app, Method::GET, "/.well-known/oauth-authorization-server")
         .send()
         .await
         .unwrap();
@@ -70,10 +71,7 @@ async fn public_endpoints_allow_any_origin(backend: Backend) {
         header(&metadata, "access-control-allow-origin").as_deref(),
         Some("*")
     );
-    let refused = app
-        .http
-        .post(app.url("/oauth/token"))
-        .header("origin", ORIGIN)
+    let refused = from_page(&app, Method::POST, "/oauth/token")
         .form(&[("grant_type", "authorization_code"), ("code", "nope")])
         .send()
         .await
@@ -85,10 +83,7 @@ async fn public_endpoints_allow_any_origin(backend: Backend) {
     );
     let body: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
-    let challenged = app
-        .http
-        .get(app.url("/oauth/userinfo"))
-        .header("origin", ORIGIN)
+    let challenged = from_page(&app, Method::GET, "/oauth/userinfo")
         .bearer_auth("junk")
         .send()
         .await
@@ -123,10 +118,7 @@ async fn pages_and_private_apis_do_not(backend: Backend) {
         (Method::OPTIONS, "/api/apps"),
         (Method::OPTIONS, "/oauth/introspect"),
     ] {
-        let resp = app
-            .http
-            .request(method.clone(), app.url(path))
-            .header("origin", ORIGIN)
+        let resp = from_page(&app, method.clone(), path)
             .header("access-control-request-method", "POST")
             .send()
             .await

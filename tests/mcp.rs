@@ -15,7 +15,7 @@ mod mcp_server;
 
 use common::flow::PASSWORD;
 use common::tls::{Answer, DocServer, TestCa};
-use common::{Backend, Browser, TestApp, npm_file, query_of, real_now, run_node_script};
+use common::{Backend, Browser, TestApp, get_json, npm_file, query_of, real_now, run_node_script};
 use latchkey::config::SettingsArgs;
 use serde_json::{Value, json};
 use std::io::BufRead;
@@ -135,16 +135,7 @@ async fn the_server_challenges_and_checks_tokens(backend: Backend) {
         metadata_url.clone(),
         format!("{}/.well-known/oauth-protected-resource", stack.origin()),
     ] {
-        let doc: Value = stack
-            .app
-            .http
-            .get(&url)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc = get_json(&stack.app.http, &url).await;
         assert_eq!(doc["resource"], stack.mcp.as_str(), "{url}");
         assert_eq!(doc["authorization_servers"], json!([stack.app.base]));
         assert_eq!(doc["scopes_supported"], json!([SCOPE]));
@@ -370,6 +361,19 @@ fn conformance_prefix() -> Option<String> {
 /// Kills the child process when a test fails half-way.
 struct Reaped(std::process::Child);
 
+impl Reaped {
+    /// Its exit status once its output has ended; if it is still running, it hangs.
+    fn exit_status(&mut self, printed: &[String]) -> std::process::ExitStatus {
+        for _ in 0..50 {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("conformance hangs; printed:\n{}", printed.join("\n"));
+    }
+}
+
 impl Drop for Reaped {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -459,10 +463,13 @@ async fn conformance_run(
     assert_eq!(answer.status(), 200);
 
     let (printed, status) = tokio::task::spawn_blocking(move || {
+        // Until its output ends; a minute of silence is a hang (the child is
+        // killed when `child` drops).
         while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(60)) {
             printed.push(line);
         }
-        (printed, child.0.wait().unwrap())
+        let status = child.exit_status(&printed);
+        (printed, status)
     })
     .await
     .unwrap();

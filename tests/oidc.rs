@@ -12,7 +12,7 @@ mod common;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::flow::{CB, PASSWORD, Party, public_flow_scoped};
-use common::{Backend, Browser, TestApp, location, pkce_pair, query_of};
+use common::{Backend, Browser, TestApp, get_json, location, pkce_pair, query_of};
 use latchkey::keys::Alg;
 use latchkey::oauth::registration::ClientMetadata;
 use serde_json::Value;
@@ -108,15 +108,9 @@ fn parts(jwt: &str) -> (Value, Value) {
     (header, claims)
 }
 
-async fn get_json(app: &TestApp, path: &str) -> Value {
-    let resp = app.http.get(app.url(path)).send().await.unwrap();
-    assert_eq!(resp.status(), 200, "{path}");
-    resp.json().await.unwrap()
-}
-
 async fn discovery_document(backend: Backend) {
     let app = TestApp::builder().key_alg(Alg::Es256).spawn(&backend).await;
-    let doc = get_json(&app, "/.well-known/openid-configuration").await;
+    let doc = get_json(&app.http, &app.url("/.well-known/openid-configuration")).await;
     // Discovery §3: every REQUIRED member.
     for member in [
         "issuer",
@@ -153,7 +147,11 @@ async fn discovery_document(backend: Backend) {
             .contains(&"email_verified".into())
     );
     // The RFC 8414 document keeps its own members and says nothing OpenID-only.
-    let oauth = get_json(&app, "/.well-known/oauth-authorization-server").await;
+    let oauth = get_json(
+        &app.http,
+        &app.url("/.well-known/oauth-authorization-server"),
+    )
+    .await;
     assert_eq!(oauth["issuer"], doc["issuer"]);
     assert!(oauth.get("subject_types_supported").is_none());
     // After a rotation to another algorithm, both algorithms are published.
@@ -161,7 +159,7 @@ async fn discovery_document(backend: Backend) {
     let mut algs = Value::Null;
     for _ in 0..100 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        algs = get_json(&app, "/.well-known/openid-configuration").await
+        algs = get_json(&app.http, &app.url("/.well-known/openid-configuration")).await
             ["id_token_signing_alg_values_supported"]
             .clone();
         if algs.as_array().unwrap().len() == 2 {

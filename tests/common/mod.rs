@@ -611,6 +611,13 @@ impl TestApp {
     }
 }
 
+/// The JSON body of a `200` answer to `GET url`.
+pub async fn get_json(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    let resp = http.get(url).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{url}");
+    resp.json().await.unwrap()
+}
+
 /// The current Unix time, for servers whose tokens a third-party client or a
 /// resource server checks against the real clock.
 pub fn real_now() -> i64 {

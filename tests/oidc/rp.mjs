@@ -22,8 +22,6 @@ const postLogoutUri = env("POST_LOGOUT_URI");
 
 // --- the browser ---------------------------------------------------------------
 const person = new Person(issuer, env("USERNAME"), env("PASSWORD"));
-const request = (url, init) => person.request(url, init);
-const browse = (url, stopAt) => person.browse(url, stopAt);
 
 // at_hash computed here, independently of the server (Core §3.1.3.6).
 function atHash(alg, accessToken) {
@@ -52,7 +50,7 @@ const authorizationUrl = client.buildAuthorizationUrl(config, {
   nonce,
   state,
 });
-const first = await browse(authorizationUrl.href, redirectUri);
+const first = await person.browse(authorizationUrl.href, redirectUri);
 check(first.seen.join(",") === "login,consent", `sign-in then consent, saw ${first.seen}`);
 
 const tokens = await client.authorizationCodeGrant(config, new URL(first.url), {
@@ -84,7 +82,7 @@ check(again.at_hash === atHash(idHeader.alg, refreshed.access_token), "refreshed
 check(refreshed.refresh_token !== tokens.refresh_token, "refresh token rotated");
 
 // A second authorization in the same session: no sign-in, no consent.
-const silent = await browse(
+const silent = await person.browse(
   client.buildAuthorizationUrl(config, {
     redirect_uri: redirectUri,
     scope: "openid profile email offline_access",
@@ -102,10 +100,10 @@ const endUrl = client.buildEndSessionUrl(config, {
   post_logout_redirect_uri: postLogoutUri,
   state: "bye",
 });
-const ended = await request(endUrl.href);
+const ended = await person.request(endUrl.href);
 check(ended.status === 303, `end session answered ${ended.status}`);
 check(ended.headers.get("location") === `${postLogoutUri}?state=bye`, `back to ${ended.headers.get("location")}`);
-const account = await request(new URL("/account", issuer).href);
+const account = await person.request(new URL("/account", issuer).href);
 check(account.status === 303 && account.headers.get("location").startsWith("/login"), "signed out");
 
 console.log(JSON.stringify({ sub: claims.sub, alg: idHeader.alg, auth_time: claims.auth_time, ok: true }));
