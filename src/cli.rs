@@ -288,10 +288,12 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
                 public,
                 application_type: None,
             };
+            let origin = clients::Origin {
+                operator: true,
+                ..Default::default()
+            };
             let created =
-                match clients::create_client(&db, &settings.scopes, meta, Default::default(), now)
-                    .await
-                {
+                match clients::create_client(&db, &settings.scopes, meta, origin, now).await {
                     Ok(c) => c,
                     Err(ClientError::Invalid(e)) => bail!("{}", e.description),
                     Err(ClientError::Store(e)) => return Err(e.into()),

@@ -43,6 +43,8 @@ pub struct Origin {
     pub token_endpoint_auth_method: Option<String>,
     /// Issue an RFC 7592 registration access token.
     pub registration_token: bool,
+    /// Made by an operator (CLI, admin API): may hold the admin scope.
+    pub operator: bool,
 }
 
 /// A random token with `prefix`, and the SHA-256 digest that is stored.
@@ -121,7 +123,8 @@ pub async fn create_client(
     now: i64,
 ) -> Result<CreatedClient, ClientError> {
     let explicit = meta.application_type;
-    let valid = registration::validate(meta, catalogue).map_err(ClientError::Invalid)?;
+    let valid =
+        registration::validate(meta, catalogue, origin.operator).map_err(ClientError::Invalid)?;
     let (client_secret, secret_hash) = match valid.client_type {
         ClientType::Confidential => {
             let (secret, hash) = new_token(SECRET_PREFIX);
@@ -160,13 +163,15 @@ pub async fn create_client(
 
 /// Replaces the metadata of client `row` with `meta`, validated like a new client.
 /// The client type cannot change: a secret cannot be taken back from a public
-/// client's users, nor given to one. Returns the updated row.
+/// client's users, nor given to one. Returns the updated row. `operator`: the
+/// change comes from an operator, who alone may give the admin scope.
 pub async fn update_client(
     db: &Db,
     catalogue: &ScopeCatalogue,
     row: &ClientRow,
     meta: ClientMetadata,
     token_endpoint_auth_method: Option<String>,
+    operator: bool,
     now: i64,
 ) -> Result<ClientRow, ClientError> {
     let was_public = row.client_type == ClientType::Public.as_str();
@@ -176,7 +181,7 @@ pub async fn update_client(
         )));
     }
     let explicit = meta.application_type;
-    let valid = registration::validate(meta, catalogue).map_err(ClientError::Invalid)?;
+    let valid = registration::validate(meta, catalogue, operator).map_err(ClientError::Invalid)?;
     let c = changes(&valid, token_endpoint_auth_method, explicit, now);
     if !store::clients::update_client(db, &row.id, &c).await? {
         return Err(

@@ -17,6 +17,13 @@ const MEMORY_KIB: u32 = 19 * 1024;
 const PASSES: u32 = 2;
 const LANES: u32 = 1;
 pub const MIN_PASSWORD_CHARS: usize = 8;
+/// `source` of a password account.
+pub const LOCAL: &str = "local";
+/// `source` of an identity vouched for by the product through delegated sign-in.
+pub const DELEGATED: &str = "delegated";
+/// Stands where a delegated identity's password hash would be: not a PHC string,
+/// so no password ever matches it.
+const NO_PASSWORD: &str = "!";
 const MAX_PASSWORD_BYTES: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
@@ -120,10 +127,8 @@ pub async fn create_user(
     let email_verified = email_verified && email.is_some();
     validate_username(username)?;
     validate_password(&password)?;
-    if let Some(e) = &email
-        && (!e.contains('@') || e.len() > 254 || e.chars().any(char::is_whitespace))
-    {
-        return Err(UserError::Invalid(format!("`{e}` is not an email address")));
+    if let Some(e) = &email {
+        validate_email(e)?;
     }
     let password_hash = tokio::task::spawn_blocking(move || hash_password_blocking(&password))
         .await
@@ -136,6 +141,10 @@ pub async fn create_user(
         password_hash,
         created_at: now,
         email_verified,
+        source: LOCAL.to_owned(),
+        preferred_username: None,
+        disabled: false,
+        updated_at: now,
     };
     if !store::users::insert_user(db, &row).await? {
         return Err(UserError::Taken);
@@ -161,7 +170,87 @@ pub async fn authenticate(
     let ok = tokio::task::spawn_blocking(move || verify_blocking(&password, &stored))
         .await
         .unwrap_or(false);
-    Ok(user.filter(|_| ok))
+    // A disabled account fails like a wrong password, after the same work.
+    Ok(user.filter(|u| ok && !u.disabled))
+}
+
+/// Replaces a local user's password. `Ok(false)` when there is no such local user.
+pub async fn set_password(
+    db: &Db,
+    id: &str,
+    password: String,
+    now: i64,
+) -> Result<bool, UserError> {
+    validate_password(&password)?;
+    let hash = tokio::task::spawn_blocking(move || hash_password_blocking(&password))
+        .await
+        .map_err(|e| UserError::Hash(e.to_string()))??;
+    Ok(store::users::set_password_hash(db, id, &hash, now).await?)
+}
+
+/// Checks an email address an operator or product sends.
+pub fn validate_email(email: &str) -> Result<(), UserError> {
+    if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
+        return Err(UserError::Invalid(format!(
+            "`{email}` is not an email address"
+        )));
+    }
+    Ok(())
+}
+
+/// Why a delegated identity cannot be signed in.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error(
+        "the subject is the id of a local account; delegated subjects must not reuse local user ids"
+    )]
+    LocalCollision,
+    #[error("this identity is disabled")]
+    Disabled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The user record of the product's `subject`: made on its first sign-in, its
+/// claims refreshed on every later one. Its id — and so `sub` in tokens — is the
+/// subject itself, stable for as long as the product keeps it.
+pub async fn accept_identity(
+    db: &Db,
+    subject: &str,
+    claims: crate::oauth::challenge::Claims,
+    now: i64,
+) -> Result<UserRow, IdentityError> {
+    let row = UserRow {
+        id: subject.to_owned(),
+        username: format!("{DELEGATED}:{subject}"),
+        email: claims.email,
+        name: claims.name,
+        password_hash: NO_PASSWORD.to_owned(),
+        created_at: now,
+        email_verified: claims.email_verified,
+        source: DELEGATED.to_owned(),
+        preferred_username: claims.preferred_username,
+        disabled: false,
+        updated_at: now,
+    };
+    // Refresh first (the common case), insert on a first sign-in; if two sign-ins
+    // race, the loser's insert finds the row and refreshes it.
+    for _ in 0..2 {
+        if store::users::refresh_identity(db, &row).await? {
+            break;
+        }
+        if store::users::insert_user(db, &row).await? {
+            break;
+        }
+    }
+    match store::users::find_user(db, subject).await? {
+        Some(u) if u.source != DELEGATED => Err(IdentityError::LocalCollision),
+        Some(u) if u.disabled => Err(IdentityError::Disabled),
+        Some(u) => Ok(u),
+        None => {
+            Err(StoreError::Corrupt(format!("identity {subject} vanished after upsert")).into())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -666,6 +666,7 @@ impl AppsApi {
             &row,
             meta,
             row.token_endpoint_auth_method.clone(),
+            false,
             self.state.clock.now(),
         )
         .await?;

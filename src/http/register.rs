@@ -531,6 +531,7 @@ impl RegistrationApi {
             owner_id: None,
             token_endpoint_auth_method: Some(method),
             registration_token: true,
+            operator: false,
         };
         let created = clients::create_client(
             &state.db,
@@ -577,6 +578,7 @@ impl RegistrationApi {
             &row,
             meta,
             Some(method),
+            false,
             state.clock.now(),
         )
         .await?;

@@ -12,7 +12,7 @@ use super::claims::TokenPolicy;
 use super::form::FormParams;
 use super::pkce::{self, CodeChallenge};
 use super::redirect_uri;
-use super::scope::{OFFLINE_ACCESS, OPENID, ScopeCatalogue, ScopeSet};
+use super::scope::{ADMIN_SCOPE, OFFLINE_ACCESS, OPENID, ScopeCatalogue, ScopeSet};
 use super::types::{ClientId, ClientType, GrantType, RegisteredClient};
 use url::Url;
 
@@ -239,6 +239,13 @@ pub fn validate(
         return Err(OAuthError::invalid_scope(
             "no scope was asked for and this application registered none that can be granted by default; send scope",
         ));
+    }
+    if scope.contains(ADMIN_SCOPE) {
+        // The admin API acts for the operator, not for a person: no consent page
+        // may hand it out.
+        return Err(OAuthError::invalid_scope(format!(
+            "`{ADMIN_SCOPE}` is never granted through a person's authorization; operator clients obtain it with client credentials"
+        )));
     }
     catalogue.check_known(&scope)?;
     // `openid` and `offline_access` ask for a way of signing in, not for access to

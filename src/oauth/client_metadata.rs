@@ -245,8 +245,8 @@ pub fn validate_document(
         public: true,
         application_type: Some(application_type),
     };
-    let client =
-        registration::validate(meta, catalogue).map_err(|e| doc(e.description.into_owned()))?;
+    let client = registration::validate(meta, catalogue, false)
+        .map_err(|e| doc(e.description.into_owned()))?;
     Ok(DocumentClient { client, host })
 }
 

@@ -6,6 +6,7 @@
 //! calls `validate` then `decide`, and carries out the result.
 
 pub mod authorize;
+pub mod challenge;
 pub mod claims;
 pub mod client_auth;
 pub mod client_metadata;

@@ -3,7 +3,7 @@
 
 use super::OAuthError;
 use super::redirect_uri;
-use super::scope::{ScopeCatalogue, ScopeSet};
+use super::scope::{ADMIN_SCOPE, ScopeCatalogue, ScopeSet};
 pub use super::types::ApplicationType;
 use super::types::{ClientType, GrantType};
 use url::Url;
@@ -76,9 +76,13 @@ fn web_url(field: &str, raw: &str) -> Result<String, OAuthError> {
 
 /// Validates `meta` against the catalogue; errors are `invalid_client_metadata` or
 /// `invalid_redirect_uri` (RFC 7591 §3.2.2).
+///
+/// `operator`: the metadata comes from an operator (CLI, admin API), who alone may
+/// give a client the admin scope.
 pub fn validate(
     meta: ClientMetadata,
     catalogue: &ScopeCatalogue,
+    operator: bool,
 ) -> Result<ValidClient, OAuthError> {
     let name = meta.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > MAX_NAME {
@@ -163,8 +167,25 @@ pub fn validate(
         Some(raw) => {
             let set = ScopeSet::parse(raw)
                 .map_err(|e| OAuthError::invalid_client_metadata(e.description))?;
+            let admin = set.contains(ADMIN_SCOPE);
+            if admin && !operator {
+                return Err(OAuthError::invalid_client_metadata(format!(
+                    "`{ADMIN_SCOPE}` can only be given to a client by an operator (latchkey clients create, or the admin API)"
+                )));
+            }
+            // The admin scope is issued by client credentials alone, so only a
+            // client that can keep a secret and use that grant may hold it.
+            if admin
+                && (client_type != ClientType::Confidential
+                    || !grant_types.contains(&GrantType::ClientCredentials))
+            {
+                return Err(OAuthError::invalid_client_metadata(format!(
+                    "`{ADMIN_SCOPE}` is only issued through client credentials: the client must be confidential with the client_credentials grant"
+                )));
+            }
+            let rest = ScopeSet::from_trusted(set.iter().filter(|s| *s != ADMIN_SCOPE));
             catalogue
-                .check_known(&set)
+                .check_known(&rest)
                 .map_err(|e| OAuthError::invalid_client_metadata(e.description))?;
             set
         }
@@ -220,7 +241,7 @@ mod tests {
 
     #[test]
     fn confidential_defaults_to_client_credentials_and_all_scopes() {
-        let v = validate(meta("svc"), &cat()).unwrap();
+        let v = validate(meta("svc"), &cat(), false).unwrap();
         assert_eq!(v.grant_types, vec![GrantType::ClientCredentials]);
         assert_eq!(v.client_type, ClientType::Confidential);
         assert_eq!(&v.scopes, cat().names());
@@ -273,8 +294,8 @@ mod tests {
 
     #[test]
     fn bad_metadata_is_refused() {
-        assert!(validate(meta(" "), &cat()).is_err());
-        assert!(validate(meta(&"x".repeat(101)), &cat()).is_err());
+        assert!(validate(meta(" "), &cat(), false).is_err());
+        assert!(validate(meta(&"x".repeat(101)), &cat(), false).is_err());
         let mut m = meta("a");
         m.scope = Some("nope".into());
         assert_eq!(

@@ -77,6 +77,11 @@ impl fmt::Display for ScopeSet {
 pub const OPENID: &str = "openid";
 /// OpenID Connect Core §11: asks for a refresh token in an OpenID request.
 pub const OFFLINE_ACCESS: &str = "offline_access";
+/// The admin API's scope (`/admin/*`). It is not in the catalogue: only an operator
+/// gives it to a client (the CLI, or the admin API itself), and only the client
+/// credentials grant issues it — never a person's authorization, never open
+/// registration, never a metadata document.
+pub const ADMIN_SCOPE: &str = "latchkey:admin";
 /// Scopes of Latchkey's own management API (`/api/*`).
 pub const MANAGEMENT_SCOPES: [&str; 4] = ["apps:read", "apps:write", "grants:read", "grants:write"];
 

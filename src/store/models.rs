@@ -108,7 +108,7 @@ impl ClientRow {
 }
 
 use super::schema::{
-    authorization_codes, consents, refresh_tokens, sessions, token_families, users,
+    authorization_codes, challenges, consents, refresh_tokens, sessions, token_families, users,
 };
 use crate::oauth::pkce::CodeChallenge;
 use crate::oauth::token::authorization_code::IssuedCode;
@@ -128,6 +128,13 @@ pub struct UserRow {
     pub created_at: i64,
     /// Whoever created the account vouches for the address (`email_verified`).
     pub email_verified: bool,
+    /// `local` (a password account) or `delegated` (vouched for by the product).
+    pub source: String,
+    /// The username the product gave a delegated identity.
+    pub preferred_username: Option<String>,
+    /// A disabled user cannot sign in; their sessions and tokens were ended.
+    pub disabled: bool,
+    pub updated_at: i64,
 }
 
 /// A row of `sessions`, keyed by the SHA-256 of the cookie value.
@@ -141,6 +148,37 @@ pub struct SessionRow {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    /// `false`: started by a delegated sign-in without `remember`; it serves one
+    /// authorization and ends with it.
+    pub persistent: bool,
+}
+
+/// A row of `challenges`: a login or consent decision handed to the product.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = challenges)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct ChallengeRow {
+    pub challenge_hash: Vec<u8>,
+    /// `login` or `consent`.
+    pub kind: String,
+    /// SHA-256 of the binding cookie of the browser that started it.
+    pub browser_hash: Vec<u8>,
+    pub client_id: String,
+    /// The authorization request's query string.
+    pub request: String,
+    /// The scopes asked for.
+    pub scopes: String,
+    /// Consent: the signed-in user. Login: the user of a session already known.
+    pub user_id: Option<String>,
+    /// Consent: the session it was made for.
+    pub session_hash: Option<Vec<u8>>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub answered_at: Option<i64>,
+    /// JSON of the product's answer (see `oauth::challenge::Answer`).
+    pub answer: Option<String>,
+    pub verifier_hash: Option<Vec<u8>>,
+    pub used_at: Option<i64>,
 }
 
 /// A row of `consents`: the scopes a user granted a client.
@@ -229,11 +267,21 @@ fn json_list(raw: &str, what: &str) -> Result<Vec<String>, StoreError> {
 }
 
 impl UserRow {
+    /// The username shown to people and released as `preferred_username`: a
+    /// delegated identity's is the one its product gave (else its subject).
+    pub fn display_username(&self) -> &str {
+        match (&self.preferred_username, self.source.as_str()) {
+            (Some(p), _) => p,
+            (None, "local") => &self.username,
+            (None, _) => &self.id,
+        }
+    }
+
     /// The user as a source of OpenID Connect claims.
     pub fn identity(&self) -> crate::oauth::id_token::Identity {
         crate::oauth::id_token::Identity {
             id: self.id.clone(),
-            username: self.username.clone(),
+            username: self.display_username().to_owned(),
             name: self.name.clone(),
             email: self.email.clone(),
             email_verified: self.email_verified,

@@ -47,6 +47,10 @@ diesel::table! {
         password_hash -> Text,
         created_at -> BigInt,
         email_verified -> Bool,
+        source -> Text,
+        preferred_username -> Nullable<Text>,
+        disabled -> Bool,
+        updated_at -> BigInt,
     }
 }
 
@@ -58,6 +62,26 @@ diesel::table! {
         created_at -> BigInt,
         last_seen_at -> BigInt,
         expires_at -> BigInt,
+        persistent -> Bool,
+    }
+}
+
+diesel::table! {
+    challenges (challenge_hash) {
+        challenge_hash -> Binary,
+        kind -> Text,
+        browser_hash -> Binary,
+        client_id -> Text,
+        request -> Text,
+        scopes -> Text,
+        user_id -> Nullable<Text>,
+        session_hash -> Nullable<Binary>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        answered_at -> Nullable<BigInt>,
+        answer -> Nullable<Text>,
+        verifier_hash -> Nullable<Binary>,
+        used_at -> Nullable<BigInt>,
     }
 }
 
@@ -127,11 +151,13 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(challenges -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
 diesel::joinable!(token_families -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     change_counters,
+    challenges,
     clients,
     initial_access_tokens,
     users,

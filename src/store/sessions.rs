@@ -52,3 +52,15 @@ pub async fn delete_session(db: &Db, id_hash: &[u8]) -> Result<(), StoreError> {
         Ok(())
     })
 }
+
+/// A user's sessions, newest first.
+pub async fn list_for_user(db: &Db, user_id: &str) -> Result<Vec<SessionRow>, StoreError> {
+    with_conn!(db, |conn| {
+        Ok(sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .select(SessionRow::as_select())
+            .order(sessions::created_at.desc())
+            .load(conn)
+            .await?)
+    })
+}

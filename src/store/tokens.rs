@@ -244,6 +244,7 @@ pub struct Purged {
     pub families: usize,
     pub revoked_access_tokens: usize,
     pub sessions: usize,
+    pub challenges: usize,
 }
 
 /// Deletes rows that can no longer matter: codes a day past expiry (kept that long so
@@ -251,8 +252,9 @@ pub struct Purged {
 /// access-token ids past their `exp`, expired sessions, and families with no live
 /// token left (`keep` seconds after their last use, so introspection of their access
 /// tokens stays correct until those expire).
+/// Login and consent challenges go an hour past their deadline.
 pub async fn purge_expired(db: &Db, now: i64, keep: i64) -> Result<Purged, StoreError> {
-    use super::schema::{authorization_codes, sessions};
+    use super::schema::{authorization_codes, challenges, sessions};
     with_conn!(db, |conn| {
         let codes = diesel::delete(
             authorization_codes::table.filter(authorization_codes::expires_at.lt(now - 86_400)),
@@ -271,6 +273,10 @@ pub async fn purge_expired(db: &Db, now: i64, keep: i64) -> Result<Purged, Store
         let sessions = diesel::delete(sessions::table.filter(sessions::expires_at.lt(now)))
             .execute(conn)
             .await?;
+        let challenges =
+            diesel::delete(challenges::table.filter(challenges::expires_at.lt(now - 3600)))
+                .execute(conn)
+                .await?;
         let families = diesel::delete(
             token_families::table
                 .filter(token_families::last_used_at.lt(now - keep))
@@ -292,6 +298,7 @@ pub async fn purge_expired(db: &Db, now: i64, keep: i64) -> Result<Purged, Store
             families,
             revoked_access_tokens: revoked,
             sessions,
+            challenges,
         })
     })
 }

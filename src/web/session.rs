@@ -97,7 +97,9 @@ pub async fn by_cookie(state: &AppState, value: &str) -> Result<Option<SignedIn>
     };
     let now = state.clock.now();
     let idle_expired = now >= session.last_seen_at + state.settings.session_idle_timeout;
-    if now >= session.expires_at || idle_expired {
+    // A disabled user's sessions were ended when they were disabled; this covers
+    // a session that raced that.
+    if now >= session.expires_at || idle_expired || user.disabled {
         store::sessions::delete_session(&state.db, &id_hash).await?;
         return Ok(None);
     }
@@ -109,18 +111,34 @@ pub async fn by_cookie(state: &AppState, value: &str) -> Result<Option<SignedIn>
 
 /// Starts a session for `user_id`; returns the `Set-Cookie` values (session, CSRF).
 pub async fn start(state: &AppState, user_id: &str) -> Result<[String; 2], StoreError> {
+    start_with(state, user_id, true).await
+}
+
+/// Starts a session; a non-`persistent` one (a delegated sign-in without
+/// `remember`) lasts only as long as a challenge and ends with the authorization
+/// it serves.
+pub async fn start_with(
+    state: &AppState,
+    user_id: &str,
+    persistent: bool,
+) -> Result<[String; 2], StoreError> {
     let value = url_token::<32>();
     let now = state.clock.now();
+    let lifetime = if persistent {
+        state.settings.session_lifetime
+    } else {
+        crate::oauth::challenge::CHALLENGE_TTL
+    };
     let row = SessionRow {
         id_hash: sha256(value.as_bytes()).to_vec(),
         user_id: user_id.to_owned(),
         csrf_token: url_token::<32>(),
         created_at: now,
         last_seen_at: now,
-        expires_at: now + state.settings.session_lifetime,
+        expires_at: now + lifetime,
+        persistent,
     };
     store::sessions::insert_session(&state.db, &row).await?;
-    let lifetime = state.settings.session_lifetime;
     let csrf =
         set_cookie(state, CSRF_COOKIE, &row.csrf_token, "/", lifetime).replace("; HttpOnly", "");
     Ok([

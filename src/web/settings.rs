@@ -396,6 +396,7 @@ pub async fn update_app(
             &row,
             meta.clone(),
             row.token_endpoint_auth_method.clone(),
+            false,
             state.clock.now(),
         )
         .await

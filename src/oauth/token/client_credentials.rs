@@ -3,7 +3,7 @@
 use crate::oauth::OAuthError;
 use crate::oauth::claims::{AccessTokenClaims, TokenPolicy};
 use crate::oauth::form::FormParams;
-use crate::oauth::scope::{ScopeCatalogue, ScopeSet};
+use crate::oauth::scope::{ADMIN_SCOPE, ScopeCatalogue, ScopeSet};
 use crate::oauth::types::{ClientType, GrantType, RegisteredClient};
 
 /// A validated client credentials request.
@@ -46,7 +46,11 @@ pub fn decide(
     // scope is refused.
     let scope = match &request.scope {
         Some(requested) => {
-            catalogue.check_known(requested)?;
+            // The admin scope is outside the catalogue; the client's own list
+            // (checked next) says whether it may have it.
+            catalogue.check_known(&ScopeSet::from_trusted(
+                requested.iter().filter(|s| *s != ADMIN_SCOPE),
+            ))?;
             if let Some(denied) = requested.difference(&client.scopes).next() {
                 return Err(OAuthError::invalid_scope(format!(
                     "this client is not allowed the scope `{denied}`"
@@ -58,7 +62,7 @@ pub fn decide(
             client
                 .scopes
                 .iter()
-                .filter(|s| catalogue.names().contains(s)),
+                .filter(|s| catalogue.names().contains(s) || *s == ADMIN_SCOPE),
         ),
     };
 
