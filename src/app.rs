@@ -96,6 +96,10 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
             get(http::authorize::authorize_get).post(http::authorize::authorize_post),
         )
         .at(
+            "/oauth/authorize/continue",
+            get(http::delegated::continue_authorization),
+        )
+        .at(
             "/login",
             get(web::login::login_page).post(web::login::login_submit),
         )

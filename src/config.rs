@@ -120,6 +120,12 @@ pub struct SettingsArgs {
         value_name = "CIDRS"
     )]
     pub trusted_proxies: Option<String>,
+    /// The product's sign-in page: people who must sign in are sent there with a login_challenge [default: Latchkey's own page]
+    #[arg(long, global = true, env = "LATCHKEY_LOGIN_URL", value_name = "URL")]
+    pub login_url: Option<String>,
+    /// The product's consent page, sent a consent_challenge [default: Latchkey's own page]
+    #[arg(long, global = true, env = "LATCHKEY_CONSENT_URL", value_name = "URL")]
+    pub consent_url: Option<String>,
     #[command(flatten)]
     pub brand: BrandArgs,
     #[command(flatten)]
@@ -280,6 +286,8 @@ struct FileConfig {
     rate_limit_login: Option<String>,
     rate_limit_revoke: Option<String>,
     trusted_proxies: Option<Vec<String>>,
+    login_url: Option<String>,
+    consent_url: Option<String>,
     #[serde(default)]
     scopes: Vec<ScopeEntry>,
     resources: Option<Vec<String>>,
@@ -413,6 +421,30 @@ pub struct Settings {
     pub brand: BrandSettings,
     /// Outbound fetches (Client ID Metadata Documents).
     pub fetch: FetchSettings,
+    /// Delegated sign-in: the product's page that answers login challenges.
+    pub login_url: Option<String>,
+    /// Delegated consent: the product's page that answers consent challenges.
+    pub consent_url: Option<String>,
+}
+
+/// A page of the product the browser is sent to (`login_url`, `consent_url`):
+/// https, or http on a loopback host for development; no fragment, since the
+/// challenge is added to its query.
+fn product_page(name: &str, raw: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let ok = Url::parse(&raw).is_ok_and(|u| {
+        let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        u.fragment().is_none()
+            && u.host_str().is_some()
+            && (u.scheme() == "https" || (u.scheme() == "http" && loopback))
+    });
+    if !ok {
+        return Err(ConfigError(format!(
+            "{name} `{}` must be an https URL (http only on a loopback host) without a fragment",
+            raw.escape_default()
+        )));
+    }
+    Ok(Some(raw))
 }
 
 /// A list setting: comma-separated from a flag or the environment, an array in the
@@ -756,6 +788,10 @@ impl Settings {
             .map(|p| Cidr::parse(p).map_err(|e| ConfigError(format!("trusted_proxies: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
 
+        let login_url = product_page("login_url", args.login_url.clone().or(file.login_url))?;
+        let consent_url =
+            product_page("consent_url", args.consent_url.clone().or(file.consent_url))?;
+
         let b = &args.brand;
         let brand = BrandSettings::validate(BrandArgs {
             product_name: b.product_name.clone().or(file.product_name),
@@ -792,6 +828,8 @@ impl Settings {
             trusted_proxies,
             brand,
             fetch,
+            login_url,
+            consent_url,
         })
     }
 }

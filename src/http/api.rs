@@ -438,6 +438,24 @@ pub struct Grant {
     pub last_used_at: Option<i64>,
 }
 
+impl From<store::grants::Grant> for Grant {
+    fn from(g: store::grants::Grant) -> Self {
+        Self {
+            client_id: g.consent.client_id,
+            client_name: g.client_name,
+            client_website: g.client_website,
+            scopes: g
+                .consent
+                .scopes
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            first_authorized_at: g.consent.created_at,
+            last_used_at: g.last_used_at,
+        }
+    }
+}
+
 /// The applications the user has authorized.
 #[derive(Debug, Clone, Object)]
 pub struct GrantList {
@@ -506,21 +524,61 @@ pub fn app_of(row: &ClientRow, client_secret: Option<String>) -> Result<App, Sto
     })
 }
 
-fn scope_string(scopes: Option<Vec<String>>) -> ApiResult<Option<String>> {
+/// A scope list as the space-separated string of client metadata; the error is
+/// an `invalid_client_metadata` description.
+fn scope_string(scopes: Option<Vec<String>>) -> Result<Option<String>, String> {
     match scopes {
         None => Ok(None),
         Some(list) => {
             if list.iter().any(|s| s.is_empty() || s.contains(' ')) {
-                return Err(ApiError::problem(
-                    StatusCode::BAD_REQUEST,
-                    "invalid-client-metadata",
-                    "Invalid Client Metadata",
-                    "each scope must be one non-empty token without spaces",
-                ));
+                return Err("each scope must be one non-empty token without spaces".to_owned());
             }
             Ok(Some(list.join(" ")))
         }
     }
+}
+
+fn bad_metadata(detail: String) -> ApiError {
+    ApiError::problem(
+        StatusCode::BAD_REQUEST,
+        "invalid-client-metadata",
+        "Invalid Client Metadata",
+        detail,
+    )
+}
+
+/// Applies `changes` to stored metadata (absent fields stay; `null` clears the
+/// website and icon). Shared by the apps API and the admin API.
+pub fn apply_changes(meta: &mut ClientMetadata, changes: AppChanges) -> Result<(), String> {
+    if let Some(name) = changes.name {
+        meta.name = name;
+    }
+    if let Some(d) = changes.description {
+        meta.description = d;
+    }
+    match changes.website {
+        MaybeUndefined::Value(w) => meta.website = Some(w),
+        MaybeUndefined::Null => meta.website = None,
+        MaybeUndefined::Undefined => {}
+    }
+    match changes.icon_url {
+        MaybeUndefined::Value(w) => meta.icon_url = Some(w),
+        MaybeUndefined::Null => meta.icon_url = None,
+        MaybeUndefined::Undefined => {}
+    }
+    if let Some(uris) = changes.redirect_uris {
+        meta.redirect_uris = uris;
+    }
+    if let Some(uris) = changes.post_logout_redirect_uris {
+        meta.post_logout_redirect_uris = uris;
+    }
+    if let Some(scopes) = scope_string(changes.scopes)? {
+        meta.scope = Some(scopes);
+    }
+    if let Some(grants) = changes.grant_types {
+        meta.grant_types = grants.into_iter().map(grant_type_from).collect();
+    }
+    Ok(())
 }
 
 /// The caller's app `id`, or 404 (also for other people's apps: their existence is
@@ -532,8 +590,9 @@ async fn owned_app(state: &AppState, user: &UserRow, id: &str) -> ApiResult<Clie
     }
 }
 
-/// Metadata for a new app from the API's shape.
-pub fn new_app_metadata(body: NewApp) -> ApiResult<ClientMetadata> {
+/// Metadata for a new app from the API's shape; the error is an
+/// `invalid_client_metadata` description.
+pub fn new_app_metadata(body: NewApp) -> Result<ClientMetadata, String> {
     Ok(ClientMetadata {
         name: body.name,
         description: body.description.unwrap_or_default(),
@@ -584,7 +643,7 @@ impl AppsApi {
         body: Json<NewApp>,
     ) -> ApiResult<Created> {
         let user = caller.user(&self.state, ApiScope::AppsWrite).await?;
-        let meta = new_app_metadata(body.0)?;
+        let meta = new_app_metadata(body.0).map_err(bad_metadata)?;
         let origin = Origin {
             owner_id: Some(user.id.clone()),
             ..Origin::default()
@@ -631,35 +690,7 @@ impl AppsApi {
         let user = caller.user(&self.state, ApiScope::AppsWrite).await?;
         let row = owned_app(&self.state, &user, &id.0).await?;
         let mut meta = clients::metadata_of(&row)?;
-        let changes = body.0;
-        if let Some(name) = changes.name {
-            meta.name = name;
-        }
-        if let Some(d) = changes.description {
-            meta.description = d;
-        }
-        match changes.website {
-            MaybeUndefined::Value(w) => meta.website = Some(w),
-            MaybeUndefined::Null => meta.website = None,
-            MaybeUndefined::Undefined => {}
-        }
-        match changes.icon_url {
-            MaybeUndefined::Value(w) => meta.icon_url = Some(w),
-            MaybeUndefined::Null => meta.icon_url = None,
-            MaybeUndefined::Undefined => {}
-        }
-        if let Some(uris) = changes.redirect_uris {
-            meta.redirect_uris = uris;
-        }
-        if let Some(uris) = changes.post_logout_redirect_uris {
-            meta.post_logout_redirect_uris = uris;
-        }
-        if let Some(scopes) = scope_string(changes.scopes)? {
-            meta.scope = Some(scopes);
-        }
-        if let Some(grants) = changes.grant_types {
-            meta.grant_types = grants.into_iter().map(grant_type_from).collect();
-        }
+        apply_changes(&mut meta, body.0).map_err(bad_metadata)?;
         let updated = clients::update_client(
             &self.state.db,
             &self.state.settings.scopes,
@@ -746,19 +777,7 @@ impl GrantsApi {
         let grants = store::grants::list_grants(&self.state.db, &user.id)
             .await?
             .into_iter()
-            .map(|g| Grant {
-                client_id: g.consent.client_id,
-                client_name: g.client_name,
-                client_website: g.client_website,
-                scopes: g
-                    .consent
-                    .scopes
-                    .split_whitespace()
-                    .map(str::to_owned)
-                    .collect(),
-                first_authorized_at: g.consent.created_at,
-                last_used_at: g.last_used_at,
-            })
+            .map(Grant::from)
             .collect();
         Ok(Done::Ok(Json(GrantList { grants })))
     }

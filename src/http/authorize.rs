@@ -5,10 +5,13 @@
 //! `Accept: application/json` (an SPA's own consent screen) gets the same data as JSON
 //! and posts the decision back as JSON.
 
+use super::delegated::{ChallengeFor, send_to_product};
 use crate::app::AppState;
 use crate::oauth::authorize::{self, AuthorizeRequest, Decision, NoRedirect, NoRedirectKind};
+use crate::oauth::challenge::Kind;
 use crate::oauth::client_metadata;
 use crate::oauth::form::FormParams;
+use crate::oauth::scope::ScopeSet;
 use crate::oauth::types::sha256;
 use crate::oauth::{ErrorCode, OAuthError};
 use crate::random::url_token;
@@ -110,7 +113,7 @@ pub async fn authorize_get(req: &Request, Data(state): Data<&AppState>) -> Respo
     let json = wants_json(req);
     let query = req.uri().query().unwrap_or("");
     match FormParams::parse(query.as_bytes()) {
-        Ok(params) => flow(state, req, &params, json, None).await,
+        Ok(params) => flow(state, req, &params, json, Step::Show).await,
         Err(e) => {
             let why = NoRedirect(NoRedirectKind::Malformed, e.description.into_owned());
             no_redirect(state, req, json, why).await
@@ -160,7 +163,28 @@ pub async fn authorize_post(req: &Request, body: Body, Data(state): Data<&AppSta
         .flatten()
         .map(str::to_owned)
         .or(header_csrf);
-    flow(state, req, &params, json, Some((decision, csrf))).await
+    flow(state, req, &params, json, Step::Decide { decision, csrf }).await
+}
+
+/// What the request carries besides the authorization request itself.
+pub enum Step {
+    /// `GET`: find out what the request needs (sign-in, consent, or a code).
+    Show,
+    /// The answer from Latchkey's consent page.
+    Decide {
+        decision: Option<String>,
+        csrf: Option<String>,
+    },
+    /// The product accepted a consent challenge for the signed-in person.
+    Granted { scope: ScopeSet, remember: bool },
+    /// The product rejected a login or consent challenge.
+    Rejected(OAuthError),
+}
+
+/// Carries on the authorization request `params` after the product answered a
+/// challenge (see `delegated`).
+pub async fn resume(state: &AppState, req: &Request, params: &FormParams, step: Step) -> Response {
+    flow(state, req, params, false, step).await
 }
 
 /// A JSON object whose values are strings or arrays of strings, as parameters.
@@ -190,9 +214,9 @@ async fn flow(
     req: &Request,
     params: &FormParams,
     json: bool,
-    decision: Option<(Option<String>, Option<String>)>,
+    step: Step,
 ) -> Response {
-    match flow_inner(state, req, params, json, decision).await {
+    match flow_inner(state, req, params, json, step).await {
         Ok(resp) => resp,
         Err(e) => internal(state, e),
     }
@@ -203,7 +227,7 @@ async fn flow_inner(
     req: &Request,
     params: &FormParams,
     json: bool,
-    decision: Option<(Option<String>, Option<String>)>,
+    step: Step,
 ) -> Result<Response, StoreError> {
     let issuer = &state.settings.issuer;
     // Step 1: client and redirect URI (RFC 6749 §4.1.2.1: never redirect on failure).
@@ -277,6 +301,36 @@ async fn flow_inner(
     }
 
     let signed_in = session::current(state, req).await?;
+    let (decision, csrf) = match step {
+        Step::Show => (None, None),
+        Step::Decide { decision, csrf } => (Some(decision), csrf),
+        Step::Rejected(e) => {
+            let resp = fail(&e);
+            return match &signed_in {
+                Some(s) => finish(state, s, resp).await,
+                None => Ok(resp),
+            };
+        }
+        Step::Granted { scope, remember } => {
+            let Some(s) = signed_in else {
+                return Ok(session_ended(state, json));
+            };
+            // Granted at the product from what this very request asked.
+            if scope.is_empty() || !scope.is_subset(&request.scope) {
+                return Ok(fail(&OAuthError::invalid_scope(
+                    "the consent granted scopes the request did not ask for",
+                )));
+            }
+            request.scope = scope;
+            store_document_client(state, &row).await?;
+            if remember {
+                remember_consent(state, &s.user.id, &request).await?;
+            }
+            let uri = issue_code(state, &request, &s).await?;
+            tracing::info!(client_id = %client.id, user_id = %s.user.id, scope = %request.scope, "authorization approved at the product");
+            return finish(state, &s, to_client(json, &uri)).await;
+        }
+    };
     match decision {
         None => {
             let granted = match &signed_in {
@@ -296,6 +350,19 @@ async fn flow_inner(
                 authorize::decide(&request, session, granted.as_ref(), now),
                 signed_in.as_ref(),
             ) {
+                (Decision::Login, _) if state.settings.login_url.is_some() => {
+                    let page = state.settings.login_url.as_deref().unwrap_or_default();
+                    let c = ChallengeFor {
+                        kind: Kind::Login,
+                        page,
+                        params,
+                        client_id: client.id.as_str(),
+                        scope: &request.scope,
+                        user_id: signed_in.as_ref().map(|s| s.user.id.as_str()),
+                        session_hash: None,
+                    };
+                    send_to_product(state, req, json, c).await
+                }
                 (Decision::Login, _) => {
                     // Back here after signing in, without what asked for it.
                     let back = url::form_urlencoded::Serializer::new(String::new())
@@ -319,6 +386,20 @@ async fn flow_inner(
                         Ok(see_other(&login))
                     }
                 }
+                (Decision::Consent, Some(s)) if !json && state.settings.consent_url.is_some() => {
+                    store_document_client(state, &row).await?;
+                    let page = state.settings.consent_url.as_deref().unwrap_or_default();
+                    let c = ChallengeFor {
+                        kind: Kind::Consent,
+                        page,
+                        params,
+                        client_id: client.id.as_str(),
+                        scope: &request.scope,
+                        user_id: Some(&s.user.id),
+                        session_hash: Some(&s.session.id_hash),
+                    };
+                    send_to_product(state, req, json, c).await
+                }
                 (Decision::Consent, Some(s)) => {
                     let next = current_path(req);
                     let page = ConsentFor {
@@ -333,7 +414,7 @@ async fn flow_inner(
                 (Decision::Issue, Some(s)) => {
                     store_document_client(state, &row).await?;
                     let uri = issue_code(state, &request, s).await?;
-                    Ok(to_client(json, &uri))
+                    finish(state, s, to_client(json, &uri)).await
                 }
                 (Decision::Fail(e), _) => Ok(fail(&e)),
                 (_, None) => {
@@ -342,25 +423,9 @@ async fn flow_inner(
                 }
             }
         }
-        Some((decision, csrf)) => {
+        Some(decision) => {
             let Some(s) = signed_in else {
-                return Ok(if json {
-                    json_response(
-                        StatusCode::UNAUTHORIZED,
-                        &json!({ "error": "login_required", "error_description": "the session has ended; sign in again" }),
-                    )
-                } else {
-                    error_page(
-                        state,
-                        None,
-                        ErrorPage::new(
-                            StatusCode::UNAUTHORIZED,
-                            "Your session has ended",
-                            "You were signed out before you answered, so the app has not been given access.",
-                            "Go back to the app and start again; you will be asked to sign in.",
-                        ),
-                    )
-                });
+                return Ok(session_ended(state, json));
             };
             // The decision must come from our consent page in this session (CSRF).
             if !session::csrf_matches(&s.session.csrf_token, csrf.as_deref()) {
@@ -389,18 +454,57 @@ async fn flow_inner(
                     remember_consent(state, &s.user.id, &request).await?;
                     let uri = issue_code(state, &request, &s).await?;
                     tracing::info!(client_id = %client.id, user_id = %s.user.id, scope = %request.scope, "authorization approved");
-                    Ok(to_client(json, &uri))
+                    finish(state, &s, to_client(json, &uri)).await
                 }
-                Some("deny") => Ok(fail(&OAuthError::new(
-                    ErrorCode::AccessDenied,
-                    "the user denied the request",
-                ))),
+                Some("deny") => {
+                    let resp = fail(&OAuthError::new(
+                        ErrorCode::AccessDenied,
+                        "the user denied the request",
+                    ));
+                    finish(state, &s, resp).await
+                }
                 _ => Ok(fail(&OAuthError::invalid_request(
                     "decision must be approve or deny",
                 ))),
             }
         }
     }
+}
+
+/// The answer when the session ended before the decision.
+fn session_ended(state: &AppState, json: bool) -> Response {
+    if json {
+        json_response(
+            StatusCode::UNAUTHORIZED,
+            &json!({ "error": "login_required", "error_description": "the session has ended; sign in again" }),
+        )
+    } else {
+        error_page(
+            state,
+            None,
+            ErrorPage::new(
+                StatusCode::UNAUTHORIZED,
+                "Your session has ended",
+                "You were signed out before you answered, so the app has not been given access.",
+                "Go back to the app and start again; you will be asked to sign in.",
+            ),
+        )
+    }
+}
+
+/// The authorization is over: a session made for it alone (a delegated sign-in
+/// without `remember`) ends with it, so the next authorization asks the product
+/// again.
+async fn finish(
+    state: &AppState,
+    s: &SignedIn,
+    mut resp: Response,
+) -> Result<Response, StoreError> {
+    if !s.session.persistent {
+        store::sessions::delete_session(&state.db, &s.session.id_hash).await?;
+        session::clear_session_cookies(state, &mut resp);
+    }
+    Ok(resp)
 }
 
 /// A metadata document client gets (or refreshes) its row before a consent or a

@@ -1,10 +1,12 @@
 //! The HTTP surface: one poem-openapi API struct per tag, combined into one service
 //! whose generated spec is served at `/openapi.json` and checked in under `openapi/`.
 
+pub mod admin;
 pub mod api;
 pub mod authorize;
 pub mod bearer;
 pub mod cors;
+pub mod delegated;
 pub mod discovery;
 pub mod errors;
 pub mod health;
@@ -38,6 +40,11 @@ pub enum ApiTags {
     /// Applications the signed-in user has authorized, and revoking them.
     /// Authentication as for Apps.
     Grants,
+    /// For the operator and the product in front of Latchkey: every client, the
+    /// users, their grants and sessions, and the answers to delegated login and
+    /// consent challenges. Authenticate with an access token from client
+    /// credentials carrying `latchkey:admin`.
+    Admin,
 }
 
 /// The raw `Authorization` header of a token endpoint request, documented as the
@@ -142,6 +149,9 @@ pub async fn authenticate_client(
 pub type Apis = (
     api::AppsApi,
     api::GrantsApi,
+    admin::clients::AdminClientsApi,
+    admin::users::AdminUsersApi,
+    admin::requests::AdminRequestsApi,
     token::TokenApi,
     oauth::OAuthApi,
     register::RegistrationApi,
@@ -156,6 +166,15 @@ pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         api::GrantsApi {
+            state: state.clone(),
+        },
+        admin::clients::AdminClientsApi {
+            state: state.clone(),
+        },
+        admin::users::AdminUsersApi {
+            state: state.clone(),
+        },
+        admin::requests::AdminRequestsApi {
             state: state.clone(),
         },
         token::TokenApi {

@@ -197,3 +197,26 @@ pub async fn set_registration_token(
         Ok(n > 0)
     })
 }
+
+/// One page of clients ordered by id, after the id `after`, of `owner_id` if given.
+pub async fn page_clients(
+    db: &Db,
+    owner_id: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ClientRow>, StoreError> {
+    with_conn!(db, |conn| {
+        let mut q = clients::table
+            .select(ClientRow::as_select())
+            .order(clients::id.asc())
+            .limit(limit)
+            .into_boxed();
+        if let Some(o) = owner_id {
+            q = q.filter(clients::owner_id.eq(o.to_owned()));
+        }
+        if let Some(a) = after {
+            q = q.filter(clients::id.gt(a.to_owned()));
+        }
+        Ok(q.load(conn).await?)
+    })
+}

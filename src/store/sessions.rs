@@ -64,3 +64,14 @@ pub async fn list_for_user(db: &Db, user_id: &str) -> Result<Vec<SessionRow>, St
             .await?)
     })
 }
+
+/// Ends every session of a user; returns how many there were.
+pub async fn delete_for_user(db: &Db, user_id: &str) -> Result<usize, StoreError> {
+    with_conn!(db, |conn| {
+        Ok(
+            diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id)))
+                .execute(conn)
+                .await?,
+        )
+    })
+}
