@@ -9,6 +9,7 @@ use super::{AdminCaller, AdminError, AdminResult, AdminScope};
 use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::api::Done;
+use crate::http::discovery::ScopeInfo;
 use crate::oauth::challenge::{self, Answer, ChallengeError, Kind};
 use crate::oauth::form::FormParams;
 use crate::oauth::scope::ScopeSet;
@@ -25,27 +26,35 @@ use poem_openapi::{Object, OpenApi};
 /// The app asking.
 #[derive(Debug, Clone, Object)]
 pub struct RequestClient {
+    /// The app's `client_id`.
     pub client_id: String,
+    /// Its name, to show to the person.
     pub name: String,
+    /// What it says it does.
     pub description: String,
+    /// Its home page.
     pub website: Option<String>,
+    /// An https URL of its icon.
     pub icon_url: Option<String>,
     /// `false` for apps that registered themselves (dynamic registration, a
     /// metadata document, a user's app): say so to the person.
     pub verified: bool,
 }
 
-/// The user Latchkey already knows in this browser.
+/// The user Latchkey already knows in this browser: set on a login request when
+/// the browser has a session (the app asked for a fresh sign-in).
 #[derive(Debug, Clone, Object)]
 pub struct KnownSession {
     /// Their id (for a delegated identity, the subject you gave).
     pub subject: String,
+    /// Their username.
     pub username: String,
 }
 
 /// A pending sign-in.
 #[derive(Debug, Clone, Object)]
 pub struct LoginRequest {
+    /// The challenge, as given.
     pub challenge: String,
     pub client: RequestClient,
     /// The scopes the app asks for.
@@ -58,8 +67,8 @@ pub struct LoginRequest {
     pub max_age: Option<i64>,
     /// Who the app thinks is signing in (`login_hint`), to pre-fill your form.
     pub login_hint: Option<String>,
-    /// Set when this browser already has a Latchkey session (the app asked for a
-    /// fresh sign-in, or the session was for one authorization only).
+    // Set when this browser already has a Latchkey session (the app asked for a
+    // fresh sign-in); no doc comment (a described `$ref` becomes `allOf`).
     pub session: Option<KnownSession>,
     /// Answer before this time, seconds since the epoch.
     pub expires_at: i64,
@@ -103,23 +112,18 @@ pub struct RedirectTo {
     pub redirect_to: String,
 }
 
-/// A scope and its description.
-#[derive(Debug, Clone, Object)]
-pub struct ScopeInfo {
-    pub name: String,
-    pub description: String,
-}
-
 /// A pending consent decision.
 #[derive(Debug, Clone, Object)]
 pub struct ConsentRequest {
+    /// The challenge, as given.
     pub challenge: String,
     pub client: RequestClient,
     /// The scopes the app asks for, with the catalogue's descriptions.
     pub requested_scope: Vec<ScopeInfo>,
     /// Scopes the person granted this app before.
     pub granted_scope: Vec<String>,
-    /// The signed-in person (`id` is their `sub`).
+    // The signed-in person (`id` is their `sub`); no doc comment (a described
+    // `$ref` becomes `allOf`).
     pub user: User,
     /// The host the person is sent back to.
     pub redirect_host: String,

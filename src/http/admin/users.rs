@@ -25,8 +25,11 @@ pub struct User {
     /// The username: a local account's sign-in name, or the `preferred_username`
     /// the product gave (else the subject).
     pub username: String,
+    /// Display name (`name` claim).
     pub name: Option<String>,
+    /// Email address (`email` claim).
     pub email: Option<String>,
+    /// Whether whoever set the address vouched for it (`email_verified`).
     pub email_verified: bool,
     /// A disabled user cannot sign in.
     pub disabled: bool,
@@ -59,7 +62,9 @@ pub struct NewUser {
     /// At least 8 characters.
     #[oai(write_only)]
     pub password: String,
+    /// Display name.
     pub name: Option<String>,
+    /// Email address.
     pub email: Option<String>,
     /// Whether you vouch for the address (Latchkey sends no mail). Default false.
     pub email_verified: Option<bool>,
@@ -68,8 +73,11 @@ pub struct NewUser {
 /// Changes to a user: absent fields stay; `null` clears `name` and `email`.
 #[derive(Debug, Clone, Object)]
 pub struct UserChanges {
+    /// Display name, or `null` to remove it.
     pub name: MaybeUndefined<String>,
+    /// Email address, or `null` to remove it (it is then unverified).
     pub email: MaybeUndefined<String>,
+    /// Whether you vouch for the address.
     pub email_verified: Option<bool>,
     /// `true` ends the user's sessions and revokes their tokens at once, and
     /// refuses their sign-ins until set back to `false`.
