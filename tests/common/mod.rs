@@ -661,3 +661,43 @@ pub async fn run_node_script(mut command: std::process::Command) -> serde_json::
     let last = stdout.trim().lines().last().unwrap_or_default();
     serde_json::from_str(last).unwrap_or_else(|e| panic!("one JSON line ({e}): {stdout}"))
 }
+
+impl TestApp {
+    /// An operator client allowed `latchkey:admin`, as `latchkey clients create
+    /// --scope latchkey:admin` makes one.
+    pub async fn admin_client(&self) -> TestClient {
+        let created = latchkey::clients::create_client(
+            &self.state.db,
+            &self.state.settings.scopes,
+            ClientMetadata {
+                name: "operator".into(),
+                grant_types: vec![GrantType::ClientCredentials],
+                scope: Some("latchkey:admin".into()),
+                ..Default::default()
+            },
+            latchkey::clients::Origin {
+                operator: true,
+                ..Default::default()
+            },
+            START,
+        )
+        .await
+        .unwrap();
+        TestClient {
+            id: created.row.id,
+            secret: created.client_secret.unwrap(),
+        }
+    }
+
+    /// An admin access token from client credentials.
+    pub async fn admin_token(&self) -> String {
+        let client = self.admin_client().await;
+        let resp = self
+            .token_basic(&client, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(resp.status(), 200);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["scope"], "latchkey:admin");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+}
