@@ -240,6 +240,30 @@ mod tests {
     }
 
     #[test]
+    fn only_an_operator_gives_the_admin_scope_to_a_machine_client() {
+        let admin = ClientMetadata {
+            scope: Some("latchkey:admin profile".into()),
+            ..meta("ops")
+        };
+        let err = validate(admin.clone(), &cat(), false).unwrap_err();
+        assert!(err.description.contains("operator"), "{}", err.description);
+        let v = validate(admin.clone(), &cat(), true).unwrap();
+        assert!(v.scopes.contains("latchkey:admin"));
+        let public = ClientMetadata {
+            public: true,
+            redirect_uris: vec!["http://127.0.0.1/cb".into()],
+            ..admin
+        };
+        assert!(validate(public, &cat(), true).is_err());
+        assert!(
+            !validate(meta("svc"), &cat(), true)
+                .unwrap()
+                .scopes
+                .contains("latchkey:admin")
+        );
+    }
+
+    #[test]
     fn confidential_defaults_to_client_credentials_and_all_scopes() {
         let v = validate(meta("svc"), &cat(), false).unwrap();
         assert_eq!(v.grant_types, vec![GrantType::ClientCredentials]);
@@ -252,18 +276,18 @@ mod tests {
         let mut m = meta("spa");
         m.public = true;
         assert_eq!(
-            validate(m.clone(), &cat()).unwrap_err().code,
+            validate(m.clone(), &cat(), false).unwrap_err().code,
             ErrorCode::InvalidRedirectUri
         );
         m.redirect_uris = vec!["http://127.0.0.1/cb".into()];
-        let v = validate(m.clone(), &cat()).unwrap();
+        let v = validate(m.clone(), &cat(), false).unwrap();
         assert_eq!(
             v.grant_types,
             vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
         );
         m.grant_types = vec![GrantType::ClientCredentials];
         assert_eq!(
-            validate(m, &cat()).unwrap_err().code,
+            validate(m, &cat(), false).unwrap_err().code,
             ErrorCode::InvalidClientMetadata
         );
     }
@@ -274,20 +298,23 @@ mod tests {
         m.public = true;
         m.redirect_uris = vec!["com.example.app:/cb".into()];
         assert_eq!(
-            validate(m.clone(), &cat()).unwrap().application_type,
+            validate(m.clone(), &cat(), false).unwrap().application_type,
             ApplicationType::Native
         );
         m.application_type = Some(ApplicationType::Web);
         assert_eq!(
-            validate(m.clone(), &cat()).unwrap_err().code,
+            validate(m.clone(), &cat(), false).unwrap_err().code,
             ErrorCode::InvalidRedirectUri
         );
         m.application_type = Some(ApplicationType::Native);
-        assert!(validate(m.clone(), &cat()).is_ok());
+        assert!(validate(m.clone(), &cat(), false).is_ok());
         m.redirect_uris = vec!["http://127.0.0.1/cb".into(), "https://a.example/cb".into()];
         for t in [ApplicationType::Web, ApplicationType::Native] {
             m.application_type = Some(t);
-            assert_eq!(validate(m.clone(), &cat()).unwrap().application_type, t);
+            assert_eq!(
+                validate(m.clone(), &cat(), false).unwrap().application_type,
+                t
+            );
         }
         assert!(ApplicationType::parse("browser").is_err());
     }
@@ -299,20 +326,20 @@ mod tests {
         let mut m = meta("a");
         m.scope = Some("nope".into());
         assert_eq!(
-            validate(m, &cat()).unwrap_err().code,
+            validate(m, &cat(), false).unwrap_err().code,
             ErrorCode::InvalidClientMetadata
         );
         let mut m = meta("a");
         m.website = Some("javascript:alert(1)".into());
-        assert!(validate(m, &cat()).is_err());
+        assert!(validate(m, &cat(), false).is_err());
         let mut m = meta("a");
         m.redirect_uris = vec!["http://evil.example/cb".into()];
         assert_eq!(
-            validate(m, &cat()).unwrap_err().code,
+            validate(m, &cat(), false).unwrap_err().code,
             ErrorCode::InvalidRedirectUri
         );
         let mut m = meta("a");
         m.grant_types = vec![GrantType::RefreshToken];
-        assert!(validate(m, &cat()).is_err());
+        assert!(validate(m, &cat(), false).is_err());
     }
 }

@@ -29,4 +29,7 @@ done
 creds=$("$bin" clients create --name sdk-smoke)
 id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$creds")
 secret=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$creds")
-python "$root/tests/sdk/smoke.py" "http://127.0.0.1:$port" "$id" "$secret"
+admin=$("$bin" clients create --name sdk-operator --grant-type client_credentials --scope latchkey:admin)
+admin_id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$admin")
+admin_secret=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$admin")
+python "$root/tests/sdk/smoke.py" "http://127.0.0.1:$port" "$id" "$secret" "$admin_id" "$admin_secret"
