@@ -6,6 +6,9 @@
 #[macro_use]
 mod common;
 
+#[path = "../examples/delegated_login/product.rs"]
+mod product;
+
 use common::{Backend, TestApp, pkce_pair, query_of};
 use latchkey::clients::Origin;
 use latchkey::oauth::registration::ClientMetadata;
@@ -1053,7 +1056,106 @@ fn backend_name(b: &Backend) -> &'static str {
     }
 }
 
+/// Latchkey in front of `examples/delegated_login` (the product, on another site:
+/// `localhost` beside Latchkey's `127.0.0.1`), with the product's consent page or
+/// Latchkey's own.
+async fn with_product(backend: &Backend, product_consent: bool) -> (TestApp, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let product_base = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let login = format!("{product_base}/sign-in");
+    let consent = format!("{product_base}/consent");
+    let app = TestApp::builder()
+        .args(|a| {
+            a.login_url = Some(login);
+            if product_consent {
+                a.consent_url = Some(consent);
+            }
+        })
+        .spawn(backend)
+        .await;
+    let ops = app.admin_client().await;
+    let endpoint = product::endpoint(product::Settings {
+        latchkey: app.base.clone(),
+        client_id: ops.id,
+        client_secret: ops.secret,
+    });
+    let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(endpoint));
+    (app, product_base)
+}
+
+/// A person signs in on the product's own page; the product accepts the challenge;
+/// Latchkey's consent page (then, with consent_url, the product's) appears; the app
+/// gets tokens whose `sub` is the product's user id; with `remember` the next
+/// authorization skips the product's page.
+async fn product_sign_in_in_chromium(backend: Backend) {
+    let Some((driver, chromium)) = browser_binaries() else {
+        return;
+    };
+    let (app, product_base) = with_product(&backend, false).await;
+    let client_id = app
+        .public_client("http://127.0.0.1/cb", "openid profile")
+        .await;
+    let b = Driver::start(&driver, &chromium).await;
+
+    let AppRequest {
+        redirect,
+        authorize,
+        verifier,
+    } = app_request(&app, &client_id, "openid profile").await;
+    b.goto(&authorize).await;
+    b.wait_for_url(&format!("{product_base}/sign-in?login_challenge="))
+        .await;
+    b.wait_for_text("Sign in to Shop").await;
+    b.type_into("#username", "ada").await;
+    b.type_into("#password", "correct horse battery").await;
+    b.click("input[name=remember]").await;
+    b.click("button[type=submit]").await;
+    b.wait_for_url(&app.url("/oauth/authorize")).await;
+    b.wait_for_text("Public App").await;
+    b.click("button[name=decision][value=approve]").await;
+    let landed = b.wait_for_url(&redirect).await;
+    let code = query_of(&landed)["code"].clone();
+    let tokens = exchange(&app, &client_id, &code, &redirect, &verifier).await;
+    let id_token = common::jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id_token["sub"], "shop-1001", "sub is the product's user id");
+    assert_eq!(id_token["preferred_username"], "ada");
+
+    // Remembered: straight to the app, no product page, no consent page.
+    let again = app_request(&app, &client_id, "openid profile").await;
+    b.goto(&again.authorize).await;
+    let landed = b.wait_for_url(&again.redirect).await;
+    assert!(query_of(&landed).contains_key("code"), "{landed}");
+    drop(b);
+
+    // With the product's consent page: it is drawn by the product, and what the
+    // person unticks is not granted.
+    let (app, product_base) = with_product(&backend, true).await;
+    let client_id = app
+        .public_client("http://127.0.0.1/cb", "openid profile email")
+        .await;
+    let b = Driver::start(&driver, &chromium).await;
+    let req = app_request(&app, &client_id, "openid profile email").await;
+    b.goto(&req.authorize).await;
+    b.wait_for_url(&format!("{product_base}/sign-in")).await;
+    b.type_into("#username", "grace").await;
+    b.type_into("#password", "staple battery horse").await;
+    b.click("button[type=submit]").await;
+    b.wait_for_url(&format!("{product_base}/consent?consent_challenge="))
+        .await;
+    b.wait_for_text("Allow access?").await;
+    b.click("input[value=email]").await;
+    b.click("button[value=allow]").await;
+    let landed = b.wait_for_url(&req.redirect).await;
+    let code = query_of(&landed)["code"].clone();
+    let tokens = exchange(&app, &client_id, &code, &req.redirect, &req.verifier).await;
+    assert_eq!(tokens["scope"], "openid profile");
+    let at = common::jwt_claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(at["sub"], "shop-1002");
+}
+
 both_backends!(
+    product_sign_in_in_chromium,
     sign_in_and_approve_in_chromium,
     settings_pages_in_chromium,
     pages_pass_axe_in_chromium,
