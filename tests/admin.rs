@@ -1,6 +1,9 @@
 //! The admin API over HTTP, both databases: every operation with an admin token,
 //! the refusals without one, paging and search, disabling a user.
 
+// Test helpers unwrap freely: an unexpected error should fail the test loudly.
+#![allow(clippy::unwrap_used)]
+
 #[macro_use]
 mod common;
 

@@ -2,6 +2,9 @@
 //! cookie-keeping client that does not follow redirects) is sent to the product's
 //! page with a challenge; the test plays the product through the admin API.
 
+// Test helpers unwrap freely: an unexpected error should fail the test loudly.
+#![allow(clippy::unwrap_used)]
+
 #[macro_use]
 mod common;
 
