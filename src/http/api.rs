@@ -128,15 +128,21 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The problem type and title of a refused client metadata error (shared with the
+/// admin API).
+pub fn metadata_problem(code: ErrorCode) -> (&'static str, &'static str) {
+    if code == ErrorCode::InvalidRedirectUri {
+        ("invalid-redirect-uri", "Invalid Redirect URI")
+    } else {
+        ("invalid-client-metadata", "Invalid Client Metadata")
+    }
+}
+
 impl From<ClientError> for ApiError {
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::Invalid(err) => {
-                let (slug, title) = if err.code == ErrorCode::InvalidRedirectUri {
-                    ("invalid-redirect-uri", "Invalid Redirect URI")
-                } else {
-                    ("invalid-client-metadata", "Invalid Client Metadata")
-                };
+                let (slug, title) = metadata_problem(err.code);
                 Self::problem(
                     StatusCode::BAD_REQUEST,
                     slug,

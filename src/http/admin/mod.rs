@@ -15,7 +15,6 @@ use super::errors::Problem;
 use super::payloads::ProblemJson;
 use crate::app::AppState;
 use crate::clients::ClientError;
-use crate::oauth::ErrorCode;
 use crate::oauth::claims::{AccessTokenClaims, family_of_jti};
 use crate::oauth::scope::ADMIN_SCOPE;
 use crate::store::StoreError;
@@ -127,11 +126,7 @@ impl From<ClientError> for AdminError {
     fn from(e: ClientError) -> Self {
         match e {
             ClientError::Invalid(err) => {
-                let (slug, title) = if err.code == ErrorCode::InvalidRedirectUri {
-                    ("invalid-redirect-uri", "Invalid Redirect URI")
-                } else {
-                    ("invalid-client-metadata", "Invalid Client Metadata")
-                };
+                let (slug, title) = crate::http::api::metadata_problem(err.code);
                 Self::problem(
                     StatusCode::BAD_REQUEST,
                     slug,
