@@ -32,6 +32,26 @@ pub struct AppState {
     pub pages: Arc<web::pages::Pages>,
     /// Clients known by their Client ID Metadata Document (see `fetch`).
     pub client_documents: Arc<crate::fetch::documents::ClientDocuments>,
+    /// Serving or shutting down (`/readyz` turns 503 while draining).
+    pub lifecycle: Arc<Lifecycle>,
+}
+
+/// Whether this instance is shutting down.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    draining: std::sync::atomic::AtomicBool,
+}
+
+impl Lifecycle {
+    /// From now on readiness fails, so balancers send traffic elsewhere.
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl AppState {
@@ -66,6 +86,7 @@ impl AppState {
             pages: Arc::new(pages),
             client_cache: Arc::default(),
             revoked: Arc::default(),
+            lifecycle: Arc::default(),
         })
     }
 }
@@ -131,6 +152,7 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
             post(web::settings::revoke),
         )
         .around(http::limits::address_limits)
+        .around(http::outage::answer_outages)
         .data(state.clone())
         .around(http::errors::shape_errors)
         .around(http::limits::request_size_limits)

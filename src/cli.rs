@@ -426,6 +426,7 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
     let bind = settings.bind;
     let key_poll = settings.key_poll_interval;
     let issuer = settings.issuer.clone();
+    let connections = settings.connections;
     let backend = db.backend_name();
     let kid = keys.active().kid.clone();
     let state = AppState::new(settings, pages, db, keys, Arc::new(SystemClock))?;
@@ -435,10 +436,15 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     tracing::info!(%bind, %issuer, database = backend, signing_kid = %kid, "latchkey is serving");
-    poem::Server::new_with_acceptor(poem::listener::TcpAcceptor::from_tokio(listener)?)
-        .run_with_graceful_shutdown(app, shutdown_signal(), Some(Duration::from_secs(10)))
-        .await?;
-    tracing::info!("latchkey stopped");
+    let stopped = crate::server::serve(
+        listener,
+        app,
+        connections,
+        state.lifecycle.clone(),
+        shutdown_signal(),
+    )
+    .await?;
+    tracing::info!(cut_off = stopped.cut_off, "latchkey stopped");
     Ok(())
 }
 

@@ -126,6 +126,30 @@ pub struct SettingsArgs {
     /// The product's consent page, sent a consent_challenge [default: Latchkey's own page]
     #[arg(long, global = true, env = "LATCHKEY_CONSENT_URL", value_name = "URL")]
     pub consent_url: Option<String>,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT [default: 10]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_SHUTDOWN_GRACE",
+        value_name = "SECONDS"
+    )]
+    pub shutdown_grace: Option<u64>,
+    /// Open connections served at once; more wait until one closes [default: 1024]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_MAX_CONNECTIONS",
+        value_name = "N"
+    )]
+    pub max_connections: Option<u64>,
+    /// Serve Prometheus metrics at GET /metrics on this separate address [default: off]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_METRICS_BIND",
+        value_name = "ADDR"
+    )]
+    pub metrics_bind: Option<String>,
     #[command(flatten)]
     pub brand: BrandArgs,
     #[command(flatten)]
@@ -309,6 +333,13 @@ struct FileConfig {
     fetch_timeout: Option<u64>,
     fetch_cache_min: Option<u64>,
     fetch_cache_max: Option<u64>,
+    shutdown_grace: Option<u64>,
+    shutdown_delay: Option<u64>,
+    header_timeout: Option<u64>,
+    max_connections: Option<u64>,
+    metrics_bind: Option<String>,
+    metrics_public: Option<bool>,
+    audit_retention: Option<u64>,
 }
 
 /// Where the data lives.
@@ -425,6 +456,14 @@ pub struct Settings {
     pub login_url: Option<String>,
     /// Delegated consent: the product's page that answers consent challenges.
     pub consent_url: Option<String>,
+    /// Connection cap, header timeout and shutdown grace of the listener.
+    pub connections: crate::server::ConnectionLimits,
+    /// Where `GET /metrics` is served on its own listener, if anywhere.
+    pub metrics_bind: Option<SocketAddr>,
+    /// Serve `GET /metrics` on the public listener too (explicit opt-in).
+    pub metrics_public: bool,
+    /// Audit records older than this many seconds are deleted.
+    pub audit_retention: i64,
 }
 
 /// A page of the product the browser is sent to (`login_url`, `consent_url`):
@@ -718,6 +757,62 @@ impl Settings {
             "",
         )?;
 
+        let shutdown_grace = seconds(
+            "shutdown_grace",
+            args.shutdown_grace,
+            file.shutdown_grace,
+            10,
+            0..=3_600,
+            "",
+        )?;
+        let shutdown_delay = seconds("shutdown_delay", None, file.shutdown_delay, 0, 0..=600, "")?;
+        let header_timeout = seconds(
+            "header_timeout",
+            None,
+            file.header_timeout,
+            10,
+            1..=300,
+            " (slow clients holding connections open are cut off after it)",
+        )?;
+        let max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(1024);
+        if !(1..=1_000_000).contains(&max_connections) {
+            return Err(ConfigError(format!(
+                "max_connections {max_connections} is out of range: use 1 to 1000000"
+            )));
+        }
+        let connections = crate::server::ConnectionLimits {
+            max_connections: max_connections as usize,
+            header_timeout: std::time::Duration::from_secs(header_timeout as u64),
+            shutdown_delay: std::time::Duration::from_secs(shutdown_delay as u64),
+            shutdown_grace: std::time::Duration::from_secs(shutdown_grace as u64),
+        };
+        let metrics_bind = match args.metrics_bind.clone().or(file.metrics_bind) {
+            None => None,
+            Some(raw) if raw.is_empty() || raw == "off" => None,
+            Some(raw) => Some(raw.parse::<SocketAddr>().map_err(|_| {
+                ConfigError(format!(
+                    "metrics_bind `{raw}` is not a socket address such as 127.0.0.1:9090"
+                ))
+            })?),
+        };
+        if metrics_bind == Some(bind) {
+            return Err(ConfigError(format!(
+                "metrics_bind {bind} is the public address: choose another, or set metrics_public = true to serve /metrics there"
+            )));
+        }
+        let metrics_public = file.metrics_public.unwrap_or(false);
+        let audit_retention = seconds(
+            "audit_retention",
+            None,
+            file.audit_retention,
+            7_776_000,
+            86_400..=315_360_000,
+            " (one day to ten years)",
+        )?;
+
         let signing_alg = parse_signing_alg(
             args.signing_alg
                 .as_deref()
@@ -830,6 +925,10 @@ impl Settings {
             fetch,
             login_url,
             consent_url,
+            connections,
+            metrics_bind,
+            metrics_public,
+            audit_retention,
         })
     }
 }

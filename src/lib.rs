@@ -13,6 +13,7 @@ pub mod limits;
 pub mod oauth;
 pub mod random;
 pub mod revocations;
+pub mod server;
 pub mod store;
 pub mod users;
 pub mod web;

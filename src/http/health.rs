@@ -8,7 +8,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 /// Probe result.
 #[derive(Debug, Clone, Object)]
 pub struct HealthStatus {
-    /// `ok`, or `unavailable` when a dependency is down.
+    /// `ok`; `unavailable` when a dependency is down; `draining` while shutting down.
     pub status: String,
     /// Readiness only: is the database reachable?
     #[oai(skip_serializing_if_is_none)]
@@ -16,6 +16,9 @@ pub struct HealthStatus {
     /// Readiness only: is a signing key loaded?
     #[oai(skip_serializing_if_is_none)]
     pub signing_key: Option<bool>,
+    /// Readiness only: is this instance shutting down?
+    #[oai(skip_serializing_if_is_none)]
+    pub draining: Option<bool>,
 }
 
 #[derive(ApiResponse)]
@@ -50,14 +53,24 @@ impl HealthApi {
             status: "ok".to_owned(),
             database: None,
             signing_key: None,
+            draining: None,
         }))
     }
 
     /// Readiness
     ///
-    /// 200 when the database answers and a signing key is loaded; 503 otherwise.
+    /// 200 when the database answers and a signing key is loaded; 503 otherwise,
+    /// and from the moment shutdown starts (`draining: true`).
     #[oai(path = "/readyz", method = "get", operation_id = "getReadiness")]
     async fn readyz(&self) -> ReadyResponse {
+        if self.state.lifecycle.is_draining() {
+            return ReadyResponse::NotReady(Json(HealthStatus {
+                status: "draining".to_owned(),
+                database: None,
+                signing_key: None,
+                draining: Some(true),
+            }));
+        }
         let database = match self.state.db.ping().await {
             Ok(()) => true,
             Err(e) => {
@@ -78,6 +91,7 @@ impl HealthApi {
             status: if ready { "ok" } else { "unavailable" }.to_owned(),
             database: Some(database),
             signing_key: Some(signing_key),
+            draining: Some(false),
         });
         if ready {
             ReadyResponse::Ready(body)

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod health;
 pub mod limits;
 pub mod oauth;
+pub mod outage;
 pub mod payloads;
 pub mod register;
 pub mod token;

@@ -33,7 +33,7 @@ pub enum StoreError {
     #[error("database connection pool: {0}")]
     Pool(String),
     #[error("database query: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     #[error("database migration: {0}")]
     Migration(String),
     #[error("cannot connect to the database {url}: {reason}")]
@@ -43,9 +43,80 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// No connection could be had (database down, pool exhausted for too long).
     pub fn pool(e: impl std::fmt::Display) -> Self {
+        note_unavailable();
         Self::Pool(e.to_string())
     }
+
+    /// Is this the database being unreachable or unwritable (answered 503), rather
+    /// than a fault in a query (500)?
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Pool(_) | Self::Connect { .. } => true,
+            Self::Query(e) => query_error_is_outage(e),
+            Self::Migration(_) | Self::Corrupt(_) => false,
+        }
+    }
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(e: diesel::result::Error) -> Self {
+        if query_error_is_outage(&e) {
+            note_unavailable();
+        }
+        Self::Query(e)
+    }
+}
+
+/// Errors that mean the database went away or cannot take writes: a closed or
+/// terminated PostgreSQL connection, a server shutting down, a SQLite file that is
+/// read-only, on a full disk, locked past the busy timeout or unreadable.
+fn query_error_is_outage(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+    match e {
+        Error::BrokenTransactionManager => true,
+        Error::DatabaseError(Kind::ClosedConnection | Kind::ReadOnlyTransaction, _) => true,
+        Error::DatabaseError(Kind::Unknown, info) => {
+            let message = info.message().to_ascii_lowercase();
+            const SIGNS: [&str; 11] = [
+                "connection",
+                "terminating",
+                "shutting down",
+                "the database system is",
+                "readonly database",
+                "read-only",
+                "disk is full",
+                "disk i/o error",
+                "unable to open database",
+                "database is locked",
+                "no space left",
+            ];
+            SIGNS.iter().any(|sign| message.contains(sign))
+        }
+        _ => false,
+    }
+}
+
+tokio::task_local! {
+    /// Set when a store call of the current request met an outage (see `watch_outage`).
+    static OUTAGE: std::cell::Cell<bool>;
+}
+
+fn note_unavailable() {
+    let _ = OUTAGE.try_with(|seen| seen.set(true));
+}
+
+/// Runs `fut` and tells whether any store call in it found the database unavailable,
+/// however the error was reported afterwards: the HTTP layer turns such a request's
+/// 500 into a 503 with `Retry-After` in one place (`http::outage`).
+pub async fn watch_outage<F: std::future::Future>(fut: F) -> (F::Output, bool) {
+    OUTAGE
+        .scope(std::cell::Cell::new(false), async {
+            let out = fut.await;
+            (out, OUTAGE.with(std::cell::Cell::get))
+        })
+        .await
 }
 
 /// A connection pool for one of the two backends.
@@ -75,8 +146,11 @@ macro_rules! with_conn {
     };
 }
 
-/// How long a request waits for a free connection before failing.
-const POOL_WAIT: Duration = Duration::from_secs(10);
+/// How long a request waits for a free connection before it is answered 503: long
+/// enough to ride out a burst, short enough that an outage answers quickly.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+/// How long opening (or checking) a connection may take before the attempt fails.
+const CONNECT_WAIT: Duration = Duration::from_secs(3);
 /// How long SQLite waits on a locked database before reporting it busy.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 5000;
 
@@ -108,7 +182,8 @@ impl Db {
                 let pool = Pool::builder(manager)
                     .max_size(16)
                     .wait_timeout(Some(POOL_WAIT))
-                    .create_timeout(Some(POOL_WAIT))
+                    .create_timeout(Some(CONNECT_WAIT))
+                    .recycle_timeout(Some(CONNECT_WAIT))
                     .runtime(deadpool::Runtime::Tokio1)
                     .build()
                     .map_err(|e| connect_error(e.to_string()))?;
@@ -140,7 +215,8 @@ impl Db {
                 let pool = Pool::builder(manager)
                     .max_size(4)
                     .wait_timeout(Some(POOL_WAIT))
-                    .create_timeout(Some(POOL_WAIT))
+                    .create_timeout(Some(CONNECT_WAIT))
+                    .recycle_timeout(Some(CONNECT_WAIT))
                     .runtime(deadpool::Runtime::Tokio1)
                     .build()
                     .map_err(|e| connect_error(e.to_string()))?;

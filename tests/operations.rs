@@ -1,0 +1,354 @@
+//! Operating the real `latchkey serve`: signals and graceful shutdown, limits on what
+//! a client may send (slowloris, oversized heads, the connection cap).
+// Test helpers unwrap freely: an unexpected error should fail the test loudly.
+#![allow(clippy::unwrap_used)]
+
+#[macro_use]
+mod common;
+
+use common::process::{Server, free_port, latchkey, run_ok, wait_ready};
+use common::{Backend, TestDb};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// `latchkey serve` on a free port with its log in `dir/server.log`.
+async fn start(dir: &Path, db_url: &str, extra: &[&str]) -> (Server, String) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    let server = Server(
+        latchkey(dir, db_url)
+            .env("LATCHKEY_LOG", "info")
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(&base).await;
+    (server, base)
+}
+
+fn service_client(dir: &Path, db_url: &str) -> (String, String) {
+    let made = run_ok(latchkey(dir, db_url).args(["clients", "create", "--name", "svc"]));
+    (
+        made["client_id"].as_str().unwrap().to_owned(),
+        made["client_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn log_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("server.log")).unwrap()
+}
+
+fn signal(server: &Server, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Sends `head` on a fresh connection and reads the whole response (the server
+/// closes or the read times out).
+async fn raw_exchange(addr: &str, head: &[u8]) -> String {
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    conn.write_all(head).await.unwrap();
+    read_response(&mut conn).await
+}
+
+async fn read_response(conn: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut buf)).await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn token_form() -> &'static str {
+    "grant_type=client_credentials"
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+}
+
+/// SIGTERM while eight callers hit the token endpoint and one request is half sent:
+/// `/readyz` is 503 at once, requests keep being served through `shutdown_delay`,
+/// then new connections are refused, the half-sent request is finished, and the
+/// process exits 0. Every request that reached the server got a 200.
+async fn sigterm_under_load_fails_no_started_request(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("latchkey.toml"), "shutdown_delay = 1\n").unwrap();
+    let (id, secret) = service_client(dir.path(), &db.url);
+    let (mut server, base) = start(dir.path(), &db.url, &["--shutdown-grace", "10"]).await;
+    let addr = base.trim_start_matches("http://").to_owned();
+
+    // The half-sent request: head now, body after accepting has stopped.
+    let form = token_form();
+    let mut slow = TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(
+        format!(
+            "POST /oauth/token HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            basic(&id, &secret),
+            form.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+
+    let signalled = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..8 {
+        let (base, id, secret, signalled) =
+            (base.clone(), id.clone(), secret.clone(), signalled.clone());
+        workers.push(tokio::spawn(async move {
+            // A new connection per request: a refused connection is a request that
+            // never started; anything else must be a 200.
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap();
+            let (mut ok, mut ok_after_signal) = (0u32, 0u32);
+            loop {
+                let after_signal = signalled.load(Ordering::SeqCst);
+                let sent = http
+                    .post(format!("{base}/oauth/token"))
+                    .basic_auth(&id, Some(&secret))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await;
+                match sent {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        let body = resp.text().await;
+                        assert_eq!(status, 200, "a started request failed: {body:?}");
+                        assert!(body.unwrap().contains("access_token"));
+                        ok += 1;
+                        if after_signal {
+                            ok_after_signal += 1;
+                        }
+                    }
+                    Err(e) if e.is_connect() && signalled.load(Ordering::SeqCst) => {
+                        return (ok, ok_after_signal);
+                    }
+                    Err(e) => panic!("a request failed without a response: {e:?}"),
+                }
+            }
+        }));
+    }
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    signalled.store(true, Ordering::SeqCst);
+    let t0 = Instant::now();
+    signal(&server, "TERM");
+
+    // Readiness fails at once, while requests are still being served.
+    let http = reqwest::Client::new();
+    let ready = loop {
+        let resp = http.get(format!("{base}/readyz")).send().await.unwrap();
+        if resp.status() == 503 {
+            break resp.json::<Value>().await.unwrap();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_millis(500),
+            "readyz stayed 200"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(ready["status"], "draining");
+    assert_eq!(ready["draining"], true);
+
+    let mut total = 0;
+    let mut after = 0;
+    for w in workers {
+        let (ok, ok_after) = w.await.unwrap();
+        total += ok;
+        after += ok_after;
+    }
+    assert!(
+        total > 0 && after > 0,
+        "{total} served, {after} after SIGTERM"
+    );
+    let refused_at = t0.elapsed();
+    assert!(
+        refused_at >= Duration::from_millis(900),
+        "connections were refused before shutdown_delay ended: {refused_at:?}"
+    );
+    // Accepting has stopped: a new connection is refused.
+    assert!(TcpStream::connect(&addr).await.is_err());
+
+    // The request that was in flight all along is finished.
+    slow.write_all(form.as_bytes()).await.unwrap();
+    let answer = read_response(&mut slow).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("access_token"));
+    assert!(answer.to_ascii_lowercase().contains("connection: close"));
+
+    let status = tokio::task::spawn_blocking(move || server.0.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    let log = log_of(dir.path());
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(log.contains("latchkey stopped"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+both_backends!(
+    sigterm_under_load_fails_no_started_request,
+    hostile_clients_are_cut_off_and_others_served
+);
+
+/// Oversized heads are refused by the listener; hundreds of connections dribbling
+/// their headers (slowloris) are cut off after `header_timeout` while normal
+/// requests keep being answered; past `max_connections` new connections wait, with
+/// one log line, and are served once the slow ones are cut off.
+async fn hostile_clients_are_cut_off_and_others_served(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("latchkey.toml"), "header_timeout = 2\n").unwrap();
+    let (id, secret) = service_client(dir.path(), &db.url);
+    let (_server, base) = start(dir.path(), &db.url, &["--max-connections", "400"]).await;
+    let addr = base.trim_start_matches("http://").to_owned();
+
+    // A 20 KiB header, 101 headers, a 9 KiB target, a 40 KiB head.
+    let big = "a".repeat(20 * 1024);
+    let answer = raw_exchange(
+        &addr,
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let many: String = (0..101).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let answer = raw_exchange(
+        &addr,
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let long = "a".repeat(9 * 1024);
+    let answer = raw_exchange(
+        &addr,
+        format!("GET /healthz?{long} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 414"), "{answer}");
+    let huge = "a".repeat(40 * 1024);
+    let answer = raw_exchange(
+        &addr,
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: {huge}\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+
+    // 300 slow clients: each sends part of a head and then one byte a second.
+    let held_start = Instant::now();
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        let mut conn = TcpStream::connect(&addr).await.unwrap();
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        slow.push(conn);
+    }
+    let dribble = tokio::spawn(async move {
+        for _ in 0..4 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            for conn in &mut slow {
+                let _ = conn.write_all(b"X-Slow: 1\r\n").await;
+            }
+        }
+        slow
+    });
+
+    // Meanwhile normal callers are served, and fast.
+    let http = reqwest::Client::new();
+    let mut served = 0;
+    let mut slowest = Duration::ZERO;
+    while held_start.elapsed() < Duration::from_secs(4) {
+        let t = Instant::now();
+        let resp = http
+            .post(format!("{base}/oauth/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        slowest = slowest.max(t.elapsed());
+        served += 1;
+    }
+    let mut slow = dribble.await.unwrap();
+    eprintln!(
+        "slowloris: 300 held connections; {served} token requests served meanwhile, slowest {slowest:?}"
+    );
+    assert!(served >= 20, "only {served} requests served");
+    // Every slow connection was closed by the server within the header timeout.
+    let mut closed = 0;
+    for conn in &mut slow {
+        let mut rest = Vec::new();
+        if tokio::time::timeout(Duration::from_secs(2), conn.read_to_end(&mut rest))
+            .await
+            .is_ok()
+        {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 300, "slow connections left open");
+    drop(slow);
+
+    // An idle keep-alive connection is closed after the header timeout too.
+    let mut idle = TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let t = Instant::now();
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), idle.read_to_end(&mut rest)).await;
+    assert!(
+        t.elapsed() < Duration::from_secs(4),
+        "idle connection kept open"
+    );
+
+    // Past the cap: 400 held connections fill it; the next one waits, then is served
+    // once the held ones are cut off.
+    let mut held = Vec::new();
+    for _ in 0..400 {
+        let mut conn = TcpStream::connect(&addr).await.unwrap();
+        conn.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+        held.push(conn);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500),
+        "a connection past the cap was served at once ({waited:?})"
+    );
+    drop(held);
+    let log = log_of(dir.path());
+    assert!(
+        log.contains("connection limit reached"),
+        "no log line at the cap: {log}"
+    );
+}
