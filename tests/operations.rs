@@ -352,3 +352,306 @@ async fn hostile_clients_are_cut_off_and_others_served(backend: Backend) {
         "no log line at the cap: {log}"
     );
 }
+
+/// A PostgreSQL server of this test's own (initdb in a temporary directory, a free
+/// port), so stopping it does not disturb the other tests' server.
+struct PrivatePostgres {
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    /// `None` (the test skips, loudly) where PostgreSQL is not installed, unless
+    /// `LATCHKEY_REQUIRE_POSTGRES` is set, as in CI.
+    fn start() -> Option<Self> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join("bin"))
+            .find(|b| b.join("initdb").exists());
+        let Some(bin) = bin else {
+            assert!(
+                std::env::var_os("LATCHKEY_REQUIRE_POSTGRES").is_none(),
+                "LATCHKEY_REQUIRE_POSTGRES is set but no /usr/lib/postgresql/*/bin/initdb"
+            );
+            eprintln!("SKIPPED (PostgreSQL outage): PostgreSQL's binaries are not installed");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let pg = Self {
+            bin,
+            dir,
+            port: free_port(),
+        };
+        if is_root() {
+            // PostgreSQL refuses to run as root.
+            let ok = std::process::Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(pg.dir.path())
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+        let data = pg.dir.path().join("data");
+        let out = pg
+            .command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "initdb: {out:?}");
+        pg.ctl("start");
+        Some(pg)
+    }
+
+    fn command(&self, tool: &str) -> std::process::Command {
+        let path = self.bin.join(tool);
+        if is_root() {
+            let mut cmd = std::process::Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(path);
+            cmd
+        } else {
+            std::process::Command::new(path)
+        }
+    }
+
+    fn ctl(&self, action: &str) {
+        let data = self.dir.path().join("data");
+        let mut cmd = self.command("pg_ctl");
+        cmd.arg("-D").arg(&data).arg("-w");
+        match action {
+            "start" => {
+                cmd.arg("-l")
+                    .arg(self.dir.path().join("log"))
+                    .arg("-o")
+                    .arg(format!(
+                        "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+                        self.port,
+                        self.dir.path().display()
+                    ));
+                cmd.arg("start");
+            }
+            _ => {
+                cmd.args(["-m", "fast", "stop"]);
+            }
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "pg_ctl {action}: {out:?}");
+    }
+
+    fn admin_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// How long the outage test keeps PostgreSQL stopped.
+const OUTAGE: Duration = Duration::from_secs(60);
+
+/// PostgreSQL stopped mid-run: requests that need it get a quick 503 with
+/// `Retry-After`, `/readyz` is 503; when it comes back the pool reconnects by
+/// itself, and the refresh token tried during the outage was not rotated.
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_outage_answers_503_and_recovers() {
+    let Some(pg) = PrivatePostgres::start() else {
+        return;
+    };
+    let backend = Backend::Postgres(pg.admin_url());
+    let flow = common::flow::public_flow(&backend).await;
+    let app = &flow.app;
+    let tokens = flow.tokens("profile").await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    pg.ctl("stop");
+    let stopped = Instant::now();
+    let t = Instant::now();
+    let resp = flow.refresh(&refresh, None).await;
+    let first_503 = t.elapsed();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "5");
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(first_503 < Duration::from_secs(4), "503 took {first_503:?}");
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(ready["database"], false);
+    // A page answers 503 too, as a page; the management API as a problem document.
+    let page = flow
+        .browser
+        .http
+        .get(app.url("/settings/authorized"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 503);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Temporarily unavailable")
+    );
+    // A minute without the database: every request is answered at once, none hangs.
+    let mut answered = 0;
+    while stopped.elapsed() < OUTAGE {
+        let t = Instant::now();
+        let resp = flow.refresh(&refresh, None).await;
+        assert_eq!(resp.status(), 503);
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+        answered += 1;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    pg.ctl("start");
+    let restarted = Instant::now();
+    let rotated: Value = loop {
+        let resp = flow.refresh(&refresh, None).await;
+        if resp.status() == 200 {
+            break resp.json().await.unwrap();
+        }
+        assert_eq!(resp.status(), 503, "{:?}", resp.text().await);
+        assert!(
+            restarted.elapsed() < Duration::from_secs(20),
+            "no recovery after PostgreSQL came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let recovery = restarted.elapsed();
+    eprintln!(
+        "outage: first 503 after {first_503:?}; {answered} refreshes answered 503 while PostgreSQL was down for {:?}; first success {recovery:?} after it came back",
+        restarted - stopped
+    );
+    // The new refresh token works; the one tried during the outage was rotated only
+    // now, once, so presenting it again is reuse.
+    let next = rotated["refresh_token"].as_str().unwrap();
+    let again = flow.refresh(next, None).await;
+    assert_eq!(again.status(), 200);
+    let reuse = flow.refresh(&refresh, None).await;
+    assert_eq!(reuse.status(), 400);
+    assert_eq!(
+        app.http
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+/// A SQLite file that cannot be written (a read-only volume): reads go on, writes
+/// get 503 with `Retry-After` and one clear log line, nothing panics.
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_read_only_answers_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let url = format!("sqlite://{}", data.join("lk.db").display());
+    let (id, secret) = service_client(dir.path(), &url);
+    // Root writes through file modes, so the server drops to `nobody` for this.
+    let mut command = if is_root() {
+        let ok = std::process::Command::new("chown")
+            .args(["-R", "nobody"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let mut setpriv = std::process::Command::new("setpriv");
+        setpriv
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+            .arg(common::process::BIN);
+        setpriv
+    } else {
+        std::process::Command::new(common::process::BIN)
+    };
+    command
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env("LATCHKEY_DATABASE_URL", &url);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("LATCHKEY_") && key != "LATCHKEY_DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(data.join("lk.db"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let _server = Server(
+        command
+            .env("LATCHKEY_LOG", "info")
+            .args([
+                "serve",
+                "--no-migrate",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    wait_ready(&base).await;
+    let http = reqwest::Client::new();
+    // Reading works: a client-credentials token needs no write.
+    let resp = http
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // Writing is refused with a 503, in the OAuth shape at /oauth/register.
+    let resp = http
+        .post(format!("{base}/oauth/register"))
+        .json(&serde_json::json!({"redirect_uris": ["https://app.example/cb"], "client_name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    assert_eq!(resp.headers()["retry-after"], "5");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    let log = log_of(dir.path());
+    assert!(
+        log.contains("attempt to write a readonly database"),
+        "{log}"
+    );
+    assert!(log.contains("answered 503"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+}
