@@ -34,6 +34,8 @@ pub struct AppState {
     pub client_documents: Arc<crate::fetch::documents::ClientDocuments>,
     /// Serving or shutting down (`/readyz` turns 503 while draining).
     pub lifecycle: Arc<Lifecycle>,
+    /// This instance's Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Whether this instance is shutting down.
@@ -73,7 +75,18 @@ impl AppState {
             access_token_ttl: settings.access_token_ttl,
         };
         let documents = Documents::build(&settings);
-        let limits = Arc::new(crate::limits::RateLimits::new(&settings.limits));
+        let metrics = crate::metrics::Metrics::new();
+        let mut limits = crate::limits::RateLimits::new(&settings.limits);
+        limits.count_refusals(&metrics.rate_limited);
+        let limits = Arc::new(limits);
+        let lookups = |outcome| {
+            metrics
+                .client_cache
+                .get_or_create(&crate::metrics::OutcomeLabel { outcome })
+                .clone()
+        };
+        let client_cache =
+            crate::client_cache::ClientCache::counted(lookups("hit"), lookups("miss"));
         Ok(Self {
             client_documents: Arc::new(client_documents),
             settings: Arc::new(settings),
@@ -84,9 +97,10 @@ impl AppState {
             documents: Arc::new(documents),
             limits,
             pages: Arc::new(pages),
-            client_cache: Arc::default(),
+            client_cache: Arc::new(client_cache),
             revoked: Arc::default(),
             lifecycle: Arc::default(),
+            metrics: Arc::new(metrics),
         })
     }
 }
@@ -94,6 +108,7 @@ impl AppState {
 /// Builds the whole HTTP application.
 pub fn build(state: &AppState) -> impl Endpoint + 'static {
     let api = http::api_service(state);
+    state.metrics.set_routes(http::route_templates(&api));
     let spec = api.spec_endpoint();
     let docs = api.rapidoc();
     let mut route = Route::new();
@@ -108,6 +123,10 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
                 get(http::discovery::openid_configuration_at_path),
             );
     }
+    if state.settings.metrics_public {
+        route = route.at("/metrics", get(crate::metrics::scrape));
+    }
+    let metrics = state.metrics.clone();
     route
         .nest("/", api)
         .at("/openapi.json", spec)
@@ -154,11 +173,13 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
         .around(http::limits::address_limits)
         .around(http::outage::answer_outages)
         .data(state.clone())
+        // Boxed so the middleware stack's type stays within the compiler's limits.
+        .boxed()
         .around(http::errors::shape_errors)
         .around(http::limits::request_size_limits)
         .around(http::security_headers)
         .around(http::cors::public_cors)
-        .around(http::access_log)
+        .around(move |ep, req| http::access_log(ep, req, metrics.clone()))
 }
 
 /// Background work every instance does: pick up key changes (new files, a rotation

@@ -12,6 +12,7 @@ use crate::oauth::types::GrantType;
 use crate::store::{self, Db};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use poem::EndpointExt;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -427,6 +428,7 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
     let key_poll = settings.key_poll_interval;
     let issuer = settings.issuer.clone();
     let connections = settings.connections;
+    let metrics_bind = settings.metrics_bind;
     let backend = db.backend_name();
     let kid = keys.active().kid.clone();
     let state = AppState::new(settings, pages, db, keys, Arc::new(SystemClock))?;
@@ -435,6 +437,27 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
+    if let Some(addr) = metrics_bind {
+        let metrics_listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (metrics_bind)"))?;
+        let route = poem::Route::new()
+            .at("/metrics", poem::get(crate::metrics::scrape))
+            .data(state.clone());
+        tracing::info!(%addr, "serving metrics at /metrics");
+        tokio::spawn(async move {
+            let acceptor = match poem::listener::TcpAcceptor::from_tokio(metrics_listener) {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!(error = %e, "metrics listener failed");
+                    return;
+                }
+            };
+            if let Err(e) = poem::Server::new_with_acceptor(acceptor).run(route).await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     tracing::info!(%bind, %issuer, database = backend, signing_kid = %kid, "latchkey is serving");
     let stopped = crate::server::serve(
         listener,

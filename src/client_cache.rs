@@ -33,18 +33,31 @@ pub struct ClientCache {
     entries: RwLock<HashMap<String, Entry>>,
     /// The change counter last seen; `i64::MIN` before the first poll.
     version: AtomicI64,
+    /// Lookups answered from memory, and from the database (see `metrics`).
+    hits: prometheus_client::metrics::counter::Counter,
+    misses: prometheus_client::metrics::counter::Counter,
 }
 
 impl Default for ClientCache {
     fn default() -> Self {
-        Self {
-            entries: RwLock::new(HashMap::new()),
-            version: AtomicI64::new(i64::MIN),
-        }
+        Self::counted(Default::default(), Default::default())
     }
 }
 
 impl ClientCache {
+    /// A cache that counts its hits and misses in the given counters.
+    pub fn counted(
+        hits: prometheus_client::metrics::counter::Counter,
+        misses: prometheus_client::metrics::counter::Counter,
+    ) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            version: AtomicI64::new(i64::MIN),
+            hits,
+            misses,
+        }
+    }
+
     /// The client `id`, from memory when fresh, else from the database (unknown ids
     /// are not cached: a flood of made-up ids cannot fill memory).
     pub async fn get(
@@ -57,9 +70,11 @@ impl ClientCache {
             if let Some(e) = entries.get(id)
                 && e.loaded.elapsed() < MAX_AGE
             {
+                self.hits.inc();
                 return Ok(Some(e.client.clone()));
             }
         }
+        self.misses.inc();
         // Read the counter before the row: if a change lands in between, the next
         // poll sees a newer counter and drops this entry.
         let seen = self.version.load(Ordering::Acquire);

@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod http;
 pub mod keys;
 pub mod limits;
+pub mod metrics;
 pub mod oauth;
 pub mod random;
 pub mod revocations;

@@ -100,6 +100,8 @@ pub const MAX_KEYS: usize = 100_000;
 pub struct Limiter {
     inner: Option<(Quota, RwLock<DefaultKeyedRateLimiter<String>>)>,
     max_keys: usize,
+    /// Refusals, for metrics.
+    refused: prometheus_client::metrics::counter::Counter,
 }
 
 /// Refused: retry after this long.
@@ -125,6 +127,7 @@ impl Limiter {
                 (quota, RwLock::new(DefaultKeyedRateLimiter::keyed(quota)))
             }),
             max_keys: max_keys.max(1),
+            refused: Default::default(),
         }
     }
 
@@ -142,6 +145,7 @@ impl Limiter {
         }
         let limiter = lock.read().unwrap_or_else(PoisonError::into_inner);
         limiter.check_key(&key.to_owned()).map_err(|not_until| {
+            self.refused.inc();
             RetryAfter(not_until.wait_time_from(DefaultClock::default().now()))
         })
     }
@@ -195,6 +199,26 @@ impl RateLimits {
             register: Limiter::new(limits.register),
             login: Limiter::new(limits.login),
             revoke: Limiter::new(limits.revoke),
+        }
+    }
+
+    /// Counts each limiter's refusals in `family`, labelled with its name.
+    pub fn count_refusals(
+        &mut self,
+        family: &prometheus_client::metrics::family::Family<
+            crate::metrics::NameLabel,
+            prometheus_client::metrics::counter::Counter,
+        >,
+    ) {
+        for (name, limiter) in [
+            ("token", &mut self.token),
+            ("register", &mut self.register),
+            ("login", &mut self.login),
+            ("revoke", &mut self.revoke),
+        ] {
+            limiter.refused = family
+                .get_or_create(&crate::metrics::NameLabel { name })
+                .clone();
         }
     }
 

@@ -207,7 +207,8 @@ async fn sigterm_under_load_fails_no_started_request(backend: Backend) {
 
 both_backends!(
     sigterm_under_load_fails_no_started_request,
-    hostile_clients_are_cut_off_and_others_served
+    hostile_clients_are_cut_off_and_others_served,
+    metrics_count_what_happened
 );
 
 /// Oversized heads are refused by the listener; hundreds of connections dribbling
@@ -654,4 +655,188 @@ async fn sqlite_read_only_answers_503() {
     );
     assert!(log.contains("answered 503"), "{log}");
     assert!(!log.contains("panicked"), "{log}");
+}
+
+/// The value of the sample `name{labels}` in a Prometheus exposition.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+/// With `metrics_public`, `GET /metrics` on the public listener counts requests by
+/// route template and status class, tokens by grant and algorithm, refresh reuse,
+/// code replays, rate-limit refusals, sign-ins, client-cache lookups, and shows the
+/// pool and the keys.
+async fn metrics_count_what_happened(backend: Backend) {
+    let app = common::TestApp::builder()
+        .config("metrics_public = true\nrate_limit_register = \"1/1m\"\n")
+        .spawn(&backend)
+        .await;
+    let flow = common::flow::public_flow_with(app).await;
+    let app = &flow.app;
+    let svc = app.client(None).await;
+    for _ in 0..2 {
+        let resp = app
+            .token_basic(&svc, &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    // A refresh, then the same refresh token again (reuse).
+    let tokens = flow.tokens("profile").await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(flow.refresh(refresh, None).await.status(), 200);
+    assert_eq!(flow.refresh(refresh, None).await.status(), 400);
+    // A code exchanged twice (replay).
+    let (verifier, challenge) = common::pkce_pair();
+    let code = flow.code(&challenge, "profile").await;
+    assert_eq!(flow.exchange(&code, &verifier).await.status(), 200);
+    assert_eq!(flow.exchange(&code, &verifier).await.status(), 400);
+    // A wrong password, and registration over its limit.
+    let stranger = common::Browser::new(app);
+    assert_eq!(stranger.try_login("alice", "wrong").await.status(), 401);
+    let register = |name: &'static str| {
+        app.http
+            .post(app.url("/oauth/register"))
+            .json(&serde_json::json!({"redirect_uris": ["https://app.example/cb"], "client_name": name}))
+            .send()
+    };
+    assert_eq!(register("one").await.unwrap().status(), 201);
+    assert_eq!(register("two").await.unwrap().status(), 429);
+    let _ = app
+        .http
+        .get(app.url("/api/apps/nosuchapp"))
+        .send()
+        .await
+        .unwrap();
+
+    let resp = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = resp.text().await.unwrap();
+    let rs = "alg=\"RS256\"";
+    assert_eq!(
+        sample(
+            &text,
+            &format!("latchkey_tokens_issued_total{{grant=\"client_credentials\",{rs}}}")
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("latchkey_tokens_issued_total{{grant=\"authorization_code\",{rs}}}")
+        ),
+        2.0
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("latchkey_tokens_issued_total{{grant=\"refresh_token\",{rs}}}")
+        ),
+        1.0
+    );
+    assert_eq!(sample(&text, "latchkey_refresh_token_reuse_total"), 1.0);
+    assert_eq!(
+        sample(&text, "latchkey_authorization_code_replays_total"),
+        1.0
+    );
+    assert_eq!(
+        sample(&text, "latchkey_rate_limited_total{name=\"register\"}"),
+        1.0
+    );
+    assert_eq!(
+        sample(&text, "latchkey_sign_ins_total{outcome=\"failure\"}"),
+        1.0
+    );
+    assert!(sample(&text, "latchkey_sign_ins_total{outcome=\"success\"}") >= 1.0);
+    assert!(
+        sample(
+            &text,
+            "latchkey_client_cache_lookups_total{outcome=\"hit\"}"
+        ) >= 1.0
+    );
+    assert!(
+        sample(
+            &text,
+            "latchkey_client_cache_lookups_total{outcome=\"miss\"}"
+        ) >= 1.0
+    );
+    // Requests by route template (never the raw path) and status class.
+    let token_ok =
+        "latchkey_http_requests_total{route=\"/oauth/token\",method=\"POST\",status=\"2xx\"}";
+    assert!(sample(&text, token_ok) >= 5.0);
+    assert!(
+        sample(
+            &text,
+            "latchkey_http_requests_total{route=\"/oauth/register\",method=\"POST\",status=\"4xx\"}"
+        ) >= 1.0
+    );
+    assert!(text.contains("route=\"/api/apps/{id}\""), "{text}");
+    assert!(!text.contains("nosuchapp"));
+    assert!(
+        sample(
+            &text,
+            "latchkey_http_request_duration_seconds_count{route=\"/oauth/token\",method=\"POST\"}"
+        ) >= 7.0
+    );
+    assert!(sample(&text, "latchkey_db_query_duration_seconds_count") >= 1.0);
+    assert!(sample(&text, "latchkey_db_pool_connections{state=\"max\"}") >= 1.0);
+    assert_eq!(
+        sample(&text, "latchkey_signing_keys{state=\"active\"}"),
+        1.0
+    );
+    assert!(text.trim_end().ends_with("# EOF"));
+}
+
+/// `--metrics-bind` serves `/metrics` on its own address and not on the public one;
+/// without it or `metrics_public` there is no `/metrics` at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_on_their_own_address() {
+    let db = TestDb::create(&Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = free_port();
+    let (_server, base) = start(
+        dir.path(),
+        &db.url,
+        &["--metrics-bind", &format!("127.0.0.1:{metrics_port}")],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let text = http
+        .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The readiness probe wait_ready made is counted.
+    assert!(
+        sample(
+            &text,
+            "latchkey_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"2xx\"}"
+        ) >= 1.0
+    );
+    assert!(
+        sample(
+            &text,
+            "latchkey_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"4xx\"}"
+        ) >= 1.0
+    );
 }

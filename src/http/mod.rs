@@ -161,6 +161,39 @@ pub type Apis = (
 );
 
 /// The combined API, with `issuer` as its server URL.
+/// Every route template: the API's, from its generated spec, and the pages'.
+pub fn route_templates(api: &OpenApiService<Apis, ()>) -> Vec<String> {
+    let spec: serde_json::Value = serde_json::from_str(&api.spec()).unwrap_or_default();
+    let mut routes: Vec<String> = spec["paths"]
+        .as_object()
+        .map(|paths| paths.keys().cloned().collect())
+        .unwrap_or_default();
+    routes.extend(
+        [
+            "/oauth/authorize",
+            "/oauth/authorize/continue",
+            "/oauth/logout",
+            "/login",
+            "/logout",
+            "/account",
+            "/settings/apps",
+            "/settings/apps/{id}",
+            "/settings/apps/{id}/delete",
+            "/settings/apps/{id}/secret",
+            "/settings/authorized",
+            "/settings/authorized/{client_id}/revoke",
+            "/assets/latchkey.css",
+            "/assets/copy.js",
+            "/brand/{name}",
+            "/openapi.json",
+            "/docs",
+            "/metrics",
+        ]
+        .map(String::from),
+    );
+    routes
+}
+
 pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
     let apis = (
         api::AppsApi {
@@ -240,7 +273,11 @@ pub async fn security_headers<E: Endpoint>(ep: E, req: Request) -> poem::Result<
 /// (a `request` span), so a person's report can be matched with the log. Then one
 /// log line per request: method, path (never the query string, which can carry
 /// codes), status and latency. Bodies and headers are never logged.
-pub async fn access_log<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
+pub async fn access_log<E: Endpoint>(
+    ep: E,
+    req: Request,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+) -> poem::Result<Response> {
     use tracing::Instrument;
     let id = crate::web::next_request_id();
     // A debug-level span: at the default level, creating and formatting a span per
@@ -255,11 +292,13 @@ pub async fn access_log<E: Endpoint>(ep: E, req: Request) -> poem::Result<Respon
     let result = crate::web::with_request_id(id, call)
         .instrument(span.clone())
         .await;
-    let elapsed_us = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    let elapsed_us = elapsed.as_micros() as u64;
     let status = match &result {
         Ok(resp) => resp.status().as_u16(),
         Err(err) => err.status().as_u16(),
     };
+    metrics.observe_request(&path, &method, status, elapsed.as_secs_f64());
     span.in_scope(|| tracing::debug!(%method, %path, status, elapsed_us, "request"));
     result.map(|mut resp| {
         if let Some(v) = header_value {

@@ -128,7 +128,11 @@ impl TokenApi {
                     now,
                     url_token::<16>(),
                 )?;
-                let access_token = state.keys.get().active().sign_jwt(&claims)?;
+                let keys = state.keys.get();
+                let access_token = keys.active().sign_jwt(&claims)?;
+                state
+                    .metrics
+                    .token_issued("client_credentials", keys.active().alg().as_str());
                 tracing::info!(client_id = %client.id, grant = "client_credentials", scope = %claims.scope, "issued access token");
                 Ok(success(access_token, &claims, now, None, None))
             }
@@ -151,6 +155,7 @@ impl TokenApi {
             // be trusted, so every token issued from it dies (RFC 6749 §4.1.2).
             if let Some(spent) = store::codes::find_code(&state.db, &code_hash).await? {
                 store::tokens::revoke_family(&state.db, &spent.family_id, now).await?;
+                state.metrics.code_replays.inc();
                 tracing::warn!(client_id = %client.id, family = %spent.family_id, "authorization code replayed; its tokens are revoked");
                 return Err(OAuthError::invalid_grant("the code has already been used").into());
             }
@@ -192,6 +197,9 @@ impl TokenApi {
             access_token: &access_token,
             now,
         })?;
+        state
+            .metrics
+            .token_issued("authorization_code", keys.active().alg().as_str());
         tracing::info!(client_id = %client.id, grant = "authorization_code", scope = %claims.scope, "issued tokens");
         Ok(success(
             access_token,
@@ -263,6 +271,7 @@ impl TokenApi {
             // token was presented after it stopped being the live one. RFC 9700
             // §4.14.2: assume theft and revoke the whole family.
             store::tokens::revoke_family(&state.db, &family.id, now).await?;
+            state.metrics.refresh_reuse.inc();
             tracing::warn!(client_id = %client.id, family = %family.id, "refresh token reuse; family revoked");
             return Err(refresh_token::unknown_token().into());
         };
@@ -287,6 +296,9 @@ impl TokenApi {
             access_token: &access_token,
             now,
         })?;
+        state
+            .metrics
+            .token_issued("refresh_token", keys.active().alg().as_str());
         tracing::info!(client_id = %client.id, grant = "refresh_token", scope = %claims.scope, "rotated refresh token");
         Ok(success(
             access_token,

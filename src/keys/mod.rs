@@ -236,6 +236,17 @@ impl KeySet {
         self.keys.iter().zip(self.states.iter().copied())
     }
 
+    /// How many keys are in each state, every state named (for metrics).
+    pub fn state_counts(&self) -> [(&'static str, usize); 4] {
+        let count = |want: KeyState| self.states.iter().filter(|s| **s == want).count();
+        [
+            ("active", count(KeyState::Active)),
+            ("next", count(KeyState::Next)),
+            ("retired", count(KeyState::Retired)),
+            ("expired", count(KeyState::Expired)),
+        ]
+    }
+
     pub fn jwks(&self) -> &PublishedJwks {
         &self.jwks
     }

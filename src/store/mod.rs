@@ -133,17 +133,43 @@ macro_rules! with_conn {
     ($db:expr, |$conn:ident| $body:expr) => {
         match $db {
             $crate::store::Db::Postgres(pool) => {
+                let _timer = $crate::store::QueryTimer::start();
                 let mut guard = pool.get().await.map_err($crate::store::StoreError::pool)?;
                 let $conn = &mut *guard;
                 $body
             }
             $crate::store::Db::Sqlite(pool) => {
+                let _timer = $crate::store::QueryTimer::start();
                 let mut guard = pool.get().await.map_err($crate::store::StoreError::pool)?;
                 let $conn = &mut *guard;
                 $body
             }
         }
     };
+}
+
+/// Observes a store call's time (checkout included) when dropped, however the
+/// call ends.
+pub struct QueryTimer(std::time::Instant);
+
+impl QueryTimer {
+    pub fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+}
+
+impl Drop for QueryTimer {
+    fn drop(&mut self) {
+        crate::metrics::DB_QUERY_SECONDS.observe(self.0.elapsed().as_secs_f64());
+    }
+}
+
+/// A pool's state: open connections, idle ones, callers waiting, the cap.
+pub struct PoolStatus {
+    pub size: usize,
+    pub available: usize,
+    pub waiting: usize,
+    pub max_size: usize,
 }
 
 /// How long a request waits for a free connection before it is answered 503: long
@@ -236,6 +262,19 @@ impl Db {
             conn.batch_execute("SELECT 1").await?;
             Ok(())
         })
+    }
+
+    pub fn pool_status(&self) -> PoolStatus {
+        let s = match self {
+            Db::Postgres(pool) => pool.status(),
+            Db::Sqlite(pool) => pool.status(),
+        };
+        PoolStatus {
+            size: s.size,
+            available: s.available,
+            waiting: s.waiting,
+            max_size: s.max_size,
+        }
     }
 
     pub fn backend_name(&self) -> &'static str {

@@ -137,6 +137,7 @@ pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState
         .await
         {
             Ok([cookie, csrf_cookie]) => {
+                state.metrics.sign_in(true);
                 tracing::info!(user_id = %user.id, "signed in");
                 let mut resp = see_other(&next);
                 for value in [
@@ -154,6 +155,7 @@ pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState
         },
         // One message for unknown user and wrong password.
         Ok(None) => {
+            state.metrics.sign_in(false);
             tracing::info!("failed sign-in");
             login_form(
                 state,
