@@ -277,6 +277,12 @@ pub fn spawn_background(state: &AppState, key_poll: std::time::Duration) {
                 Ok(purged) => tracing::debug!(?purged, "purged expired rows"),
                 Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
             }
+            let before = purge_state.clock.now() - purge_state.settings.audit_retention;
+            match crate::store::audit::purge_before(&purge_state.db, before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "audit records past audit_retention deleted"),
+                Err(e) => tracing::warn!(error = %e, "purging old audit records failed"),
+            }
         }
     });
 }

@@ -49,11 +49,33 @@ pub enum Command {
     /// Inspect signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Read the audit trail
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Print the OpenAPI document
     Openapi {
         /// YAML instead of JSON
         #[arg(long)]
         yaml: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print security events as JSON lines, oldest first
+    List {
+        /// From this time: Unix seconds, 2026-12-03T10:00:00Z, or an age such as 90m, 12h, 7d [default: 1d]
+        #[arg(long, value_name = "TIME", default_value = "1d")]
+        since: String,
+        /// Only events of this kind, e.g. client.deleted, sign_in.failure
+        #[arg(long, value_name = "KIND")]
+        event: Option<String>,
+        /// Only events about this client, user or key id
+        #[arg(long, value_name = "ID")]
+        subject: Option<String>,
+        /// At most this many events [default: all]
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
     },
 }
 
@@ -181,6 +203,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clients(cmd) => clients_command(settings, cmd).await,
         Command::Users(cmd) => users_command(settings, cmd).await,
         Command::Keys(cmd) => keys_command(&settings, cmd).await,
+        Command::Audit(cmd) => audit_command(&settings, cmd).await,
         Command::Openapi { yaml } => {
             let spec = crate::http::spec_document(&settings.issuer);
             println!("{}", if yaml { spec.spec_yaml() } else { spec.spec() });
@@ -237,6 +260,11 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
                 crate::keys::rotate(&dir, alg, activate_at, kek.as_ref())
             })
             .await??;
+            let event = crate::audit::Event::new("key.rotated", crate::audit::Actor::Cli)
+                .subject(&kid)
+                .detail("alg", alg.as_str())
+                .detail("activate_at", activate_at);
+            audit_key_change(settings, now, event).await;
             print_json(&json!({ "kid": kid, "alg": alg.as_str(), "activate_at": activate_at }))
         }
         KeysCommand::Retire { kid } => {
@@ -245,8 +273,57 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
                 crate::keys::retire(&dir, &k, now, ttl, kek.as_ref())
             })
             .await??;
+            let event = crate::audit::Event::new("key.retired", crate::audit::Actor::Cli)
+                .subject(&kid)
+                .detail("published_until", now + ttl);
+            audit_key_change(settings, now, event).await;
             print_json(&json!({ "retired": kid, "published_until": now + ttl }))
         }
+    }
+}
+
+async fn audit_command(settings: &Settings, cmd: AuditCommand) -> anyhow::Result<()> {
+    let AuditCommand::List {
+        since,
+        event,
+        subject,
+        limit,
+    } = cmd;
+    let now = SystemClock.now();
+    let since = crate::audit::parse_since(&since, now).map_err(anyhow::Error::msg)?;
+    let db = open_db(settings).await?;
+    let mut filter = store::audit::Filter {
+        since,
+        event,
+        subject,
+        after: None,
+        limit: 500,
+    };
+    let mut left = limit.unwrap_or(usize::MAX);
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    while left > 0 {
+        let page = store::audit::list_events(&db, &filter).await?;
+        for row in page.iter().take(left) {
+            writeln!(out, "{}", crate::audit::to_json(row))?;
+        }
+        left = left.saturating_sub(page.len());
+        match page.last() {
+            Some(last) if page.len() as i64 == filter.limit => {
+                filter.after = Some((last.at, last.id.clone()));
+            }
+            _ => break,
+        }
+    }
+    Ok(())
+}
+
+/// Key files are the truth, so a key change stands even when its audit record
+/// cannot be written; the operator is told.
+async fn audit_key_change(settings: &Settings, now: i64, event: crate::audit::Event<'_>) {
+    match open_db(settings).await {
+        Ok(db) => crate::audit::record(&db, now, event).await,
+        Err(e) => eprintln!("warning: the key change is done but not in the audit trail: {e}"),
     }
 }
 
@@ -300,6 +377,14 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
                     Err(ClientError::Store(e)) => return Err(e.into()),
                 };
             let row = &created.row;
+            crate::audit::client(
+                &db,
+                now,
+                "client.created",
+                crate::audit::Actor::Cli,
+                &row.id,
+            )
+            .await;
             let mut out = client_json(row)?;
             if let Some(secret) = created.client_secret {
                 out["client_secret"] = json!(secret);
@@ -318,11 +403,22 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
             if !store::clients::delete_client(&db, &client_id).await? {
                 bail!("no client with id {client_id}");
             }
+            crate::audit::client(
+                &db,
+                now,
+                "client.deleted",
+                crate::audit::Actor::Cli,
+                &client_id,
+            )
+            .await;
             print_json(&json!({ "deleted": client_id }))
         }
         ClientsCommand::RotateSecret { client_id } => {
             match clients::rotate_secret(&db, &client_id, now).await? {
                 Some(secret) => {
+                    let actor = crate::audit::Actor::Cli;
+                    crate::audit::client(&db, now, "client.secret_rotated", actor, &client_id)
+                        .await;
                     print_json(&json!({ "client_id": client_id, "client_secret": secret }))
                 }
                 None => bail!("no confidential client with id {client_id}"),

@@ -1,6 +1,7 @@
 //! Latchkey: a self-hostable OAuth 2.1 authorization server.
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod client_cache;
 pub mod clients;

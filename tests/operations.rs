@@ -208,7 +208,8 @@ async fn sigterm_under_load_fails_no_started_request(backend: Backend) {
 both_backends!(
     sigterm_under_load_fails_no_started_request,
     hostile_clients_are_cut_off_and_others_served,
-    metrics_count_what_happened
+    metrics_count_what_happened,
+    audit_trail_says_who_did_what
 );
 
 /// Oversized heads are refused by the listener; hundreds of connections dribbling
@@ -839,4 +840,223 @@ async fn metrics_on_their_own_address() {
             "latchkey_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"4xx\"}"
         ) >= 1.0
     );
+}
+
+/// Lists the audit trail through the CLI, as an operator on the server would.
+fn audit_cli(db_url: &str, args: &[&str]) -> Vec<Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = latchkey(dir.path(), db_url)
+        .args(["audit", "list"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Sign-ins (with the address, never the password), consent, refresh reuse, code
+/// replay, client changes by the CLI, a person and an admin token, all in the
+/// trail; the CLI and the admin API read it, filtered and in pages.
+async fn audit_trail_says_who_did_what(backend: Backend) {
+    let flow = common::flow::public_flow(&backend).await;
+    let app = &flow.app;
+    let url = app.db.url.clone();
+    let stranger = common::Browser::new(app);
+    assert_eq!(
+        stranger
+            .try_login("alice", "not-her-password")
+            .await
+            .status(),
+        401
+    );
+    let tokens = flow.tokens("profile").await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(flow.refresh(refresh, None).await.status(), 200);
+    assert_eq!(flow.refresh(refresh, None).await.status(), 400);
+    let (verifier, challenge) = common::pkce_pair();
+    let code = flow.code(&challenge, "profile").await;
+    assert_eq!(flow.exchange(&code, &verifier).await.status(), 200);
+    assert_eq!(flow.exchange(&code, &verifier).await.status(), 400);
+
+    // A client made with the CLI, whose log names the event under `audit`.
+    let dir = tempfile::tempdir().unwrap();
+    let out = latchkey(dir.path(), &url)
+        .env("LATCHKEY_LOG", "info")
+        .args(["clients", "create", "--name", "billing"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("audit") && stderr.contains("client.created"),
+        "{stderr}"
+    );
+    let billing: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let billing_id = billing["client_id"].as_str().unwrap().to_owned();
+
+    // A person's token cannot read the trail.
+    let person = flow.tokens("profile").await;
+    let resp = app
+        .http
+        .get(app.url("/admin/audit"))
+        .bearer_auth(person["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+
+    // An operator deletes it, and takes alice's consents away.
+    let admin = app.admin_client().await;
+    let resp = app
+        .token_basic(&admin, &[("grant_type", "client_credentials")])
+        .await;
+    let admin_token = resp.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = app
+        .http
+        .delete(app.url(&format!("/admin/clients/{billing_id}")))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = app
+        .http
+        .delete(app.url(&format!("/admin/users/{}/grants", flow.user_id)))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+
+    let all = audit_cli(&url, &["--since", "0"]);
+    let kinds: Vec<&str> = all.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    for kind in [
+        "sign_in.success",
+        "sign_in.failure",
+        "consent.granted",
+        "token.refresh_reuse",
+        "token.code_replay",
+        "client.created",
+        "client.deleted",
+        "consent.revoked",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let failure = all
+        .iter()
+        .find(|e| e["event"] == "sign_in.failure")
+        .unwrap();
+    assert_eq!(failure["address"], "127.0.0.1");
+    assert_eq!(failure["detail"]["username"], "alice");
+    assert_eq!(failure["actor_kind"], "anonymous");
+    let text = serde_json::to_string(&all).unwrap();
+    for secret in ["not-her-password", common::flow::PASSWORD, refresh, &code] {
+        assert!(!text.contains(secret), "a secret is in the audit trail");
+    }
+    let success = all
+        .iter()
+        .find(|e| e["event"] == "sign_in.success")
+        .unwrap();
+    assert_eq!(success["actor"], flow.user_id.as_str());
+    let created = all
+        .iter()
+        .find(|e| e["event"] == "client.created" && e["subject"] == billing_id.as_str())
+        .unwrap();
+    assert_eq!(created["actor_kind"], "cli");
+    let reuse = all
+        .iter()
+        .find(|e| e["event"] == "token.refresh_reuse")
+        .unwrap();
+    assert_eq!(reuse["actor"], flow.client_id.as_str());
+
+    // Who deleted billing? The CLI's filter and the admin API say: the operator.
+    let deleted = audit_cli(
+        &url,
+        &[
+            "--since",
+            "0",
+            "--subject",
+            &billing_id,
+            "--event",
+            "client.deleted",
+        ],
+    );
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0]["actor_kind"], "admin");
+    assert_eq!(deleted[0]["actor"], admin.id.as_str());
+    let page: Value = app
+        .http
+        .get(app.url(&format!("/admin/audit?since=0&subject={billing_id}")))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["client.created", "client.deleted"]);
+    assert_eq!(page["events"][1]["actor"], admin.id.as_str());
+
+    // Pages of two cover everything once, in order.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = "/admin/audit?since=0&limit=2".to_owned();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = app
+            .http
+            .get(app.url(&path))
+            .bearer_auth(&admin_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for e in page["events"].as_array().unwrap() {
+            seen.push(e["id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let ids: Vec<String> = all
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(seen, ids);
+    // A made-up cursor is a 400.
+    let resp = app
+        .http
+        .get(app.url("/admin/audit?cursor=nonsense"))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    // Retention: records older than the cut-off go, newer ones stay.
+    let newest = all.iter().map(|e| e["at"].as_i64().unwrap()).max().unwrap();
+    let gone = latchkey::store::audit::purge_before(&app.state.db, newest)
+        .await
+        .unwrap();
+    let left = audit_cli(&url, &["--since", "0"]);
+    assert_eq!(gone + left.len(), all.len());
+    assert!(left.iter().all(|e| e["at"].as_i64().unwrap() >= newest));
 }

@@ -662,6 +662,14 @@ impl AppsApi {
             self.state.clock.now(),
         )
         .await?;
+        crate::audit::client(
+            &self.state.db,
+            self.state.clock.now(),
+            "client.created",
+            crate::audit::Actor::User(&user.id),
+            &created.row.id,
+        )
+        .await;
         tracing::info!(client_id = %created.row.id, user_id = %user.id, "app created");
         Ok(Created::Created(Json(app_of(
             &created.row,
@@ -708,6 +716,14 @@ impl AppsApi {
         )
         .await?;
         self.state.client_cache.invalidate(&row.id);
+        crate::audit::client(
+            &self.state.db,
+            self.state.clock.now(),
+            "client.updated",
+            crate::audit::Actor::User(&user.id),
+            &row.id,
+        )
+        .await;
         tracing::info!(client_id = %row.id, user_id = %user.id, "app updated");
         Ok(Done::Ok(Json(app_of(&updated, None)?)))
     }
@@ -727,6 +743,14 @@ impl AppsApi {
         let row = owned_app(&self.state, &user, &id.0).await?;
         store::clients::delete_client(&self.state.db, &row.id).await?;
         self.state.client_cache.invalidate(&row.id);
+        crate::audit::client(
+            &self.state.db,
+            self.state.clock.now(),
+            "client.deleted",
+            crate::audit::Actor::User(&user.id),
+            &row.id,
+        )
+        .await;
         tracing::info!(client_id = %row.id, user_id = %user.id, "app deleted");
         Ok(Deleted::NoContent)
     }
@@ -759,6 +783,14 @@ impl AppsApi {
             .await?
             .ok_or_else(|| ApiError::not_found("app"))?;
         self.state.client_cache.invalidate(&row.id);
+        crate::audit::client(
+            &self.state.db,
+            self.state.clock.now(),
+            "client.secret_rotated",
+            crate::audit::Actor::User(&user.id),
+            &row.id,
+        )
+        .await;
         tracing::info!(client_id = %row.id, user_id = %user.id, "app secret rotated");
         Ok(Done::Ok(Json(AppSecret {
             client_id: row.id,
@@ -814,6 +846,14 @@ impl GrantsApi {
         if !found {
             return Err(ApiError::not_found("grant"));
         }
+        crate::audit::record(
+            &self.state.db,
+            self.state.clock.now(),
+            crate::audit::Event::new("consent.revoked", crate::audit::Actor::User(&user.id))
+                .subject(&client_id.0)
+                .detail("via", "api"),
+        )
+        .await;
         tracing::info!(client_id = %client_id.0, user_id = %user.id, "grant revoked");
         Ok(Deleted::NoContent)
     }

@@ -540,7 +540,16 @@ async fn remember_consent(
             updated_at: now,
         },
     )
-    .await
+    .await?;
+    crate::audit::record(
+        &state.db,
+        now,
+        crate::audit::Event::new("consent.granted", crate::audit::Actor::User(user_id))
+            .subject(request.client_id.as_str())
+            .detail("scope", merged.to_string()),
+    )
+    .await;
+    Ok(())
 }
 
 /// Stores a new code (and its token family) and returns the redirect carrying it.

@@ -153,6 +153,7 @@ pub type Apis = (
     admin::clients::AdminClientsApi,
     admin::users::AdminUsersApi,
     admin::requests::AdminRequestsApi,
+    admin::audit::AdminAuditApi,
     token::TokenApi,
     oauth::OAuthApi,
     register::RegistrationApi,
@@ -160,7 +161,6 @@ pub type Apis = (
     health::HealthApi,
 );
 
-/// The combined API, with `issuer` as its server URL.
 /// Every route template: the API's, from its generated spec, and the pages'.
 pub fn route_templates(api: &OpenApiService<Apis, ()>) -> Vec<String> {
     let spec: serde_json::Value = serde_json::from_str(&api.spec()).unwrap_or_default();
@@ -194,6 +194,7 @@ pub fn route_templates(api: &OpenApiService<Apis, ()>) -> Vec<String> {
     routes
 }
 
+/// The combined API, with `issuer` as its server URL.
 pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
     let apis = (
         api::AppsApi {
@@ -209,6 +210,9 @@ pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
             state: state.clone(),
         },
         admin::requests::AdminRequestsApi {
+            state: state.clone(),
+        },
+        admin::audit::AdminAuditApi {
             state: state.clone(),
         },
         token::TokenApi {

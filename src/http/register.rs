@@ -541,6 +541,14 @@ impl RegistrationApi {
             state.clock.now(),
         )
         .await?;
+        crate::audit::client(
+            &self.state.db,
+            self.state.clock.now(),
+            "client.created",
+            crate::audit::Actor::Registration,
+            &created.row.id,
+        )
+        .await;
         tracing::info!(client_id = %created.row.id, "client registered (RFC 7591)");
         let info = information(
             state,
@@ -585,6 +593,14 @@ impl RegistrationApi {
         let (new_token, hash) = clients::new_token(clients::REGISTRATION_TOKEN_PREFIX);
         store::clients::set_registration_token(&state.db, &row.id, &hash).await?;
         state.client_cache.invalidate(&row.id);
+        crate::audit::client(
+            &self.state.db,
+            self.state.clock.now(),
+            "client.updated",
+            crate::audit::Actor::Registration,
+            &row.id,
+        )
+        .await;
         tracing::info!(client_id = %row.id, "client registration updated (RFC 7592)");
         let info = information(state, &updated, None, Some(new_token))?;
         Ok(RegisterResponse::Ok(Json(info), "no-store".to_owned()))
@@ -594,6 +610,14 @@ impl RegistrationApi {
         let row = self.authorized(token, client_id).await?;
         store::clients::delete_client(&self.state.db, &row.id).await?;
         self.state.client_cache.invalidate(&row.id);
+        crate::audit::client(
+            &self.state.db,
+            self.state.clock.now(),
+            "client.deleted",
+            crate::audit::Actor::Registration,
+            &row.id,
+        )
+        .await;
         tracing::info!(client_id = %row.id, "client registration deleted (RFC 7592)");
         Ok(RegisterResponse::Deleted)
     }

@@ -5,6 +5,7 @@
 //! twice. diesel-async has no async multi-backend connection, and generic functions
 //! over its connection traits drown in bounds; the macro avoids both.
 
+pub mod audit;
 pub mod challenges;
 pub mod clients;
 pub mod codes;

@@ -331,3 +331,19 @@ impl CodeRow {
         })
     }
 }
+
+/// A row of `audit_events` (see `crate::audit`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::audit_events)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct AuditRow {
+    pub id: String,
+    pub at: i64,
+    pub event: String,
+    pub actor_kind: String,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub address: Option<String>,
+    /// A JSON object.
+    pub detail: String,
+}

@@ -67,6 +67,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        at -> BigInt,
+        event -> Text,
+        actor_kind -> Text,
+        actor -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        address -> Nullable<Text>,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
     challenges (challenge_hash) {
         challenge_hash -> Binary,
         kind -> Text,
@@ -156,6 +169,7 @@ diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
 diesel::joinable!(token_families -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_events,
     change_counters,
     challenges,
     clients,

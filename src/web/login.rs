@@ -138,6 +138,17 @@ pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState
         {
             Ok([cookie, csrf_cookie]) => {
                 state.metrics.sign_in(true);
+                crate::audit::record(
+                    &state.db,
+                    state.clock.now(),
+                    crate::audit::Event::new(
+                        "sign_in.success",
+                        crate::audit::Actor::User(&user.id),
+                    )
+                    .subject(&user.id)
+                    .address(crate::http::limits::caller_address(state, req)),
+                )
+                .await;
                 tracing::info!(user_id = %user.id, "signed in");
                 let mut resp = see_other(&next);
                 for value in [
@@ -156,6 +167,14 @@ pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState
         // One message for unknown user and wrong password.
         Ok(None) => {
             state.metrics.sign_in(false);
+            crate::audit::record(
+                &state.db,
+                state.clock.now(),
+                crate::audit::Event::new("sign_in.failure", crate::audit::Actor::Anonymous)
+                    .address(crate::http::limits::caller_address(state, req))
+                    .detail("username", username.as_str()),
+            )
+            .await;
             tracing::info!("failed sign-in");
             login_form(
                 state,

@@ -289,6 +289,15 @@ pub async fn create_app(req: &Request, body: Body, Data(state): Data<&AppState>)
     .await
     {
         Ok(created) => {
+            let actor = crate::audit::Actor::User(&who.user.id);
+            crate::audit::client(
+                &state.db,
+                state.clock.now(),
+                "client.created",
+                actor,
+                &created.row.id,
+            )
+            .await;
             tracing::info!(client_id = %created.row.id, user_id = %who.user.id, "app created");
             secret_page(
                 state,
@@ -403,6 +412,15 @@ pub async fn update_app(
         {
             Ok(_) => {
                 state.client_cache.invalidate(&row.id);
+                let actor = crate::audit::Actor::User(&who.user.id);
+                crate::audit::client(
+                    &state.db,
+                    state.clock.now(),
+                    "client.updated",
+                    actor,
+                    &row.id,
+                )
+                .await;
                 return see_other(&format!("/settings/apps/{id}"));
             }
             Err(e) => match invalid_message(&e) {
@@ -446,6 +464,15 @@ pub async fn rotate_secret(
     match clients::rotate_secret(&state.db, &row.id, state.clock.now()).await {
         Ok(Some(secret)) => {
             state.client_cache.invalidate(&row.id);
+            let actor = crate::audit::Actor::User(&who.user.id);
+            crate::audit::client(
+                &state.db,
+                state.clock.now(),
+                "client.secret_rotated",
+                actor,
+                &row.id,
+            )
+            .await;
             tracing::info!(client_id = %row.id, user_id = %who.user.id, "app secret rotated");
             secret_page(
                 state,
@@ -485,6 +512,15 @@ pub async fn delete_app(
     match store::clients::delete_client(&state.db, &row.id).await {
         Ok(_) => {
             state.client_cache.invalidate(&row.id);
+            let actor = crate::audit::Actor::User(&who.user.id);
+            crate::audit::client(
+                &state.db,
+                state.clock.now(),
+                "client.deleted",
+                actor,
+                &row.id,
+            )
+            .await;
             tracing::info!(client_id = %row.id, user_id = %who.user.id, "app deleted");
             see_other("/settings/apps")
         }
@@ -554,6 +590,17 @@ pub async fn revoke(
     match store::grants::revoke_grant(&state.db, &who.user.id, &client_id, state.clock.now()).await
     {
         Ok(_) => {
+            crate::audit::record(
+                &state.db,
+                state.clock.now(),
+                crate::audit::Event::new(
+                    "consent.revoked",
+                    crate::audit::Actor::User(&who.user.id),
+                )
+                .subject(&client_id)
+                .address(crate::http::limits::caller_address(state, req)),
+            )
+            .await;
             tracing::info!(client_id = %client_id, user_id = %who.user.id, "grant revoked");
             see_other("/settings/authorized")
         }

@@ -173,6 +173,16 @@ impl AdminClientsApi {
             self.state.clock.now(),
         )
         .await?;
+        crate::audit::record(
+            &self.state.db,
+            self.state.clock.now(),
+            crate::audit::Event::new(
+                "client.created",
+                crate::audit::Actor::Admin(&claims.client_id),
+            )
+            .subject(&created.row.id),
+        )
+        .await;
         tracing::info!(client_id = %created.row.id, by = %claims.client_id, "client created through the admin API");
         Ok(AdminCreated::Created(Json(admin_client(
             &created.row,
@@ -234,6 +244,16 @@ impl AdminClientsApi {
         )
         .await?;
         self.state.client_cache.invalidate(&row.id);
+        crate::audit::record(
+            &self.state.db,
+            self.state.clock.now(),
+            crate::audit::Event::new(
+                "client.updated",
+                crate::audit::Actor::Admin(&claims.client_id),
+            )
+            .subject(&row.id),
+        )
+        .await;
         tracing::info!(client_id = %row.id, by = %claims.client_id, "client updated through the admin API");
         Ok(Done::Ok(Json(admin_client(&updated, None)?)))
     }
@@ -258,6 +278,16 @@ impl AdminClientsApi {
             return Err(AdminError::not_found("client"));
         }
         self.state.client_cache.invalidate(&id.0);
+        crate::audit::record(
+            &self.state.db,
+            self.state.clock.now(),
+            crate::audit::Event::new(
+                "client.deleted",
+                crate::audit::Actor::Admin(&claims.client_id),
+            )
+            .subject(&id.0),
+        )
+        .await;
         tracing::info!(client_id = %id.0, by = %claims.client_id, "client deleted through the admin API");
         Ok(Deleted::NoContent)
     }
@@ -287,6 +317,16 @@ impl AdminClientsApi {
             .await?
             .ok_or_else(|| AdminError::not_found("client"))?;
         self.state.client_cache.invalidate(&row.id);
+        crate::audit::record(
+            &self.state.db,
+            self.state.clock.now(),
+            crate::audit::Event::new(
+                "client.secret_rotated",
+                crate::audit::Actor::Admin(&claims.client_id),
+            )
+            .subject(&row.id),
+        )
+        .await;
         tracing::info!(client_id = %row.id, by = %claims.client_id, "client secret rotated through the admin API");
         Ok(Done::Ok(Json(crate::http::api::AppSecret {
             client_id: row.id,

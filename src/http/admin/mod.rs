@@ -6,6 +6,7 @@
 //! credentials to a client allowed `latchkey:admin` (only an operator gives a
 //! client that scope). Errors are RFC 9457 problem documents as on `/api/*`.
 
+pub mod audit;
 pub mod clients;
 pub mod requests;
 pub mod users;

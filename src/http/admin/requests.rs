@@ -361,6 +361,16 @@ impl AdminRequestsApi {
             },
         )
         .await?;
+        crate::audit::record(
+            &self.state.db,
+            self.state.clock.now(),
+            crate::audit::Event::new(
+                "admin.login_accepted",
+                crate::audit::Actor::Admin(&claims.client_id),
+            )
+            .subject(&user.id),
+        )
+        .await;
         tracing::info!(client_id = %row.client_id, user_id = %user.id, by = %claims.client_id, "login request accepted");
         Ok(Done::Ok(Json(to)))
     }
@@ -485,6 +495,18 @@ impl AdminRequestsApi {
             },
         )
         .await?;
+        crate::audit::record(
+            &self.state.db,
+            self.state.clock.now(),
+            crate::audit::Event::new(
+                "consent.granted",
+                crate::audit::Actor::Admin(&claims.client_id),
+            )
+            .subject(&row.client_id)
+            .detail("scope", granted.to_string())
+            .detail("user", row.user_id.clone().unwrap_or_default()),
+        )
+        .await;
         tracing::info!(client_id = %row.client_id, by = %claims.client_id, scope = %granted, "consent request accepted");
         Ok(Done::Ok(Json(to)))
     }
