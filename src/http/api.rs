@@ -340,8 +340,10 @@ pub struct App {
     /// What the app does.
     pub description: String,
     /// The app's home page.
+    #[oai(skip_serializing_if_is_none)]
     pub website: Option<String>,
     /// An https URL of the app's icon.
+    #[oai(skip_serializing_if_is_none)]
     pub icon_url: Option<String>,
     /// Registered redirect URIs (exact match; loopback URIs match any port).
     pub redirect_uris: Vec<String>,
@@ -369,23 +371,31 @@ pub struct NewApp {
     /// 1 to 100 characters.
     pub name: String,
     /// Up to 1000 characters.
+    #[oai(skip_serializing_if_is_none)]
     pub description: Option<String>,
     /// An http(s) URL.
+    #[oai(skip_serializing_if_is_none)]
     pub website: Option<String>,
     /// An http(s) URL.
+    #[oai(skip_serializing_if_is_none)]
     pub icon_url: Option<String>,
     /// https, or http on a loopback host; no fragments or wildcards. Needed for
     /// `authorization_code`.
+    #[oai(skip_serializing_if_is_none)]
     pub redirect_uris: Option<Vec<String>>,
     /// Where the app may send people after signing them out (OpenID Connect
     /// RP-Initiated Logout); the same rules as redirect URIs.
+    #[oai(skip_serializing_if_is_none)]
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Default: every scope in the catalogue.
+    #[oai(skip_serializing_if_is_none)]
     pub scopes: Option<Vec<String>>,
     /// Default: `authorization_code` + `refresh_token` with redirect URIs (or for a
     /// public app), otherwise `client_credentials`.
+    #[oai(skip_serializing_if_is_none)]
     pub grant_types: Option<Vec<TokenGrantType>>,
     // Default `confidential`; no doc comment (a described `$ref` becomes `allOf`).
+    #[oai(skip_serializing_if_is_none)]
     pub client_type: Option<AppType>,
 }
 
@@ -394,20 +404,26 @@ pub struct NewApp {
 #[derive(Debug, Clone, Object)]
 pub struct AppChanges {
     /// 1 to 100 characters.
+    #[oai(skip_serializing_if_is_none)]
     pub name: Option<String>,
     /// Up to 1000 characters.
+    #[oai(skip_serializing_if_is_none)]
     pub description: Option<String>,
     /// An http(s) URL, or `null` to remove it.
     pub website: MaybeUndefined<String>,
     /// An http(s) URL, or `null` to remove it.
     pub icon_url: MaybeUndefined<String>,
     /// Replaces the redirect URIs.
+    #[oai(skip_serializing_if_is_none)]
     pub redirect_uris: Option<Vec<String>>,
     /// Replaces the post-logout redirect URIs.
+    #[oai(skip_serializing_if_is_none)]
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Replaces the allowed scopes.
+    #[oai(skip_serializing_if_is_none)]
     pub scopes: Option<Vec<String>>,
     /// Replaces the allowed grants.
+    #[oai(skip_serializing_if_is_none)]
     pub grant_types: Option<Vec<TokenGrantType>>,
 }
 
@@ -435,12 +451,14 @@ pub struct Grant {
     /// The application's name.
     pub client_name: String,
     /// The application's home page.
+    #[oai(skip_serializing_if_is_none)]
     pub client_website: Option<String>,
     /// Scopes the user granted.
     pub scopes: Vec<String>,
     /// When the user first authorized it, seconds since the epoch.
     pub first_authorized_at: i64,
     /// When it last obtained or refreshed a token, seconds since the epoch.
+    #[oai(skip_serializing_if_is_none)]
     pub last_used_at: Option<i64>,
 }
 

@@ -27,10 +27,13 @@ pub struct TokenReference {
     /// The refresh token or access token.
     pub token: String,
     /// `refresh_token` or `access_token`; a hint only (the token's form decides).
+    #[oai(skip_serializing_if_is_none)]
     pub token_type_hint: Option<String>,
     /// For `client_secret_post` (or a public client revoking): the caller's client id.
+    #[oai(skip_serializing_if_is_none)]
     pub client_id: Option<String>,
     /// For `client_secret_post`: the caller's client secret.
+    #[oai(skip_serializing_if_is_none)]
     pub client_secret: Option<String>,
 }
 

@@ -27,31 +27,42 @@ use poem_openapi::{
 #[derive(Debug, Clone, Object)]
 pub struct ClientRegistration {
     /// Redirect URIs: https, or http on a loopback host (then any port matches).
+    #[oai(skip_serializing_if_is_none)]
     pub redirect_uris: Option<Vec<String>>,
     /// Where the client may send people after signing them out (OpenID Connect
     /// RP-Initiated Logout §3.1); the same rules as redirect URIs, exact match.
+    #[oai(skip_serializing_if_is_none)]
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// `none` (public client, PKCE), `client_secret_basic` (default) or
     /// `client_secret_post`.
+    #[oai(skip_serializing_if_is_none)]
     pub token_endpoint_auth_method: Option<String>,
     /// `authorization_code`, `refresh_token`, `client_credentials` (the last only
     /// under the `token` policy). Default: `authorization_code` and `refresh_token`.
+    #[oai(skip_serializing_if_is_none)]
     pub grant_types: Option<Vec<String>>,
     /// `code`, or empty for client_credentials-only clients.
+    #[oai(skip_serializing_if_is_none)]
     pub response_types: Option<Vec<String>>,
     /// Shown to people on the consent page.
+    #[oai(skip_serializing_if_is_none)]
     pub client_name: Option<String>,
     /// The client's home page.
+    #[oai(skip_serializing_if_is_none)]
     pub client_uri: Option<String>,
     /// An image shown on the consent page.
+    #[oai(skip_serializing_if_is_none)]
     pub logo_uri: Option<String>,
     /// Space-separated scopes the client may request. Default: every scope.
+    #[oai(skip_serializing_if_is_none)]
     pub scope: Option<String>,
     /// RFC 7592 update: must equal the client's id when sent.
+    #[oai(skip_serializing_if_is_none)]
     pub client_id: Option<String>,
     /// OpenID Connect Registration §2: `web` (default: `https` redirect URIs, and
     /// loopback `http`) or `native` (loopback `http`, private-use schemes such as
     /// `com.example.app:/callback`, and `https`).
+    #[oai(skip_serializing_if_is_none)]
     pub application_type: Option<String>,
 }
 

@@ -39,22 +39,30 @@ pub struct TokenRequest {
     // described `$ref` becomes an `allOf` that SDK generators choke on.
     pub grant_type: TokenGrantType,
     /// authorization_code: the code from the authorization response.
+    #[oai(skip_serializing_if_is_none)]
     pub code: Option<String>,
     /// authorization_code: the redirect URI of the authorization request, if it had one.
+    #[oai(skip_serializing_if_is_none)]
     pub redirect_uri: Option<String>,
     /// authorization_code: the PKCE code verifier (RFC 7636).
+    #[oai(skip_serializing_if_is_none)]
     pub code_verifier: Option<String>,
     /// refresh_token: the refresh token (`lk_rt_…`).
+    #[oai(skip_serializing_if_is_none)]
     pub refresh_token: Option<String>,
     /// Space-separated scopes wanted. client_credentials: default every scope the
     /// client is allowed; refresh_token: any subset of the original grant.
+    #[oai(skip_serializing_if_is_none)]
     pub scope: Option<String>,
     /// RFC 8707 resource indicators: the APIs the token is for (becomes `aud`).
     /// Repeat the parameter for several.
+    #[oai(skip_serializing_if_is_none)]
     pub resource: Option<Vec<String>>,
     /// For `client_secret_post` (or public clients): the client identifier.
+    #[oai(skip_serializing_if_is_none)]
     pub client_id: Option<String>,
     /// For `client_secret_post`: the client secret. Prefer HTTP Basic.
+    #[oai(skip_serializing_if_is_none)]
     pub client_secret: Option<String>,
 }
 

@@ -21,10 +21,13 @@ pub struct AuditEvent {
     /// Who acted: `user`, `admin`, `cli`, `registration`, `client` or `anonymous`.
     pub actor_kind: String,
     /// The acting user's id, admin token's client id or client's id.
+    #[oai(skip_serializing_if_is_none)]
     pub actor: Option<String>,
     /// What it happened to: a user, client or key id.
+    #[oai(skip_serializing_if_is_none)]
     pub subject: Option<String>,
     /// The caller's address, where there was one.
+    #[oai(skip_serializing_if_is_none)]
     pub address: Option<String>,
     /// More about the event; never a password, secret or token.
     pub detail: serde_json::Value,
@@ -36,6 +39,7 @@ pub struct AuditList {
     /// Oldest first.
     pub events: Vec<AuditEvent>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 

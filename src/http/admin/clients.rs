@@ -20,6 +20,7 @@ pub struct AdminClient {
     #[oai(flatten)]
     pub app: App,
     /// The user who owns it (apps API), if any.
+    #[oai(skip_serializing_if_is_none)]
     pub owner_id: Option<String>,
     /// How it came to be: `operator` (CLI, admin API), `user` (apps API),
     /// `registration` (RFC 7591) or `document` (Client ID Metadata Document).
@@ -32,6 +33,7 @@ pub struct NewAdminClient {
     #[oai(flatten)]
     pub app: NewApp,
     /// The user who owns it (it then appears in their apps); none by default.
+    #[oai(skip_serializing_if_is_none)]
     pub owner_id: Option<String>,
 }
 
@@ -41,6 +43,7 @@ pub struct AdminClientList {
     /// Ordered by `client_id`.
     pub clients: Vec<AdminClient>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 

@@ -33,8 +33,10 @@ pub struct RequestClient {
     /// What it says it does.
     pub description: String,
     /// Its home page.
+    #[oai(skip_serializing_if_is_none)]
     pub website: Option<String>,
     /// An https URL of its icon.
+    #[oai(skip_serializing_if_is_none)]
     pub icon_url: Option<String>,
     /// `false` for apps that registered themselves (dynamic registration, a
     /// metadata document, a user's app): say so to the person.
@@ -64,11 +66,14 @@ pub struct LoginRequest {
     pub prompt: Vec<String>,
     /// OpenID Connect `max_age`, seconds: sign the person in afresh if their last
     /// authentication is older.
+    #[oai(skip_serializing_if_is_none)]
     pub max_age: Option<i64>,
     /// Who the app thinks is signing in (`login_hint`), to pre-fill your form.
+    #[oai(skip_serializing_if_is_none)]
     pub login_hint: Option<String>,
     // Set when this browser already has a Latchkey session (the app asked for a
     // fresh sign-in); no doc comment (a described `$ref` becomes `allOf`).
+    #[oai(skip_serializing_if_is_none)]
     pub session: Option<KnownSession>,
     /// Answer before this time, seconds since the epoch.
     pub expires_at: i64,
@@ -83,14 +88,19 @@ pub struct AcceptLogin {
     /// `true`: Latchkey keeps a session, so the next authorization in this
     /// browser skips your sign-in page. `false` (default): the session serves
     /// this authorization only.
+    #[oai(skip_serializing_if_is_none)]
     pub remember: Option<bool>,
     /// Display name (`name` claim).
+    #[oai(skip_serializing_if_is_none)]
     pub name: Option<String>,
     /// Email address (`email` claim).
+    #[oai(skip_serializing_if_is_none)]
     pub email: Option<String>,
     /// Whether you verified the address. Default false.
+    #[oai(skip_serializing_if_is_none)]
     pub email_verified: Option<bool>,
     /// Username (`preferred_username` claim).
+    #[oai(skip_serializing_if_is_none)]
     pub preferred_username: Option<String>,
 }
 
@@ -101,6 +111,7 @@ pub struct Reject {
     /// `temporarily_unavailable` or `server_error`.
     pub error: String,
     /// Shown to the app's developers (at most 500 bytes).
+    #[oai(skip_serializing_if_is_none)]
     pub error_description: Option<String>,
 }
 
@@ -138,6 +149,7 @@ pub struct AcceptConsent {
     pub grant_scope: Vec<String>,
     /// `true`: remember the consent, so the app is not asked again for these
     /// scopes. Default false.
+    #[oai(skip_serializing_if_is_none)]
     pub remember: Option<bool>,
 }
 

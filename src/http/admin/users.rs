@@ -26,8 +26,10 @@ pub struct User {
     /// the product gave (else the subject).
     pub username: String,
     /// Display name (`name` claim).
+    #[oai(skip_serializing_if_is_none)]
     pub name: Option<String>,
     /// Email address (`email` claim).
+    #[oai(skip_serializing_if_is_none)]
     pub email: Option<String>,
     /// Whether whoever set the address vouched for it (`email_verified`).
     pub email_verified: bool,
@@ -63,10 +65,13 @@ pub struct NewUser {
     #[oai(write_only)]
     pub password: String,
     /// Display name.
+    #[oai(skip_serializing_if_is_none)]
     pub name: Option<String>,
     /// Email address.
+    #[oai(skip_serializing_if_is_none)]
     pub email: Option<String>,
     /// Whether you vouch for the address (Latchkey sends no mail). Default false.
+    #[oai(skip_serializing_if_is_none)]
     pub email_verified: Option<bool>,
 }
 
@@ -78,9 +83,11 @@ pub struct UserChanges {
     /// Email address, or `null` to remove it (it is then unverified).
     pub email: MaybeUndefined<String>,
     /// Whether you vouch for the address.
+    #[oai(skip_serializing_if_is_none)]
     pub email_verified: Option<bool>,
     /// `true` ends the user's sessions and revokes their tokens at once, and
     /// refuses their sign-ins until set back to `false`.
+    #[oai(skip_serializing_if_is_none)]
     pub disabled: Option<bool>,
 }
 
@@ -98,6 +105,7 @@ pub struct UserList {
     /// Ordered by id.
     pub users: Vec<User>,
     /// Pass as `cursor` for the next page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
     pub next_cursor: Option<String>,
 }
 
