@@ -402,9 +402,21 @@ impl AdminRequestsApi {
         challenge: Path<String>,
         body: Json<Reject>,
     ) -> AdminResult<Done<RedirectTo>> {
-        caller.check(&self.state).await?;
+        let claims = caller.check(&self.state).await?;
         let row = pending(&self.state, &challenge.0, Kind::Login).await?;
+        let error = body.0.error.clone();
         let to = answer(&self.state, &row, &rejection(body.0)?).await?;
+        crate::audit::record(
+            &self.state.db,
+            self.state.clock.now(),
+            crate::audit::Event::new(
+                "admin.login_rejected",
+                crate::audit::Actor::Admin(&claims.client_id),
+            )
+            .subject(&row.client_id)
+            .detail("error", error),
+        )
+        .await;
         Ok(Done::Ok(Json(to)))
     }
 
@@ -538,9 +550,21 @@ impl AdminRequestsApi {
         challenge: Path<String>,
         body: Json<Reject>,
     ) -> AdminResult<Done<RedirectTo>> {
-        caller.check(&self.state).await?;
+        let claims = caller.check(&self.state).await?;
         let row = pending(&self.state, &challenge.0, Kind::Consent).await?;
+        let error = body.0.error.clone();
         let to = answer(&self.state, &row, &rejection(body.0)?).await?;
+        crate::audit::record(
+            &self.state.db,
+            self.state.clock.now(),
+            crate::audit::Event::new(
+                "consent.rejected",
+                crate::audit::Actor::Admin(&claims.client_id),
+            )
+            .subject(&row.client_id)
+            .detail("error", error),
+        )
+        .await;
         Ok(Done::Ok(Json(to)))
     }
 }
