@@ -15,10 +15,10 @@ cargo build --release --manifest-path "$root/Cargo.toml" >/dev/null 2>&1
 new="$root/target/release/latchkey"
 work=$(mktemp -d /tmp/latchkey-metrics-cost.XXXXXX)
 trap 'pkill -f "$work" 2>/dev/null || true; rm -rf "$work"' EXIT
-port=18180
-run() { # bin alg -> req/s
-  local bin=$1 alg=$2 dir="$work/$port"
-  mkdir -p "$dir"; cd "$dir"
+run() { # bin alg -> req/s (a fresh database, keys and port each time)
+  local bin=$1 alg=$2 dir port
+  dir=$(mktemp -d "$work/run.XXXXXX"); cd "$dir"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   export LATCHKEY_DATABASE_URL="sqlite://$dir/bench.db" LATCHKEY_LOG=warn
   taskset -c 0 "$bin" serve --bind "127.0.0.1:$port" --signing-alg "$alg" --keys-dir "$dir/keys" \
     --rate-limit-token off >/dev/null 2>&1 &
@@ -35,10 +35,11 @@ wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)"
 LUA
   taskset -c 1 wrk -t1 -c32 -d2s -s post.lua "http://127.0.0.1:$port/oauth/token" >/dev/null
-  taskset -c 1 wrk -t1 -c32 -d"${secs}s" -s post.lua "http://127.0.0.1:$port/oauth/token" |
-    awk '/Requests\/sec/ {print $2}'
+  local out
+  out=$(taskset -c 1 wrk -t1 -c32 -d"${secs}s" -s post.lua "http://127.0.0.1:$port/oauth/token")
+  if grep -q "Non-2xx" <<<"$out"; then echo "non-2xx answers: $out" >&2; exit 1; fi
+  awk '/Requests\/sec/ {print $2}' <<<"$out"
   kill $pid; wait $pid 2>/dev/null || true
-  port=$((port+1))
 }
 for alg in EdDSA RS256; do
   a=(); b=()

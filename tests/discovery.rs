@@ -179,7 +179,7 @@ async fn probes_report_the_database(backend: Backend) {
     let (_, ready) = get_json(&app, "/readyz").await;
     assert_eq!(
         ready,
-        json!({"status": "ok", "database": true, "signing_key": true})
+        json!({"status": "ok", "database": true, "signing_key": true, "draining": false})
     );
     // The pool closed: the database is unreachable from the application's view.
     match &app.state.db {
