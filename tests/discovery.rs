@@ -200,7 +200,7 @@ async fn probes_report_the_database(backend: Backend) {
             .status(),
         200
     );
-    // A token request now fails cleanly with server_error, not a hang or a panic.
+    // A token request now fails cleanly with a 503 to retry, not a hang or a panic.
     let resp = app
         .http
         .post(app.url("/oauth/token"))
@@ -209,7 +209,8 @@ async fn probes_report_the_database(backend: Backend) {
         .send()
         .await
         .unwrap();
-    common::expect_oauth_error(resp, 500, "server_error").await;
+    assert_eq!(resp.headers()["retry-after"], "5");
+    common::expect_oauth_error(resp, 503, "temporarily_unavailable").await;
 }
 
 async fn openapi_and_docs_are_served(backend: Backend) {
