@@ -258,7 +258,7 @@ pub fn rate_limited_message(retry_after: u64) -> String {
 /// under `/oauth/`, a problem document elsewhere; always with `Retry-After`.
 pub fn rate_limited_response(path: &str, retry_after: u64) -> Response {
     let detail = rate_limited_message(retry_after);
-    let mut resp = if path.starts_with("/oauth/") {
+    let resp = if path.starts_with("/oauth/") {
         let body = OAuthErrorBody {
             error: RATE_LIMITED.to_owned(),
             error_description: detail,
@@ -275,9 +275,15 @@ pub fn rate_limited_response(path: &str, retry_after: u64) -> Response {
         ))
         .into_response()
     };
-    resp.set_status(StatusCode::TOO_MANY_REQUESTS);
+    retry_later(resp, StatusCode::TOO_MANY_REQUESTS, retry_after)
+}
+
+/// `resp` as a "try again in `seconds`" answer: `status`, `Retry-After` and
+/// `no-store` (rate limits, database outages).
+pub fn retry_later(mut resp: Response, status: StatusCode, seconds: u64) -> Response {
+    resp.set_status(status);
     let h = resp.headers_mut();
-    h.insert(header::RETRY_AFTER, retry_after.into());
+    h.insert(header::RETRY_AFTER, seconds.into());
     h.insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),

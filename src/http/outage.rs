@@ -50,7 +50,7 @@ pub fn unavailable(path: &str, wants_html: bool, state: Option<&AppState>) -> Re
     let detail = format!(
         "the service is temporarily unavailable; retry after {RETRY_AFTER_SECONDS} seconds"
     );
-    let mut resp = match state {
+    let resp = match state {
         Some(state) if wants_html => crate::web::error_page(
             state,
             None,
@@ -78,12 +78,5 @@ pub fn unavailable(path: &str, wants_html: bool, state: Option<&AppState>) -> Re
         ))
         .into_response(),
     };
-    resp.set_status(StatusCode::SERVICE_UNAVAILABLE);
-    let headers = resp.headers_mut();
-    headers.insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
-    headers.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    resp
+    super::errors::retry_later(resp, StatusCode::SERVICE_UNAVAILABLE, RETRY_AFTER_SECONDS)
 }
