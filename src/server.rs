@@ -47,7 +47,11 @@ const MAX_HEAD_BYTES: usize = MAX_URI_BYTES + MAX_HEADER_BYTES + 1024;
 
 /// During shutdown, how long a connection accepted but not yet heard from may
 /// still deliver its first request.
-const FIRST_REQUEST_LINGER: Duration = Duration::from_millis(500);
+const FIRST_REQUEST_LINGER: Duration = Duration::from_secs(1);
+
+/// During shutdown, how long handshakes already under way get to complete once
+/// new ones are refused (a round trip, with room).
+const HANDSHAKE_SETTLE: Duration = Duration::from_millis(100);
 
 /// Serves `app` on `listener` until `shutdown` completes, then drains: `lifecycle`
 /// reports draining at once (so `/readyz` is 503), no new connection is accepted,
@@ -71,18 +75,19 @@ where
     let (stop_tx, stop_rx) = watch::channel(false);
     let at_cap = AtomicBool::new(false);
     tokio::pin!(shutdown);
+    let serve_socket = |socket, peer, permit| {
+        spawn_connection(
+            socket,
+            local,
+            peer,
+            app.clone(),
+            limits,
+            stop_rx.clone(),
+            permit,
+        );
+    };
     let accept_one = async |permit| match listener.accept().await {
-        Ok((socket, peer)) => {
-            spawn_connection(
-                socket,
-                local,
-                peer,
-                app.clone(),
-                limits,
-                stop_rx.clone(),
-                permit,
-            );
-        }
+        Ok((socket, peer)) => serve_socket(socket, peer, permit),
         Err(e) => {
             // Out of file descriptors and the like: say so, back off, go on.
             tracing::warn!(error = %e, "accepting a connection failed");
@@ -122,20 +127,28 @@ where
         grace_seconds = limits.shutdown_grace.as_secs_f32(),
         "shutting down: no new connections, finishing requests in flight"
     );
-    // Connections the kernel completed before we stopped are served too, so no
-    // client that connected in time is reset.
+    // A client whose connect() succeeded must not be reset when the listener
+    // closes: stop the kernel taking new handshakes, let those under way complete,
+    // then serve everything in the accept queue. The queue is read with accept(2)
+    // itself, not through the runtime's readiness, which may lag behind it.
+    if refuse_new_handshakes(&listener) {
+        tokio::time::sleep(HANDSHAKE_SETTLE).await;
+    }
+    let raw = socket2::SockRef::from(&listener);
     while let Ok(permit) = permits.clone().try_acquire_owned() {
-        match futures_now(listener.accept()) {
-            Some(Ok((socket, peer))) => spawn_connection(
-                socket,
-                local,
-                peer,
-                app.clone(),
-                limits,
-                stop_rx.clone(),
-                permit,
-            ),
-            _ => break,
+        let Ok((socket, peer)) = raw.accept() else {
+            break; // the queue is empty
+        };
+        let Some(peer) = peer.as_socket() else {
+            continue;
+        };
+        let socket = std::net::TcpStream::from(socket);
+        match socket
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpStream::from_std(socket))
+        {
+            Ok(socket) => serve_socket(socket, peer, permit),
+            Err(e) => tracing::warn!(error = %e, "taking over a queued connection failed"),
         }
     }
     drop(listener);
@@ -156,15 +169,31 @@ where
     Ok(Stopped { cut_off })
 }
 
-/// Polls `fut` once: its output if it is ready now.
-fn futures_now<F: Future>(fut: F) -> Option<F::Output> {
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    let mut fut = std::pin::pin!(fut);
-    match fut.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(out) => Some(out),
-        std::task::Poll::Pending => None,
+/// Makes the kernel drop new connection attempts (SYNs without ACK) on
+/// `listener`, while handshakes already under way still complete and queue. Those
+/// clients retransmit their SYN after about a second and are refused by then, as
+/// the listener is closed: their request never started. Linux only (a classic BPF
+/// socket filter); elsewhere, or if the kernel refuses, returns false and the
+/// listener simply closes after the queue is drained.
+fn refuse_new_handshakes(listener: &TcpListener) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use socket2::SockFilter;
+        // The filter sees the TCP header at offset 0; byte 13 holds the flags.
+        let program = [
+            SockFilter::new(0x30, 0, 0, 13),       // ldb [13]
+            SockFilter::new(0x54, 0, 0, 0x12),     // and #(SYN|ACK)
+            SockFilter::new(0x15, 0, 1, 0x02),     // jeq #SYN -> drop, else keep
+            SockFilter::new(0x06, 0, 0, 0),        // ret #0: drop
+            SockFilter::new(0x06, 0, 0, u32::MAX), // ret #-1: keep all of it
+        ];
+        match socket2::SockRef::from(listener).attach_filter(&program) {
+            Ok(()) => return true,
+            Err(e) => tracing::debug!(error = %e, "cannot filter new handshakes"),
+        }
     }
+    let _ = listener;
+    false
 }
 
 /// A connection slot; logs once each time the cap is reached.
