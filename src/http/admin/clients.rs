@@ -2,7 +2,7 @@
 //! and the CLI (one implementation in `crate::clients`), plus the admin scope,
 //! which only an operator may give.
 
-use super::{AdminCaller, AdminError, AdminResult, AdminScope, page_size, paged};
+use super::{AdminCaller, AdminError, AdminResult, AdminScope, audit, by, page_size, paged};
 use crate::app::AppState;
 use crate::clients::{self, Origin};
 use crate::http::ApiTags;
@@ -176,17 +176,11 @@ impl AdminClientsApi {
             self.state.clock.now(),
         )
         .await?;
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new(
-                "client.created",
-                crate::audit::Actor::Admin(&claims.client_id),
-            )
-            .subject(&created.row.id),
+        audit(
+            &self.state,
+            by(&claims, "client.created").subject(&created.row.id),
         )
         .await;
-        tracing::info!(client_id = %created.row.id, by = %claims.client_id, "client created through the admin API");
         Ok(AdminCreated::Created(Json(admin_client(
             &created.row,
             created.client_secret,
@@ -247,17 +241,7 @@ impl AdminClientsApi {
         )
         .await?;
         self.state.client_cache.invalidate(&row.id);
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new(
-                "client.updated",
-                crate::audit::Actor::Admin(&claims.client_id),
-            )
-            .subject(&row.id),
-        )
-        .await;
-        tracing::info!(client_id = %row.id, by = %claims.client_id, "client updated through the admin API");
+        audit(&self.state, by(&claims, "client.updated").subject(&row.id)).await;
         Ok(Done::Ok(Json(admin_client(&updated, None)?)))
     }
 
@@ -281,17 +265,7 @@ impl AdminClientsApi {
             return Err(AdminError::not_found("client"));
         }
         self.state.client_cache.invalidate(&id.0);
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new(
-                "client.deleted",
-                crate::audit::Actor::Admin(&claims.client_id),
-            )
-            .subject(&id.0),
-        )
-        .await;
-        tracing::info!(client_id = %id.0, by = %claims.client_id, "client deleted through the admin API");
+        audit(&self.state, by(&claims, "client.deleted").subject(&id.0)).await;
         Ok(Deleted::NoContent)
     }
 
@@ -320,17 +294,11 @@ impl AdminClientsApi {
             .await?
             .ok_or_else(|| AdminError::not_found("client"))?;
         self.state.client_cache.invalidate(&row.id);
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new(
-                "client.secret_rotated",
-                crate::audit::Actor::Admin(&claims.client_id),
-            )
-            .subject(&row.id),
+        audit(
+            &self.state,
+            by(&claims, "client.secret_rotated").subject(&row.id),
         )
         .await;
-        tracing::info!(client_id = %row.id, by = %claims.client_id, "client secret rotated through the admin API");
         Ok(Done::Ok(Json(crate::http::api::AppSecret {
             client_id: row.id,
             client_secret: secret,

@@ -211,6 +211,16 @@ impl<'a> ApiExtractor<'a> for AdminCaller {
     }
 }
 
+/// Stores `event` in the audit trail, which also logs it under the `audit` target.
+pub(super) async fn audit(state: &AppState, event: crate::audit::Event<'_>) {
+    crate::audit::record(&state.db, state.clock.now(), event).await;
+}
+
+/// An audit event `kind`, done with the admin token whose claims these are.
+pub(super) fn by<'a>(claims: &'a AccessTokenClaims, kind: &'static str) -> crate::audit::Event<'a> {
+    crate::audit::Event::new(kind, crate::audit::Actor::Admin(&claims.client_id))
+}
+
 impl AdminCaller {
     /// The admin token's claims, or why the request is refused.
     pub async fn check(&self, state: &AppState) -> AdminResult<AccessTokenClaims> {

@@ -5,7 +5,7 @@
 //! (rules and lifecycle: `oauth::challenge`).
 
 use super::users::{User, user_of};
-use super::{AdminCaller, AdminError, AdminResult, AdminScope};
+use super::{AdminCaller, AdminError, AdminResult, AdminScope, audit, by};
 use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::api::Done;
@@ -373,17 +373,13 @@ impl AdminRequestsApi {
             },
         )
         .await?;
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new(
-                "admin.login_accepted",
-                crate::audit::Actor::Admin(&claims.client_id),
-            )
-            .subject(&user.id),
+        audit(
+            &self.state,
+            by(&claims, "admin.login_accepted")
+                .subject(&user.id)
+                .detail("client", row.client_id.clone()),
         )
         .await;
-        tracing::info!(client_id = %row.client_id, user_id = %user.id, by = %claims.client_id, "login request accepted");
         Ok(Done::Ok(Json(to)))
     }
 
@@ -406,15 +402,11 @@ impl AdminRequestsApi {
         let row = pending(&self.state, &challenge.0, Kind::Login).await?;
         let error = body.0.error.clone();
         let to = answer(&self.state, &row, &rejection(body.0)?).await?;
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new(
-                "admin.login_rejected",
-                crate::audit::Actor::Admin(&claims.client_id),
-            )
-            .subject(&row.client_id)
-            .detail("error", error),
+        audit(
+            &self.state,
+            by(&claims, "admin.login_rejected")
+                .subject(&row.client_id)
+                .detail("error", error),
         )
         .await;
         Ok(Done::Ok(Json(to)))
@@ -519,19 +511,14 @@ impl AdminRequestsApi {
             },
         )
         .await?;
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new(
-                "consent.granted",
-                crate::audit::Actor::Admin(&claims.client_id),
-            )
-            .subject(&row.client_id)
-            .detail("scope", granted.to_string())
-            .detail("user", row.user_id.clone().unwrap_or_default()),
+        audit(
+            &self.state,
+            by(&claims, "consent.granted")
+                .subject(&row.client_id)
+                .detail("scope", granted.to_string())
+                .detail("user", row.user_id.clone().unwrap_or_default()),
         )
         .await;
-        tracing::info!(client_id = %row.client_id, by = %claims.client_id, scope = %granted, "consent request accepted");
         Ok(Done::Ok(Json(to)))
     }
 
@@ -554,15 +541,11 @@ impl AdminRequestsApi {
         let row = pending(&self.state, &challenge.0, Kind::Consent).await?;
         let error = body.0.error.clone();
         let to = answer(&self.state, &row, &rejection(body.0)?).await?;
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new(
-                "consent.rejected",
-                crate::audit::Actor::Admin(&claims.client_id),
-            )
-            .subject(&row.client_id)
-            .detail("error", error),
+        audit(
+            &self.state,
+            by(&claims, "consent.rejected")
+                .subject(&row.client_id)
+                .detail("error", error),
         )
         .await;
         Ok(Done::Ok(Json(to)))

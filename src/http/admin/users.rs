@@ -1,7 +1,7 @@
 //! `/admin/users`: local accounts and delegated identities, their grants and
 //! sessions. Creation and password rules are `crate::users`', shared with the CLI.
 
-use super::{AdminCaller, AdminError, AdminResult, AdminScope, page_size, paged};
+use super::{AdminCaller, AdminError, AdminResult, AdminScope, audit, by, page_size, paged};
 use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::api::{Deleted, Done, Grant, GrantList};
@@ -221,17 +221,11 @@ impl AdminUsersApi {
             self.state.clock.now(),
         )
         .await?;
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new(
-                "admin.user_created",
-                crate::audit::Actor::Admin(&claims.client_id),
-            )
-            .subject(&row.id),
+        audit(
+            &self.state,
+            by(&claims, "admin.user_created").subject(&row.id),
         )
         .await;
-        tracing::info!(user_id = %row.id, by = %claims.client_id, "user created through the admin API");
         Ok(UserCreated::Created(Json(user_of(&row))))
     }
 
@@ -311,29 +305,20 @@ impl AdminUsersApi {
         if changes.disabled == Some(true) && !row.disabled {
             let (sessions, families) =
                 store::users::end_everything(&self.state.db, &row.id, false, now).await?;
-            crate::audit::record(
-                &self.state.db,
-                self.state.clock.now(),
-                crate::audit::Event::new(
-                    "admin.user_disabled",
-                    crate::audit::Actor::Admin(&claims.client_id),
-                )
-                .subject(&row.id),
+            audit(
+                &self.state,
+                by(&claims, "admin.user_disabled")
+                    .subject(&row.id)
+                    .detail("sessions", sessions)
+                    .detail("families", families),
             )
             .await;
-            tracing::info!(user_id = %row.id, by = %claims.client_id, sessions, families, "user disabled through the admin API");
         } else {
-            crate::audit::record(
-                &self.state.db,
-                self.state.clock.now(),
-                crate::audit::Event::new(
-                    "admin.user_updated",
-                    crate::audit::Actor::Admin(&claims.client_id),
-                )
-                .subject(&row.id),
+            audit(
+                &self.state,
+                by(&claims, "admin.user_updated").subject(&row.id),
             )
             .await;
-            tracing::info!(user_id = %row.id, by = %claims.client_id, "user updated through the admin API");
         }
         Ok(Done::Ok(Json(user_of(&find(&self.state, &row.id).await?))))
     }
@@ -366,17 +351,11 @@ impl AdminUsersApi {
             return Err(AdminError::not_found("user"));
         }
         store::sessions::delete_for_user(&self.state.db, &row.id).await?;
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new(
-                "admin.password_set",
-                crate::audit::Actor::Admin(&claims.client_id),
-            )
-            .subject(&row.id),
+        audit(
+            &self.state,
+            by(&claims, "admin.password_set").subject(&row.id),
         )
         .await;
-        tracing::info!(user_id = %row.id, by = %claims.client_id, "password set through the admin API");
         Ok(Deleted::NoContent)
     }
 
@@ -399,17 +378,11 @@ impl AdminUsersApi {
         if !store::users::delete_user_by_id(&self.state.db, &id.0).await? {
             return Err(AdminError::not_found("user"));
         }
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new(
-                "admin.user_deleted",
-                crate::audit::Actor::Admin(&claims.client_id),
-            )
-            .subject(&id.0),
+        audit(
+            &self.state,
+            by(&claims, "admin.user_deleted").subject(&id.0),
         )
         .await;
-        tracing::info!(user_id = %id.0, by = %claims.client_id, "user deleted through the admin API");
         Ok(Deleted::NoContent)
     }
 
@@ -457,18 +430,15 @@ impl AdminUsersApi {
         let (sessions, families) =
             store::users::end_everything(&self.state.db, &row.id, true, self.state.clock.now())
                 .await?;
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new(
-                "consent.revoked",
-                crate::audit::Actor::Admin(&claims.client_id),
-            )
-            .subject(&row.id)
-            .detail("all", true),
+        audit(
+            &self.state,
+            by(&claims, "consent.revoked")
+                .subject(&row.id)
+                .detail("all", true)
+                .detail("sessions", sessions)
+                .detail("families", families),
         )
         .await;
-        tracing::info!(user_id = %row.id, by = %claims.client_id, sessions, families, "all grants revoked through the admin API");
         Ok(Deleted::NoContent)
     }
 
@@ -518,17 +488,13 @@ impl AdminUsersApi {
         let claims = caller.check(&self.state).await?;
         let row = find(&self.state, &id.0).await?;
         let n = store::sessions::delete_for_user(&self.state.db, &row.id).await?;
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new(
-                "admin.sessions_ended",
-                crate::audit::Actor::Admin(&claims.client_id),
-            )
-            .subject(&row.id),
+        audit(
+            &self.state,
+            by(&claims, "admin.sessions_ended")
+                .subject(&row.id)
+                .detail("sessions", n),
         )
         .await;
-        tracing::info!(user_id = %row.id, by = %claims.client_id, sessions = n, "sessions ended through the admin API");
         Ok(Deleted::NoContent)
     }
 }
