@@ -23,11 +23,15 @@ for _ in $(seq 100); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
   sleep 0.2
 done
-admin=$("$bin" clients create --name schemathesis --grant-type client_credentials --scope latchkey:admin)
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
-id=$(field client_id <<<"$admin")
-secret=$(field client_secret <<<"$admin")
-admin_token=$(curl -fsS -u "$id:$secret" -d grant_type=client_credentials "http://127.0.0.1:$port/oauth/token" | field access_token)
+# An operator's admin token, from its own client (a pass may delete the clients it
+# finds, so each pass gets a client of its own).
+admin_token() {
+  local admin
+  admin=$("$bin" clients create --name "schemathesis-$1" --grant-type client_credentials --scope latchkey:admin)
+  curl -fsS -u "$(field client_id <<<"$admin"):$(field client_secret <<<"$admin")" \
+    -d grant_type=client_credentials "http://127.0.0.1:$port/oauth/token" | field access_token
+}
 # A service that authenticates to /oauth/token, /introspect and /revoke with Basic.
 service=$("$bin" clients create --name schemathesis-service --grant-type client_credentials)
 service_basic=$(printf '%s:%s' "$(field client_id <<<"$service")" "$(field client_secret <<<"$service")" | base64 -w0)
@@ -47,8 +51,10 @@ person_token=$(person schemathesis)
 revoker_token=$(person schemathesis-revoker)
 # Each operation gets the credentials it is documented to take (operation settings
 # override the project's headers; a header on the command line would override both).
-cat >"$work/schemathesis.toml" <<TOML
-headers = { Authorization = "Bearer $admin_token" }
+run() {
+  local config="$work/schemathesis-$1.toml"
+  cat >"$config" <<TOML
+headers = { Authorization = "Bearer $(admin_token "$1")" }
 
 [[operations]]
 include-name = "DELETE /api/grants/{client_id}"
@@ -62,23 +68,25 @@ headers = { Authorization = "Bearer $person_token" }
 include-path-regex = "^/oauth/(token|introspect|revoke)\$"
 headers = { Authorization = "Basic $service_basic" }
 TOML
-run() {
-  "$st" --config-file "$work/schemathesis.toml" run "$root/openapi/latchkey.json" \
+  shift
+  "$st" --config-file "$config" run "$root/openapi/latchkey.json" \
     --url "http://127.0.0.1:$port" --checks not_a_server_error,response_schema_conformance \
     --max-examples "$examples" --generation-deterministic --request-timeout 10 \
     --no-color "$@" 2>&1 | tee -a "$work/report.txt"
   return "${PIPESTATUS[0]}"
 }
-# Two passes: the admin user operations last, as disabling or deleting the people
-# above (their ids come back from GET /admin/users) revokes the tokens the first
-# pass uses.
+# Three passes, the destructive admin operations last: disabling or deleting the
+# people above revokes the tokens the first pass uses, and deleting a client (ids
+# come back from GET /admin/clients) revokes every token issued to it.
 set +e
-run --exclude-path-regex '^/admin/users'
-first=$?
-run --include-path-regex '^/admin/users'
-status=$?
-[ "$first" -ne 0 ] && status=$first
+status=0
+run everything --exclude-path-regex '^/admin/(users|clients)' || status=1
+run users --include-path-regex '^/admin/users' || status=1
+run clients --include-path-regex '^/admin/clients' || status=1
 set -e
+total=$(grep -oE '[0-9]+ generated, [0-9]+ passed' "$work/report.txt" |
+  awk '{g+=$1; p+=$3} END {print g " generated, " p " passed"}')
+echo "all passes: $total"
 if grep -q "panicked" "$work/server.log"; then
   echo "the server panicked:" >&2; grep -B2 -A5 panicked "$work/server.log" >&2; exit 1
 fi
