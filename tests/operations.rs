@@ -671,6 +671,20 @@ fn sample(text: &str, series: &str) -> f64 {
 /// route template and status class, tokens by grant and algorithm, refresh reuse,
 /// code replays, rate-limit refusals, sign-ins, client-cache lookups, and shows the
 /// pool and the keys.
+/// A refresh token presented twice (reuse) and a code exchanged twice (replay):
+/// each second attempt is refused. Returns the refresh token and the code.
+async fn reuse_a_refresh_token_and_replay_a_code(flow: &common::flow::Flow) -> (String, String) {
+    let tokens = flow.tokens("profile").await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(flow.refresh(refresh, None).await.status(), 200);
+    assert_eq!(flow.refresh(refresh, None).await.status(), 400);
+    let (verifier, challenge) = common::pkce_pair();
+    let code = flow.code(&challenge, "profile").await;
+    assert_eq!(flow.exchange(&code, &verifier).await.status(), 200);
+    assert_eq!(flow.exchange(&code, &verifier).await.status(), 400);
+    (refresh.to_owned(), code)
+}
+
 async fn metrics_count_what_happened(backend: Backend) {
     let app = common::TestApp::builder()
         .config("metrics_public = true\nrate_limit_register = \"1/1m\"\n")
@@ -685,16 +699,7 @@ async fn metrics_count_what_happened(backend: Backend) {
             .await;
         assert_eq!(resp.status(), 200);
     }
-    // A refresh, then the same refresh token again (reuse).
-    let tokens = flow.tokens("profile").await;
-    let refresh = tokens["refresh_token"].as_str().unwrap();
-    assert_eq!(flow.refresh(refresh, None).await.status(), 200);
-    assert_eq!(flow.refresh(refresh, None).await.status(), 400);
-    // A code exchanged twice (replay).
-    let (verifier, challenge) = common::pkce_pair();
-    let code = flow.code(&challenge, "profile").await;
-    assert_eq!(flow.exchange(&code, &verifier).await.status(), 200);
-    assert_eq!(flow.exchange(&code, &verifier).await.status(), 400);
+    reuse_a_refresh_token_and_replay_a_code(&flow).await;
     // A wrong password, and registration over its limit.
     let stranger = common::Browser::new(app);
     assert_eq!(stranger.try_login("alice", "wrong").await.status(), 401);
@@ -873,14 +878,7 @@ async fn audit_trail_says_who_did_what(backend: Backend) {
             .status(),
         401
     );
-    let tokens = flow.tokens("profile").await;
-    let refresh = tokens["refresh_token"].as_str().unwrap();
-    assert_eq!(flow.refresh(refresh, None).await.status(), 200);
-    assert_eq!(flow.refresh(refresh, None).await.status(), 400);
-    let (verifier, challenge) = common::pkce_pair();
-    let code = flow.code(&challenge, "profile").await;
-    assert_eq!(flow.exchange(&code, &verifier).await.status(), 200);
-    assert_eq!(flow.exchange(&code, &verifier).await.status(), 400);
+    let (refresh, code) = reuse_a_refresh_token_and_replay_a_code(&flow).await;
 
     // A client made with the CLI, whose log names the event under `audit`.
     let dir = tempfile::tempdir().unwrap();
@@ -957,7 +955,7 @@ async fn audit_trail_says_who_did_what(backend: Backend) {
     assert_eq!(failure["detail"]["username"], "alice");
     assert_eq!(failure["actor_kind"], "anonymous");
     let text = serde_json::to_string(&all).unwrap();
-    for secret in ["not-her-password", common::flow::PASSWORD, refresh, &code] {
+    for secret in ["not-her-password", common::flow::PASSWORD, &refresh, &code] {
         assert!(!text.contains(secret), "a secret is in the audit trail");
     }
     let success = all
