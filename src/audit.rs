@@ -121,23 +121,11 @@ pub async fn record(db: &Db, now: i64, event: Event<'_>) {
     }
 }
 
-/// A client was created, changed, given a new secret or deleted (`kind`).
-pub async fn client(db: &Db, now: i64, kind: &'static str, actor: Actor<'_>, client_id: &str) {
-    record(db, now, Event::new(kind, actor).subject(client_id)).await;
-}
-
-/// An event as listed (CLI JSON lines, admin API).
-pub fn to_json(row: &store::models::AuditRow) -> Value {
-    serde_json::json!({
-        "id": row.id,
-        "at": row.at,
-        "event": row.event,
-        "actor_kind": row.actor_kind,
-        "actor": row.actor,
-        "subject": row.subject,
-        "address": row.address,
-        "detail": serde_json::from_str::<Value>(&row.detail).unwrap_or(Value::Null),
-    })
+impl crate::app::AppState {
+    /// Records `event` at this instance's clock time (see `record`).
+    pub async fn audit(&self, event: Event<'_>) {
+        record(&self.db, self.clock.now(), event).await;
+    }
 }
 
 /// A `--since` value: Unix seconds, an RFC 3339 UTC time (`2026-12-03T10:00:00Z`),

@@ -260,8 +260,7 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
                 crate::keys::rotate(&dir, alg, activate_at, kek.as_ref())
             })
             .await??;
-            let event = crate::audit::Event::new("key.rotated", crate::audit::Actor::Cli)
-                .subject(&kid)
+            let event = by_cli("key.rotated", &kid)
                 .detail("alg", alg.as_str())
                 .detail("activate_at", activate_at);
             audit_key_change(settings, now, event).await;
@@ -273,9 +272,7 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
                 crate::keys::retire(&dir, &k, now, ttl, kek.as_ref())
             })
             .await??;
-            let event = crate::audit::Event::new("key.retired", crate::audit::Actor::Cli)
-                .subject(&kid)
-                .detail("published_until", now + ttl);
+            let event = by_cli("key.retired", &kid).detail("published_until", now + ttl);
             audit_key_change(settings, now, event).await;
             print_json(&json!({ "retired": kid, "published_until": now + ttl }))
         }
@@ -305,7 +302,13 @@ async fn audit_command(settings: &Settings, cmd: AuditCommand) -> anyhow::Result
     while left > 0 {
         let page = store::audit::list_events(&db, &filter).await?;
         for row in page.iter().take(left) {
-            writeln!(out, "{}", crate::audit::to_json(row))?;
+            // The admin API's rendering, so both read the same.
+            let event = crate::http::admin::audit::AuditEvent::from(row);
+            writeln!(
+                out,
+                "{}",
+                poem_openapi::types::ToJSON::to_json_string(&event)
+            )?;
         }
         left = left.saturating_sub(page.len());
         match page.last() {
@@ -316,6 +319,11 @@ async fn audit_command(settings: &Settings, cmd: AuditCommand) -> anyhow::Result
         }
     }
     Ok(())
+}
+
+/// An audit event done from the command line, about `subject`.
+fn by_cli<'a>(kind: &'static str, subject: &'a str) -> crate::audit::Event<'a> {
+    crate::audit::Event::new(kind, crate::audit::Actor::Cli).subject(subject)
 }
 
 /// Key files are the truth, so a key change stands even when its audit record
@@ -377,14 +385,7 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
                     Err(ClientError::Store(e)) => return Err(e.into()),
                 };
             let row = &created.row;
-            crate::audit::client(
-                &db,
-                now,
-                "client.created",
-                crate::audit::Actor::Cli,
-                &row.id,
-            )
-            .await;
+            crate::audit::record(&db, now, by_cli("client.created", &row.id)).await;
             let mut out = client_json(row)?;
             if let Some(secret) = created.client_secret {
                 out["client_secret"] = json!(secret);
@@ -403,21 +404,13 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
             if !store::clients::delete_client(&db, &client_id).await? {
                 bail!("no client with id {client_id}");
             }
-            crate::audit::client(
-                &db,
-                now,
-                "client.deleted",
-                crate::audit::Actor::Cli,
-                &client_id,
-            )
-            .await;
+            crate::audit::record(&db, now, by_cli("client.deleted", &client_id)).await;
             print_json(&json!({ "deleted": client_id }))
         }
         ClientsCommand::RotateSecret { client_id } => {
             match clients::rotate_secret(&db, &client_id, now).await? {
                 Some(secret) => {
-                    let actor = crate::audit::Actor::Cli;
-                    crate::audit::client(&db, now, "client.secret_rotated", actor, &client_id)
+                    crate::audit::record(&db, now, by_cli("client.secret_rotated", &client_id))
                         .await;
                     print_json(&json!({ "client_id": client_id, "client_secret": secret }))
                 }

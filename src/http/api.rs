@@ -10,6 +10,7 @@ use super::errors::Problem;
 use super::payloads::ProblemJson;
 use super::token::TokenGrantType;
 use crate::app::AppState;
+use crate::audit::{Actor, Event};
 use crate::clients::{self, ClientError, Origin};
 use crate::oauth::ErrorCode;
 use crate::oauth::claims::family_of_jti;
@@ -680,14 +681,9 @@ impl AppsApi {
             self.state.clock.now(),
         )
         .await?;
-        crate::audit::client(
-            &self.state.db,
-            self.state.clock.now(),
-            "client.created",
-            crate::audit::Actor::User(&user.id),
-            &created.row.id,
-        )
-        .await;
+        self.state
+            .audit(Event::new("client.created", Actor::User(&user.id)).subject(&created.row.id))
+            .await;
         tracing::info!(client_id = %created.row.id, user_id = %user.id, "app created");
         Ok(Created::Created(Json(app_of(
             &created.row,
@@ -734,14 +730,9 @@ impl AppsApi {
         )
         .await?;
         self.state.client_cache.invalidate(&row.id);
-        crate::audit::client(
-            &self.state.db,
-            self.state.clock.now(),
-            "client.updated",
-            crate::audit::Actor::User(&user.id),
-            &row.id,
-        )
-        .await;
+        self.state
+            .audit(Event::new("client.updated", Actor::User(&user.id)).subject(&row.id))
+            .await;
         tracing::info!(client_id = %row.id, user_id = %user.id, "app updated");
         Ok(Done::Ok(Json(app_of(&updated, None)?)))
     }
@@ -761,14 +752,9 @@ impl AppsApi {
         let row = owned_app(&self.state, &user, &id.0).await?;
         store::clients::delete_client(&self.state.db, &row.id).await?;
         self.state.client_cache.invalidate(&row.id);
-        crate::audit::client(
-            &self.state.db,
-            self.state.clock.now(),
-            "client.deleted",
-            crate::audit::Actor::User(&user.id),
-            &row.id,
-        )
-        .await;
+        self.state
+            .audit(Event::new("client.deleted", Actor::User(&user.id)).subject(&row.id))
+            .await;
         tracing::info!(client_id = %row.id, user_id = %user.id, "app deleted");
         Ok(Deleted::NoContent)
     }
@@ -801,14 +787,9 @@ impl AppsApi {
             .await?
             .ok_or_else(|| ApiError::not_found("app"))?;
         self.state.client_cache.invalidate(&row.id);
-        crate::audit::client(
-            &self.state.db,
-            self.state.clock.now(),
-            "client.secret_rotated",
-            crate::audit::Actor::User(&user.id),
-            &row.id,
-        )
-        .await;
+        self.state
+            .audit(Event::new("client.secret_rotated", Actor::User(&user.id)).subject(&row.id))
+            .await;
         tracing::info!(client_id = %row.id, user_id = %user.id, "app secret rotated");
         Ok(Done::Ok(Json(AppSecret {
             client_id: row.id,
@@ -864,14 +845,13 @@ impl GrantsApi {
         if !found {
             return Err(ApiError::not_found("grant"));
         }
-        crate::audit::record(
-            &self.state.db,
-            self.state.clock.now(),
-            crate::audit::Event::new("consent.revoked", crate::audit::Actor::User(&user.id))
-                .subject(&client_id.0)
-                .detail("via", "api"),
-        )
-        .await;
+        self.state
+            .audit(
+                Event::new("consent.revoked", Actor::User(&user.id))
+                    .subject(&client_id.0)
+                    .detail("via", "api"),
+            )
+            .await;
         tracing::info!(client_id = %client_id.0, user_id = %user.id, "grant revoked");
         Ok(Deleted::NoContent)
     }

@@ -7,6 +7,7 @@
 
 use super::delegated::{ChallengeFor, send_to_product};
 use crate::app::AppState;
+use crate::audit::{Actor, Event};
 use crate::oauth::authorize::{self, AuthorizeRequest, Decision, NoRedirect, NoRedirectKind};
 use crate::oauth::challenge::Kind;
 use crate::oauth::client_metadata;
@@ -541,14 +542,13 @@ async fn remember_consent(
         },
     )
     .await?;
-    crate::audit::record(
-        &state.db,
-        now,
-        crate::audit::Event::new("consent.granted", crate::audit::Actor::User(user_id))
-            .subject(request.client_id.as_str())
-            .detail("scope", merged.to_string()),
-    )
-    .await;
+    state
+        .audit(
+            Event::new("consent.granted", Actor::User(user_id))
+                .subject(request.client_id.as_str())
+                .detail("scope", merged.to_string()),
+        )
+        .await;
     Ok(())
 }
 

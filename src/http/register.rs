@@ -7,6 +7,7 @@
 use super::ApiTags;
 use super::errors::OAuthErrorBody;
 use crate::app::AppState;
+use crate::audit::{Actor, Event};
 use crate::clients::{self, ClientError, Origin};
 use crate::config::RegistrationPolicy;
 use crate::oauth::client_auth::hash_secret;
@@ -552,14 +553,9 @@ impl RegistrationApi {
             state.clock.now(),
         )
         .await?;
-        crate::audit::client(
-            &self.state.db,
-            self.state.clock.now(),
-            "client.created",
-            crate::audit::Actor::Registration,
-            &created.row.id,
-        )
-        .await;
+        self.state
+            .audit(Event::new("client.created", Actor::Registration).subject(&created.row.id))
+            .await;
         tracing::info!(client_id = %created.row.id, "client registered (RFC 7591)");
         let info = information(
             state,
@@ -604,14 +600,9 @@ impl RegistrationApi {
         let (new_token, hash) = clients::new_token(clients::REGISTRATION_TOKEN_PREFIX);
         store::clients::set_registration_token(&state.db, &row.id, &hash).await?;
         state.client_cache.invalidate(&row.id);
-        crate::audit::client(
-            &self.state.db,
-            self.state.clock.now(),
-            "client.updated",
-            crate::audit::Actor::Registration,
-            &row.id,
-        )
-        .await;
+        self.state
+            .audit(Event::new("client.updated", Actor::Registration).subject(&row.id))
+            .await;
         tracing::info!(client_id = %row.id, "client registration updated (RFC 7592)");
         let info = information(state, &updated, None, Some(new_token))?;
         Ok(RegisterResponse::Ok(Json(info), "no-store".to_owned()))
@@ -621,14 +612,9 @@ impl RegistrationApi {
         let row = self.authorized(token, client_id).await?;
         store::clients::delete_client(&self.state.db, &row.id).await?;
         self.state.client_cache.invalidate(&row.id);
-        crate::audit::client(
-            &self.state.db,
-            self.state.clock.now(),
-            "client.deleted",
-            crate::audit::Actor::Registration,
-            &row.id,
-        )
-        .await;
+        self.state
+            .audit(Event::new("client.deleted", Actor::Registration).subject(&row.id))
+            .await;
         tracing::info!(client_id = %row.id, "client registration deleted (RFC 7592)");
         Ok(RegisterResponse::Deleted)
     }

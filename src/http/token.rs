@@ -4,6 +4,7 @@ use super::errors::{Failure, OAuthResponse};
 use super::payloads::OAuthForm;
 use super::{ApiTags, ClientAuthHeader};
 use crate::app::AppState;
+use crate::audit::{Actor, Event};
 use crate::keys::SigningKey;
 use crate::oauth::claims::{AccessTokenClaims, family_jti};
 use crate::oauth::form::FormParams;
@@ -164,16 +165,12 @@ impl TokenApi {
             if let Some(spent) = store::codes::find_code(&state.db, &code_hash).await? {
                 store::tokens::revoke_family(&state.db, &spent.family_id, now).await?;
                 state.metrics.code_replays.inc();
-                crate::audit::record(
-                    &state.db,
-                    now,
-                    crate::audit::Event::new(
-                        "token.code_replay",
-                        crate::audit::Actor::Client(client.id.as_str()),
+                state
+                    .audit(
+                        Event::new("token.code_replay", Actor::Client(client.id.as_str()))
+                            .detail("family", spent.family_id.as_str()),
                     )
-                    .detail("family", spent.family_id.as_str()),
-                )
-                .await;
+                    .await;
                 tracing::warn!(client_id = %client.id, family = %spent.family_id, "authorization code replayed; its tokens are revoked");
                 return Err(OAuthError::invalid_grant("the code has already been used").into());
             }
@@ -290,17 +287,13 @@ impl TokenApi {
             // §4.14.2: assume theft and revoke the whole family.
             store::tokens::revoke_family(&state.db, &family.id, now).await?;
             state.metrics.refresh_reuse.inc();
-            crate::audit::record(
-                &state.db,
-                now,
-                crate::audit::Event::new(
-                    "token.refresh_reuse",
-                    crate::audit::Actor::Client(client.id.as_str()),
+            state
+                .audit(
+                    Event::new("token.refresh_reuse", Actor::Client(client.id.as_str()))
+                        .subject(&family.user_id)
+                        .detail("family", family.id.as_str()),
                 )
-                .subject(&family.user_id)
-                .detail("family", family.id.as_str()),
-            )
-            .await;
+                .await;
             tracing::warn!(client_id = %client.id, family = %family.id, "refresh token reuse; family revoked");
             return Err(refresh_token::unknown_token().into());
         };

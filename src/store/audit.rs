@@ -19,7 +19,7 @@ pub async fn insert_event(db: &Db, row: &AuditRow) -> Result<(), StoreError> {
 
 /// What to list: events at or after `since`, optionally of one kind or about one
 /// subject, oldest first, after the cursor `(at, id)`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Filter {
     pub since: i64,
     pub event: Option<String>,

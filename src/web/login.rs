@@ -4,6 +4,7 @@ use super::session::{self, LOGIN_CSRF_COOKIE};
 use super::views::{ErrorPage, LoginPage};
 use super::{error_page, is_local_path, render};
 use crate::app::AppState;
+use crate::audit::{Actor, Event};
 use crate::http::payloads::MAX_BODY_BYTES;
 use crate::oauth::form::FormParams;
 use crate::random::url_token;
@@ -138,17 +139,13 @@ pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState
         {
             Ok([cookie, csrf_cookie]) => {
                 state.metrics.sign_in(true);
-                crate::audit::record(
-                    &state.db,
-                    state.clock.now(),
-                    crate::audit::Event::new(
-                        "sign_in.success",
-                        crate::audit::Actor::User(&user.id),
+                state
+                    .audit(
+                        Event::new("sign_in.success", Actor::User(&user.id))
+                            .subject(&user.id)
+                            .address(crate::http::limits::caller_address(state, req)),
                     )
-                    .subject(&user.id)
-                    .address(crate::http::limits::caller_address(state, req)),
-                )
-                .await;
+                    .await;
                 tracing::info!(user_id = %user.id, "signed in");
                 let mut resp = see_other(&next);
                 for value in [
@@ -167,14 +164,13 @@ pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState
         // One message for unknown user and wrong password.
         Ok(None) => {
             state.metrics.sign_in(false);
-            crate::audit::record(
-                &state.db,
-                state.clock.now(),
-                crate::audit::Event::new("sign_in.failure", crate::audit::Actor::Anonymous)
-                    .address(crate::http::limits::caller_address(state, req))
-                    .detail("username", username.as_str()),
-            )
-            .await;
+            state
+                .audit(
+                    Event::new("sign_in.failure", Actor::Anonymous)
+                        .address(crate::http::limits::caller_address(state, req))
+                        .detail("username", username.as_str()),
+                )
+                .await;
             tracing::info!("failed sign-in");
             login_form(
                 state,

@@ -10,6 +10,7 @@ use super::views::{
 };
 use super::{error_page, render};
 use crate::app::AppState;
+use crate::audit::{Actor, Event};
 use crate::clients::{self, ClientError, Origin};
 use crate::oauth::form::FormParams;
 use crate::oauth::registration::ClientMetadata;
@@ -289,15 +290,12 @@ pub async fn create_app(req: &Request, body: Body, Data(state): Data<&AppState>)
     .await
     {
         Ok(created) => {
-            let actor = crate::audit::Actor::User(&who.user.id);
-            crate::audit::client(
-                &state.db,
-                state.clock.now(),
-                "client.created",
-                actor,
-                &created.row.id,
-            )
-            .await;
+            state
+                .audit(
+                    Event::new("client.created", Actor::User(&who.user.id))
+                        .subject(&created.row.id),
+                )
+                .await;
             tracing::info!(client_id = %created.row.id, user_id = %who.user.id, "app created");
             secret_page(
                 state,
@@ -412,15 +410,9 @@ pub async fn update_app(
         {
             Ok(_) => {
                 state.client_cache.invalidate(&row.id);
-                let actor = crate::audit::Actor::User(&who.user.id);
-                crate::audit::client(
-                    &state.db,
-                    state.clock.now(),
-                    "client.updated",
-                    actor,
-                    &row.id,
-                )
-                .await;
+                state
+                    .audit(Event::new("client.updated", Actor::User(&who.user.id)).subject(&row.id))
+                    .await;
                 return see_other(&format!("/settings/apps/{id}"));
             }
             Err(e) => match invalid_message(&e) {
@@ -464,15 +456,11 @@ pub async fn rotate_secret(
     match clients::rotate_secret(&state.db, &row.id, state.clock.now()).await {
         Ok(Some(secret)) => {
             state.client_cache.invalidate(&row.id);
-            let actor = crate::audit::Actor::User(&who.user.id);
-            crate::audit::client(
-                &state.db,
-                state.clock.now(),
-                "client.secret_rotated",
-                actor,
-                &row.id,
-            )
-            .await;
+            state
+                .audit(
+                    Event::new("client.secret_rotated", Actor::User(&who.user.id)).subject(&row.id),
+                )
+                .await;
             tracing::info!(client_id = %row.id, user_id = %who.user.id, "app secret rotated");
             secret_page(
                 state,
@@ -512,15 +500,9 @@ pub async fn delete_app(
     match store::clients::delete_client(&state.db, &row.id).await {
         Ok(_) => {
             state.client_cache.invalidate(&row.id);
-            let actor = crate::audit::Actor::User(&who.user.id);
-            crate::audit::client(
-                &state.db,
-                state.clock.now(),
-                "client.deleted",
-                actor,
-                &row.id,
-            )
-            .await;
+            state
+                .audit(Event::new("client.deleted", Actor::User(&who.user.id)).subject(&row.id))
+                .await;
             tracing::info!(client_id = %row.id, user_id = %who.user.id, "app deleted");
             see_other("/settings/apps")
         }
@@ -590,17 +572,13 @@ pub async fn revoke(
     match store::grants::revoke_grant(&state.db, &who.user.id, &client_id, state.clock.now()).await
     {
         Ok(_) => {
-            crate::audit::record(
-                &state.db,
-                state.clock.now(),
-                crate::audit::Event::new(
-                    "consent.revoked",
-                    crate::audit::Actor::User(&who.user.id),
+            state
+                .audit(
+                    Event::new("consent.revoked", Actor::User(&who.user.id))
+                        .subject(&client_id)
+                        .address(crate::http::limits::caller_address(state, req)),
                 )
-                .subject(&client_id)
-                .address(crate::http::limits::caller_address(state, req)),
-            )
-            .await;
+                .await;
             tracing::info!(client_id = %client_id, user_id = %who.user.id, "grant revoked");
             see_other("/settings/authorized")
         }

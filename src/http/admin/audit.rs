@@ -5,6 +5,7 @@ use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::api::Done;
 use crate::store;
+use crate::store::models::AuditRow;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
@@ -31,6 +32,21 @@ pub struct AuditEvent {
     pub address: Option<String>,
     /// More about the event; never a password, secret or token.
     pub detail: serde_json::Value,
+}
+
+impl From<&AuditRow> for AuditEvent {
+    fn from(r: &AuditRow) -> Self {
+        Self {
+            id: r.id.clone(),
+            at: r.at,
+            event: r.event.clone(),
+            actor_kind: r.actor_kind.clone(),
+            actor: r.actor.clone(),
+            subject: r.subject.clone(),
+            address: r.address.clone(),
+            detail: serde_json::from_str(&r.detail).unwrap_or_default(),
+        }
+    }
 }
 
 /// One page of events.
@@ -96,19 +112,7 @@ impl AdminAuditApi {
         } else {
             None
         };
-        let events = rows
-            .iter()
-            .map(|r| AuditEvent {
-                id: r.id.clone(),
-                at: r.at,
-                event: r.event.clone(),
-                actor_kind: r.actor_kind.clone(),
-                actor: r.actor.clone(),
-                subject: r.subject.clone(),
-                address: r.address.clone(),
-                detail: serde_json::from_str(&r.detail).unwrap_or_default(),
-            })
-            .collect();
+        let events = rows.iter().map(AuditEvent::from).collect();
         Ok(Done::Ok(Json(AuditList {
             events,
             next_cursor,

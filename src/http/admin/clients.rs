@@ -2,7 +2,7 @@
 //! and the CLI (one implementation in `crate::clients`), plus the admin scope,
 //! which only an operator may give.
 
-use super::{AdminCaller, AdminError, AdminResult, AdminScope, audit, by, page_size, paged};
+use super::{AdminCaller, AdminError, AdminResult, AdminScope, by, page_size, paged};
 use crate::app::AppState;
 use crate::clients::{self, Origin};
 use crate::http::ApiTags;
@@ -176,11 +176,9 @@ impl AdminClientsApi {
             self.state.clock.now(),
         )
         .await?;
-        audit(
-            &self.state,
-            by(&claims, "client.created").subject(&created.row.id),
-        )
-        .await;
+        self.state
+            .audit(by(&claims, "client.created").subject(&created.row.id))
+            .await;
         Ok(AdminCreated::Created(Json(admin_client(
             &created.row,
             created.client_secret,
@@ -241,7 +239,9 @@ impl AdminClientsApi {
         )
         .await?;
         self.state.client_cache.invalidate(&row.id);
-        audit(&self.state, by(&claims, "client.updated").subject(&row.id)).await;
+        self.state
+            .audit(by(&claims, "client.updated").subject(&row.id))
+            .await;
         Ok(Done::Ok(Json(admin_client(&updated, None)?)))
     }
 
@@ -265,7 +265,9 @@ impl AdminClientsApi {
             return Err(AdminError::not_found("client"));
         }
         self.state.client_cache.invalidate(&id.0);
-        audit(&self.state, by(&claims, "client.deleted").subject(&id.0)).await;
+        self.state
+            .audit(by(&claims, "client.deleted").subject(&id.0))
+            .await;
         Ok(Deleted::NoContent)
     }
 
@@ -294,11 +296,9 @@ impl AdminClientsApi {
             .await?
             .ok_or_else(|| AdminError::not_found("client"))?;
         self.state.client_cache.invalidate(&row.id);
-        audit(
-            &self.state,
-            by(&claims, "client.secret_rotated").subject(&row.id),
-        )
-        .await;
+        self.state
+            .audit(by(&claims, "client.secret_rotated").subject(&row.id))
+            .await;
         Ok(Done::Ok(Json(crate::http::api::AppSecret {
             client_id: row.id,
             client_secret: secret,

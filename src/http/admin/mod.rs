@@ -15,6 +15,7 @@ use super::bearer::active_access_token;
 use super::errors::Problem;
 use super::payloads::ProblemJson;
 use crate::app::AppState;
+use crate::audit::{Actor, Event};
 use crate::clients::ClientError;
 use crate::oauth::claims::{AccessTokenClaims, family_of_jti};
 use crate::oauth::scope::ADMIN_SCOPE;
@@ -211,14 +212,9 @@ impl<'a> ApiExtractor<'a> for AdminCaller {
     }
 }
 
-/// Stores `event` in the audit trail, which also logs it under the `audit` target.
-pub(super) async fn audit(state: &AppState, event: crate::audit::Event<'_>) {
-    crate::audit::record(&state.db, state.clock.now(), event).await;
-}
-
 /// An audit event `kind`, done with the admin token whose claims these are.
-pub(super) fn by<'a>(claims: &'a AccessTokenClaims, kind: &'static str) -> crate::audit::Event<'a> {
-    crate::audit::Event::new(kind, crate::audit::Actor::Admin(&claims.client_id))
+pub(super) fn by<'a>(claims: &'a AccessTokenClaims, kind: &'static str) -> Event<'a> {
+    Event::new(kind, Actor::Admin(&claims.client_id))
 }
 
 impl AdminCaller {

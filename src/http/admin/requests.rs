@@ -5,7 +5,7 @@
 //! (rules and lifecycle: `oauth::challenge`).
 
 use super::users::{User, user_of};
-use super::{AdminCaller, AdminError, AdminResult, AdminScope, audit, by};
+use super::{AdminCaller, AdminError, AdminResult, AdminScope, by};
 use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::api::Done;
@@ -373,13 +373,13 @@ impl AdminRequestsApi {
             },
         )
         .await?;
-        audit(
-            &self.state,
-            by(&claims, "admin.login_accepted")
-                .subject(&user.id)
-                .detail("client", row.client_id.clone()),
-        )
-        .await;
+        self.state
+            .audit(
+                by(&claims, "admin.login_accepted")
+                    .subject(&user.id)
+                    .detail("client", row.client_id.clone()),
+            )
+            .await;
         Ok(Done::Ok(Json(to)))
     }
 
@@ -402,13 +402,13 @@ impl AdminRequestsApi {
         let row = pending(&self.state, &challenge.0, Kind::Login).await?;
         let error = body.0.error.clone();
         let to = answer(&self.state, &row, &rejection(body.0)?).await?;
-        audit(
-            &self.state,
-            by(&claims, "admin.login_rejected")
-                .subject(&row.client_id)
-                .detail("error", error),
-        )
-        .await;
+        self.state
+            .audit(
+                by(&claims, "admin.login_rejected")
+                    .subject(&row.client_id)
+                    .detail("error", error),
+            )
+            .await;
         Ok(Done::Ok(Json(to)))
     }
 
@@ -511,14 +511,14 @@ impl AdminRequestsApi {
             },
         )
         .await?;
-        audit(
-            &self.state,
-            by(&claims, "consent.granted")
-                .subject(&row.client_id)
-                .detail("scope", granted.to_string())
-                .detail("user", row.user_id.clone().unwrap_or_default()),
-        )
-        .await;
+        self.state
+            .audit(
+                by(&claims, "consent.granted")
+                    .subject(&row.client_id)
+                    .detail("scope", granted.to_string())
+                    .detail("user", row.user_id.clone().unwrap_or_default()),
+            )
+            .await;
         Ok(Done::Ok(Json(to)))
     }
 
@@ -541,13 +541,13 @@ impl AdminRequestsApi {
         let row = pending(&self.state, &challenge.0, Kind::Consent).await?;
         let error = body.0.error.clone();
         let to = answer(&self.state, &row, &rejection(body.0)?).await?;
-        audit(
-            &self.state,
-            by(&claims, "consent.rejected")
-                .subject(&row.client_id)
-                .detail("error", error),
-        )
-        .await;
+        self.state
+            .audit(
+                by(&claims, "consent.rejected")
+                    .subject(&row.client_id)
+                    .detail("error", error),
+            )
+            .await;
         Ok(Done::Ok(Json(to)))
     }
 }

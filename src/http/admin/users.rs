@@ -1,7 +1,7 @@
 //! `/admin/users`: local accounts and delegated identities, their grants and
 //! sessions. Creation and password rules are `crate::users`', shared with the CLI.
 
-use super::{AdminCaller, AdminError, AdminResult, AdminScope, audit, by, page_size, paged};
+use super::{AdminCaller, AdminError, AdminResult, AdminScope, by, page_size, paged};
 use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::api::{Deleted, Done, Grant, GrantList};
@@ -221,11 +221,9 @@ impl AdminUsersApi {
             self.state.clock.now(),
         )
         .await?;
-        audit(
-            &self.state,
-            by(&claims, "admin.user_created").subject(&row.id),
-        )
-        .await;
+        self.state
+            .audit(by(&claims, "admin.user_created").subject(&row.id))
+            .await;
         Ok(UserCreated::Created(Json(user_of(&row))))
     }
 
@@ -305,20 +303,18 @@ impl AdminUsersApi {
         if changes.disabled == Some(true) && !row.disabled {
             let (sessions, families) =
                 store::users::end_everything(&self.state.db, &row.id, false, now).await?;
-            audit(
-                &self.state,
-                by(&claims, "admin.user_disabled")
-                    .subject(&row.id)
-                    .detail("sessions", sessions)
-                    .detail("families", families),
-            )
-            .await;
+            self.state
+                .audit(
+                    by(&claims, "admin.user_disabled")
+                        .subject(&row.id)
+                        .detail("sessions", sessions)
+                        .detail("families", families),
+                )
+                .await;
         } else {
-            audit(
-                &self.state,
-                by(&claims, "admin.user_updated").subject(&row.id),
-            )
-            .await;
+            self.state
+                .audit(by(&claims, "admin.user_updated").subject(&row.id))
+                .await;
         }
         Ok(Done::Ok(Json(user_of(&find(&self.state, &row.id).await?))))
     }
@@ -351,11 +347,9 @@ impl AdminUsersApi {
             return Err(AdminError::not_found("user"));
         }
         store::sessions::delete_for_user(&self.state.db, &row.id).await?;
-        audit(
-            &self.state,
-            by(&claims, "admin.password_set").subject(&row.id),
-        )
-        .await;
+        self.state
+            .audit(by(&claims, "admin.password_set").subject(&row.id))
+            .await;
         Ok(Deleted::NoContent)
     }
 
@@ -378,11 +372,9 @@ impl AdminUsersApi {
         if !store::users::delete_user_by_id(&self.state.db, &id.0).await? {
             return Err(AdminError::not_found("user"));
         }
-        audit(
-            &self.state,
-            by(&claims, "admin.user_deleted").subject(&id.0),
-        )
-        .await;
+        self.state
+            .audit(by(&claims, "admin.user_deleted").subject(&id.0))
+            .await;
         Ok(Deleted::NoContent)
     }
 
@@ -430,15 +422,15 @@ impl AdminUsersApi {
         let (sessions, families) =
             store::users::end_everything(&self.state.db, &row.id, true, self.state.clock.now())
                 .await?;
-        audit(
-            &self.state,
-            by(&claims, "consent.revoked")
-                .subject(&row.id)
-                .detail("all", true)
-                .detail("sessions", sessions)
-                .detail("families", families),
-        )
-        .await;
+        self.state
+            .audit(
+                by(&claims, "consent.revoked")
+                    .subject(&row.id)
+                    .detail("all", true)
+                    .detail("sessions", sessions)
+                    .detail("families", families),
+            )
+            .await;
         Ok(Deleted::NoContent)
     }
 
@@ -488,13 +480,13 @@ impl AdminUsersApi {
         let claims = caller.check(&self.state).await?;
         let row = find(&self.state, &id.0).await?;
         let n = store::sessions::delete_for_user(&self.state.db, &row.id).await?;
-        audit(
-            &self.state,
-            by(&claims, "admin.sessions_ended")
-                .subject(&row.id)
-                .detail("sessions", n),
-        )
-        .await;
+        self.state
+            .audit(
+                by(&claims, "admin.sessions_ended")
+                    .subject(&row.id)
+                    .detail("sessions", n),
+            )
+            .await;
         Ok(Deleted::NoContent)
     }
 }
