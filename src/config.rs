@@ -4,6 +4,7 @@
 use crate::fetch::FetchSettings;
 use crate::keys::Alg;
 use crate::limits::{self, Cidr, Limit, Limits};
+use crate::oauth::resource::ResourceSet;
 use crate::oauth::scope::{ScopeCatalogue, ScopeEntry};
 use crate::web::brand::BrandSettings;
 use serde::Deserialize;
@@ -442,7 +443,7 @@ pub struct Settings {
     pub signing_alg: Alg,
     pub scopes: ScopeCatalogue,
     /// RFC 8707 resource identifiers tokens may be issued for.
-    pub resources: Vec<String>,
+    pub resources: ResourceSet,
     pub default_audience: String,
     pub registration: RegistrationPolicy,
     pub limits: Limits,
@@ -822,23 +823,14 @@ impl Settings {
 
         let scopes = ScopeCatalogue::new(file.scopes).map_err(ConfigError)?;
 
-        let resources = file.resources.unwrap_or_else(|| vec![issuer.clone()]);
-        if resources.is_empty() {
-            return Err(ConfigError(
-                "resources must name at least one resource identifier".to_owned(),
-            ));
-        }
-        for r in &resources {
-            let ok = Url::parse(r).is_ok_and(|u| u.fragment().is_none()) && !r.contains('#');
-            if !ok {
-                return Err(ConfigError(format!(
-                    "resource `{r}` must be an absolute URI without a fragment (RFC 8707)"
-                )));
-            }
-        }
-        let default_audience = file
-            .default_audience
-            .unwrap_or_else(|| resources[0].clone());
+        let resources = ResourceSet::new(file.resources.unwrap_or_else(|| vec![issuer.clone()]))
+            .map_err(|e| {
+                ConfigError(format!("{e} (RFC 8707: absolute URIs without a fragment)"))
+            })?;
+        let default_audience = match file.default_audience {
+            Some(a) => a,
+            None => resources.configured().next().unwrap_or_default().to_owned(),
+        };
         if !resources.contains(&default_audience) {
             return Err(ConfigError(format!(
                 "default_audience `{default_audience}` must be one of the configured resources"
@@ -993,7 +985,10 @@ mod tests {
         assert_eq!(s.refresh_token_ttl, 2_592_000);
         assert_eq!(s.code_ttl, 60);
         assert_eq!(s.refresh_reuse_interval, 0);
-        assert_eq!(s.resources, vec!["http://127.0.0.1:8080".to_owned()]);
+        assert_eq!(
+            s.resources.configured().collect::<Vec<_>>(),
+            vec!["http://127.0.0.1:8080"]
+        );
         assert_eq!(s.default_audience, "http://127.0.0.1:8080");
     }
 

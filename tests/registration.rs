@@ -591,29 +591,40 @@ async fn application_types(backend: Backend) {
     let tokens = party.tokens("profile").await;
     assert!(tokens["access_token"].is_string());
 
-    for body in [
+    // A client that says no type and registers a private-use scheme is native
+    // (MCP clients omit the member); one that says `web` may not use the scheme.
+    let untyped = registered(
+        &app,
         json!({
-            "client_name": "Web app with a custom scheme",
+            "client_name": "Untyped app with a custom scheme",
             "redirect_uris": ["com.example.notes:/oauth/callback"],
             "token_endpoint_auth_method": "none",
         }),
-        json!({
-            "client_name": "Explicit web",
-            "application_type": "web",
-            "redirect_uris": ["com.example.notes:/cb"],
-            "token_endpoint_auth_method": "none",
-        }),
-    ] {
-        let body =
-            expect_oauth_error(register(&app, body).await, 400, "invalid_redirect_uri").await;
-        assert!(
-            body["error_description"]
-                .as_str()
-                .unwrap()
-                .contains("native"),
-            "{body}"
-        );
-    }
+    )
+    .await;
+    assert_eq!(untyped["application_type"], "native");
+    let body = expect_oauth_error(
+        register(
+            &app,
+            json!({
+                "client_name": "Explicit web",
+                "application_type": "web",
+                "redirect_uris": ["com.example.notes:/cb"],
+                "token_endpoint_auth_method": "none",
+            }),
+        )
+        .await,
+        400,
+        "invalid_redirect_uri",
+    )
+    .await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("native"),
+        "{body}"
+    );
     let web = registered(
         &app,
         json!({

@@ -12,6 +12,7 @@ use crate::oauth::authorize::{self, AuthorizeRequest, Decision, NoRedirect, NoRe
 use crate::oauth::challenge::Kind;
 use crate::oauth::client_metadata;
 use crate::oauth::form::FormParams;
+use crate::oauth::redirect_uri;
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::types::sha256;
 use crate::oauth::{ErrorCode, OAuthError};
@@ -612,13 +613,6 @@ async fn issue_code(
     ))
 }
 
-fn host_of(uri: &str) -> String {
-    url::Url::parse(uri)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| uri.to_owned())
-}
-
 /// What the consent page is about.
 struct ConsentFor<'a> {
     client: &'a ClientRow,
@@ -652,7 +646,7 @@ fn consent(state: &AppState, page: &ConsentFor<'_>, next: &str, json: bool) -> R
                 .map_or_else(String::new, |e| e.description.clone()),
         })
         .collect();
-    let redirect_host = host_of(&request.redirect_uri);
+    let redirect_host = redirect_uri::destination(&request.redirect_uri);
     if json {
         return json_response(
             StatusCode::OK,
@@ -682,6 +676,7 @@ fn consent(state: &AppState, page: &ConsentFor<'_>, next: &str, json: bool) -> R
             website: client.website.clone(),
             logo_url: client.icon_url.clone(),
             redirect_host,
+            redirect_to_app: redirect_uri::is_private_use(&request.redirect_uri),
             verified: !client.self_registered(),
             document_host: document_host.map(str::to_owned),
         },

@@ -357,11 +357,15 @@ fn to_metadata(
                 .and_then(|u| u.host_str().map(str::to_owned))
         })
         .unwrap_or_else(|| "Unnamed application".to_owned());
-    // OpenID Connect Registration §2: `web` unless the client says otherwise.
-    let application_type = match body.application_type.as_deref() {
-        Some(raw) => ApplicationType::parse(raw)?,
-        None => ApplicationType::Web,
-    };
+    // OpenID Connect Registration §2 defaults to `web`, but MCP clients that omit
+    // the member (Cursor among them) register private-use schemes: an omitted type
+    // is inferred from the redirect URIs (`registration::validate`), as the MCP
+    // SDKs infer it on their side.
+    let application_type = body
+        .application_type
+        .as_deref()
+        .map(ApplicationType::parse)
+        .transpose()?;
     let meta = ClientMetadata {
         name,
         description: String::new(),
@@ -372,7 +376,7 @@ fn to_metadata(
         grant_types,
         scope: body.scope,
         public: method == "none",
-        application_type: Some(application_type),
+        application_type,
     };
     Ok((meta, method))
 }

@@ -264,8 +264,10 @@ pub fn validate(
         )));
     }
 
-    let resources: Vec<String> = params.all("resource").map(str::to_owned).collect();
-    policy.audience(&resources)?;
+    // Kept in their configured spelling: the code, the consent and the refresh
+    // family name the resources as the operator does.
+    let requested: Vec<String> = params.all("resource").map(str::to_owned).collect();
+    let resources = policy.resources.resolve_all(&requested)?;
 
     let state = params.single("state")?.map(str::to_owned);
     if state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
@@ -486,7 +488,8 @@ mod tests {
     fn policy() -> TokenPolicy {
         TokenPolicy {
             issuer: "https://auth.example".into(),
-            resources: vec!["https://api.example".into()],
+            resources: crate::oauth::resource::ResourceSet::new(vec!["https://api.example".into()])
+                .unwrap(),
             default_audience: "https://api.example".into(),
             access_token_ttl: 60,
         }

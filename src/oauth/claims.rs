@@ -1,8 +1,8 @@
 //! JWT access token claims (RFC 9068 §2.2) and the policy that fills them in.
 
 use super::OAuthError;
+use super::resource::ResourceSet;
 use serde::{Deserialize, Serialize};
-use url::Url;
 
 /// `aud`: one string for one audience, an array for several (RFC 7519 §4.1.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +61,7 @@ pub fn family_of_jti(jti: &str) -> Option<&str> {
 pub struct TokenPolicy {
     pub issuer: String,
     /// RFC 8707 resource identifiers clients may ask for.
-    pub resources: Vec<String>,
+    pub resources: ResourceSet,
     /// `aud` when the client names no resource.
     pub default_audience: String,
     /// Access token lifetime in seconds.
@@ -99,6 +99,10 @@ impl TokenPolicy {
         requested: &[String],
         granted: &[String],
     ) -> Result<Audience, OAuthError> {
+        // Both through the configured set: a request may spell a granted resource
+        // differently, and a resource the operator has since removed is refused.
+        let granted = self.resources.resolve_all(granted)?;
+        let requested = self.resources.resolve_all(requested)?;
         if let Some(extra) = requested.iter().find(|r| !granted.contains(r)) {
             return Err(OAuthError::invalid_target(format!(
                 "resource `{}` was not part of the authorization",
@@ -110,35 +114,21 @@ impl TokenPolicy {
         } else {
             requested
         };
-        self.audience(chosen)
+        if chosen.is_empty() {
+            // The authorization named no resource: the default audience.
+            return Ok(Audience::One(self.default_audience.clone()));
+        }
+        Ok(Audience::from_list(chosen))
     }
 
-    /// Resolves the requested `resource` values into the token's audience
-    /// (RFC 8707 §2: absolute URIs without a fragment, known to this server).
+    /// Resolves the requested `resource` values into the token's audience, in
+    /// their configured spelling (RFC 8707 §2; `resource::ResourceSet`). None
+    /// requested: the default audience.
     pub fn audience(&self, requested: &[String]) -> Result<Audience, OAuthError> {
         if requested.is_empty() {
             return Ok(Audience::One(self.default_audience.clone()));
         }
-        let mut list: Vec<String> = Vec::with_capacity(requested.len());
-        for r in requested {
-            let valid = Url::parse(r).is_ok_and(|u| u.fragment().is_none()) && !r.contains('#');
-            if !valid {
-                return Err(OAuthError::invalid_target(format!(
-                    "resource `{}` must be an absolute URI without a fragment",
-                    r.escape_default()
-                )));
-            }
-            if !self.resources.iter().any(|known| known == r) {
-                return Err(OAuthError::invalid_target(format!(
-                    "resource `{}` is not a resource this server issues tokens for",
-                    r.escape_default()
-                )));
-            }
-            if !list.contains(r) {
-                list.push(r.clone());
-            }
-        }
-        Ok(Audience::from_list(list))
+        Ok(Audience::from_list(self.resources.resolve_all(requested)?))
     }
 }
 
@@ -150,7 +140,11 @@ mod tests {
     fn policy() -> TokenPolicy {
         TokenPolicy {
             issuer: "https://auth.example".into(),
-            resources: vec!["https://api.example".into(), "https://b.example/".into()],
+            resources: ResourceSet::new(vec![
+                "https://api.example".into(),
+                "https://b.example/".into(),
+            ])
+            .unwrap(),
             default_audience: "https://api.example".into(),
             access_token_ttl: 3600,
         }
@@ -184,6 +178,47 @@ mod tests {
             let err = policy().audience(&[r.into()]).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidTarget, "{r}");
         }
+    }
+
+    #[test]
+    fn the_audience_is_the_configured_spelling() {
+        let aud = policy()
+            .audience(&["https://API.example/".into(), "https://b.example".into()])
+            .unwrap();
+        assert_eq!(
+            aud,
+            Audience::Many(vec![
+                "https://api.example".into(),
+                "https://b.example/".into()
+            ])
+        );
+    }
+
+    #[test]
+    fn narrowing_compares_normalised_resources() {
+        let granted = vec![
+            "https://api.example".to_owned(),
+            "https://b.example/".to_owned(),
+        ];
+        let p = policy();
+        assert_eq!(
+            p.narrowed_audience(&["https://api.example/".into()], &granted)
+                .unwrap(),
+            Audience::One("https://api.example".into())
+        );
+        assert_eq!(
+            p.narrowed_audience(&[], &granted).unwrap(),
+            Audience::Many(granted.clone())
+        );
+        let wider = p
+            .narrowed_audience(&["https://b.example".into()], &granted[..1])
+            .unwrap_err();
+        assert_eq!(wider.code, ErrorCode::InvalidTarget);
+        assert!(
+            wider.description.contains("not part of"),
+            "{}",
+            wider.description
+        );
     }
 
     #[test]

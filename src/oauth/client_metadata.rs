@@ -218,11 +218,11 @@ pub fn validate_document(
             out
         }
     };
-    // `web` unless the document says `native`, as for dynamic registration.
-    let application_type = match string("application_type")? {
-        Some(t) => ApplicationType::parse(&t).map_err(|e| doc(e.description.into_owned()))?,
-        None => ApplicationType::Web,
-    };
+    // As for dynamic registration: an omitted type is inferred from the redirect
+    // URIs (native when one uses a private-use scheme).
+    let application_type = string("application_type")?
+        .map(|t| ApplicationType::parse(&t).map_err(|e| doc(e.description.into_owned())))
+        .transpose()?;
     // Scopes this server does not know are ignored rather than refused: one
     // document serves every authorization server the client talks to.
     let scope = string("scope")?.map(|raw| {
@@ -243,7 +243,7 @@ pub fn validate_document(
         grant_types,
         scope,
         public: true,
-        application_type: Some(application_type),
+        application_type,
     };
     let client = registration::validate(meta, catalogue, false)
         .map_err(|e| doc(e.description.into_owned()))?;
@@ -320,6 +320,16 @@ mod tests {
     }
 
     #[test]
+    fn an_untyped_document_with_an_app_scheme_is_native() {
+        let c = check(serde_json::json!({
+            "client_id": URL,
+            "redirect_uris": ["cursor://anysphere.cursor-mcp/oauth/callback", "http://localhost/callback"],
+        }))
+        .unwrap();
+        assert_eq!(c.client.application_type, ApplicationType::Native);
+    }
+
+    #[test]
     fn name_defaults_to_the_host() {
         let c = check(serde_json::json!({
             "client_id": URL, "redirect_uris": ["https://app.example/cb"],
@@ -375,7 +385,11 @@ mod tests {
                 "https",
             ),
             (
-                with("redirect_uris", serde_json::json!(["com.example.app:/cb"])),
+                {
+                    let mut web = with("redirect_uris", serde_json::json!(["com.example.app:/cb"]));
+                    web["application_type"] = "web".into();
+                    web
+                },
                 "native",
             ),
             (with("client_name", 5.into()), "client_name"),

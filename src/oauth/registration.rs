@@ -32,16 +32,14 @@ pub struct ClientMetadata {
 /// The `application_type` of a client that registered none: native when a redirect
 /// URI uses a private-use scheme, else web.
 pub fn inferred_application_type(redirect_uris: &[String]) -> ApplicationType {
-    if redirect_uris.iter().any(|u| is_private_use_scheme(u)) {
+    if redirect_uris
+        .iter()
+        .any(|u| redirect_uri::is_private_use(u))
+    {
         ApplicationType::Native
     } else {
         ApplicationType::Web
     }
-}
-
-/// Whether a redirect URI uses a private-use (custom) scheme.
-fn is_private_use_scheme(uri: &str) -> bool {
-    Url::parse(uri).is_ok_and(|u| !matches!(u.scheme(), "http" | "https"))
 }
 
 /// Client metadata that passed validation, with defaults filled in.
@@ -116,7 +114,9 @@ pub fn validate(
         .application_type
         .unwrap_or_else(|| inferred_application_type(&redirect_uris));
     if application_type == ApplicationType::Web
-        && let Some(custom) = redirect_uris.iter().find(|u| is_private_use_scheme(u))
+        && let Some(custom) = redirect_uris
+            .iter()
+            .find(|u| redirect_uri::is_private_use(u))
     {
         // A private-use scheme is claimed by whichever app on the device asks for
         // it; only a native app's registration may rely on one (RFC 8252 §8.4).

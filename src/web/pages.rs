@@ -524,7 +524,12 @@ mod samples {
                         description: optional.clone().unwrap_or_default(),
                         website: optional.clone(),
                         logo_url: optional.clone(),
-                        redirect_host: "app.example".into(),
+                        redirect_host: if verified {
+                            "app.example".into()
+                        } else {
+                            "cursor://anysphere.cursor-mcp".into()
+                        },
+                        redirect_to_app: !verified,
                         verified,
                         // Sample both: a document client, and one that is not.
                         document_host: optional.as_ref().map(|_| "agent.example".into()),

@@ -34,8 +34,11 @@ pub struct ConsentClient {
     pub description: String,
     pub website: Option<String>,
     pub logo_url: Option<String>,
-    /// Host of the redirect URI: where the person will be sent.
+    /// Where the person will be sent: the redirect URI's host, or for an app's
+    /// private-use scheme the scheme and authority (`cursor://anysphere.cursor-mcp`).
     pub redirect_host: String,
+    /// The redirect URI opens an app on the person's device, not a web site.
+    pub redirect_to_app: bool,
     /// Registered by the operator (CLI), rather than by itself or one of the users.
     pub verified: bool,
     /// For a client known by its metadata document: the host of its URL, the one

@@ -12,6 +12,7 @@ use crate::http::api::Done;
 use crate::http::discovery::ScopeInfo;
 use crate::oauth::challenge::{self, Answer, ChallengeError, Kind};
 use crate::oauth::form::FormParams;
+use crate::oauth::redirect_uri;
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::types::sha256;
 use crate::random::url_token;
@@ -136,7 +137,8 @@ pub struct ConsentRequest {
     // The signed-in person (`id` is their `sub`); no doc comment (a described
     // `$ref` becomes `allOf`).
     pub user: User,
-    /// The host the person is sent back to.
+    /// Where the person is sent back to: the redirect URI's host, or for an app's
+    /// private-use scheme the scheme and authority (`cursor://anysphere.cursor-mcp`).
     pub redirect_host: String,
     /// Answer before this time, seconds since the epoch.
     pub expires_at: i64,
@@ -462,8 +464,7 @@ impl AdminRequestsApi {
                     .ok()
                     .and_then(|l| l.into_iter().next())
             })
-            .and_then(|u| url::Url::parse(&u).ok())
-            .and_then(|u| u.host_str().map(str::to_owned))
+            .map(|u| redirect_uri::destination(&u))
             .unwrap_or_default();
         Ok(Done::Ok(Json(ConsentRequest {
             challenge: challenge.0,

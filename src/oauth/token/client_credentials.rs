@@ -105,7 +105,8 @@ mod tests {
     fn policy() -> TokenPolicy {
         TokenPolicy {
             issuer: "https://auth.example".into(),
-            resources: vec!["https://api.example".into()],
+            resources: crate::oauth::resource::ResourceSet::new(vec!["https://api.example".into()])
+                .unwrap(),
             default_audience: "https://api.example".into(),
             access_token_ttl: 600,
         }

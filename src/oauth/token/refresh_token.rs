@@ -171,7 +171,8 @@ mod tests {
     fn policy() -> TokenPolicy {
         TokenPolicy {
             issuer: "i".into(),
-            resources: vec!["https://api.example".into()],
+            resources: crate::oauth::resource::ResourceSet::new(vec!["https://api.example".into()])
+                .unwrap(),
             default_audience: "https://api.example".into(),
             access_token_ttl: 60,
         }
