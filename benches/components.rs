@@ -16,6 +16,7 @@ use latchkey::oauth::client_auth;
 use latchkey::oauth::form::FormParams;
 use latchkey::oauth::pkce::{CodeChallenge, CodeVerifier};
 use latchkey::oauth::registration::ClientMetadata;
+use latchkey::oauth::resource::ResourceSet;
 use latchkey::oauth::scope::ScopeCatalogue;
 use latchkey::oauth::token::client_credentials;
 use latchkey::store::models::{CodeRow, FamilyRow, RefreshTokenRow};
@@ -28,7 +29,7 @@ const NOW: i64 = 1_800_000_000;
 fn policy() -> TokenPolicy {
     TokenPolicy {
         issuer: "https://auth.example".into(),
-        resources: vec!["https://api.example".into()],
+        resources: ResourceSet::new(vec!["https://api.example".into()]).expect("one resource"),
         default_audience: "https://api.example".into(),
         access_token_ttl: 3600,
     }
