@@ -12,6 +12,7 @@ use common::flow::{PASSWORD, Party, public_flow_scoped};
 use common::tls::{Answer, DocServer, TestCa};
 use common::{
     Backend, Browser, TestApp, expect_oauth_error, jwt_claims, location, pkce_pair, query_of,
+    unescape,
 };
 use serde_json::{Value, json};
 
@@ -23,6 +24,7 @@ both_backends!(
     document_with_portless_loopback_redirects,
     prompt_consent_with_offline_access,
     public_refresh_after_a_lost_response,
+    step_up_consent_asks_only_what_is_new,
 );
 
 /// The configuration of an API at an origin (as Claude's clients see it) and an
@@ -369,4 +371,42 @@ async fn public_refresh_after_a_lost_response(backend: Backend) {
         .refresh(retried["refresh_token"].as_str().unwrap(), None)
         .await;
     assert_eq!(next.status(), 200, "the retried pair carries on");
+}
+
+/// An MCP client allowed `profile` meets a tool that needs `email` and asks for
+/// both (the SDKs' step-up asks the union). The page asks only for `email` and
+/// names `profile` as already allowed; the JSON data says the same.
+async fn step_up_consent_asks_only_what_is_new(backend: Backend) {
+    let f = public_flow_scoped(TestApp::spawn(&backend).await, "profile email").await;
+    f.tokens("profile").await;
+    let (verifier, challenge) = pkce_pair();
+    let query = f.query(&challenge, "profile email");
+    let page = f.browser.authorize(&query).await;
+    assert_eq!(page.status(), 200);
+    let html = unescape(&page.text().await.unwrap());
+    let (asked, rest) = html.split_once("Already allowed:").expect(&html);
+    let asked = &asked[asked.find("will also be able to:").expect(asked)..];
+    assert!(asked.contains("<code>email</code>"), "{asked}");
+    assert!(!asked.contains("<code>profile</code>"), "{asked}");
+    assert!(rest.contains("<code>profile</code>"), "{rest}");
+    let data: Value = f
+        .browser
+        .http
+        .get(f.browser.url("/oauth/authorize"))
+        .query(&query)
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(data["scopes"][0]["name"], "email", "{data}");
+    assert_eq!(data["already_granted"], json!(["profile"]), "{data}");
+    // Approving grants the union, and the next request for it is not asked.
+    let approved = f.browser.decide(&query, "approve").await;
+    let code = query_of(&location(&approved))["code"].clone();
+    let tokens = f.party().exchanged(&code, &verifier).await;
+    assert_eq!(tokens["scope"], "email profile", "{tokens}");
+    assert_eq!(f.browser.authorize(&query).await.status(), 303);
 }

@@ -408,6 +408,7 @@ async fn flow_inner(
                         client: &row,
                         document_host: document_host.as_deref(),
                         request: &request,
+                        granted: granted.as_ref(),
                         params,
                         signed_in: s,
                     };
@@ -619,6 +620,8 @@ struct ConsentFor<'a> {
     /// The host of a metadata document client's URL.
     document_host: Option<&'a str>,
     request: &'a AuthorizeRequest,
+    /// What the person already granted this client, if anything.
+    granted: Option<&'a ScopeSet>,
     params: &'a FormParams,
     signed_in: &'a SignedIn,
 }
@@ -629,23 +632,28 @@ fn consent(state: &AppState, page: &ConsentFor<'_>, next: &str, json: bool) -> R
         client,
         document_host,
         request,
+        granted,
         params,
         signed_in,
     } = *page;
-    let scopes: Vec<ScopeView> = request
+    let view = |name: &str| ScopeView {
+        name: name.to_owned(),
+        description: state
+            .settings
+            .scopes
+            .entries()
+            .iter()
+            .find(|e| e.name == name)
+            .map_or_else(String::new, |e| e.description.clone()),
+    };
+    // A step-up (a wider scope for an app already allowed some) asks only for
+    // what is new; what was granted before is named, not asked again.
+    let (already, scopes): (Vec<&str>, Vec<&str>) = request
         .scope
         .iter()
-        .map(|name| ScopeView {
-            name: name.to_owned(),
-            description: state
-                .settings
-                .scopes
-                .entries()
-                .iter()
-                .find(|e| e.name == name)
-                .map_or_else(String::new, |e| e.description.clone()),
-        })
-        .collect();
+        .partition(|name| granted.is_some_and(|g| g.contains(name)));
+    let already: Vec<ScopeView> = already.into_iter().map(view).collect();
+    let scopes: Vec<ScopeView> = scopes.into_iter().map(view).collect();
     let redirect_host = redirect_uri::destination(&request.redirect_uri);
     if json {
         return json_response(
@@ -663,7 +671,8 @@ fn consent(state: &AppState, page: &ConsentFor<'_>, next: &str, json: bool) -> R
                 "user": { "username": signed_in.user.username },
                 "redirect_uri": request.redirect_uri,
                 "redirect_host": redirect_host,
-                "scopes": scopes.iter().map(|s| json!({"name": s.name, "description": s.description})).collect::<Vec<_>>(),
+                "scopes": scopes.iter().chain(&already).map(|s| json!({"name": s.name, "description": s.description})).collect::<Vec<_>>(),
+                "already_granted": already.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
                 "csrf_token": signed_in.session.csrf_token,
             }),
         );
@@ -681,6 +690,7 @@ fn consent(state: &AppState, page: &ConsentFor<'_>, next: &str, json: bool) -> R
             document_host: document_host.map(str::to_owned),
         },
         scopes,
+        already,
         params: params
             .pairs()
             .iter()

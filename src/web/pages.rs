@@ -538,6 +538,15 @@ mod samples {
                         name: "profile".into(),
                         description: "Your name".into(),
                     }],
+                    // Sample a step-up too: some of it granted before.
+                    already: optional
+                        .as_ref()
+                        .map(|_| ScopeView {
+                            name: "email".into(),
+                            description: "Your email address".into(),
+                        })
+                        .into_iter()
+                        .collect(),
                     params: vec![("client_id".into(), "id".into())],
                     csrf_token: "csrf".into(),
                 })),

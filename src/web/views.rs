@@ -20,7 +20,10 @@ pub struct LoginPage {
 #[derive(Debug, Serialize)]
 pub struct ConsentPage {
     pub client: ConsentClient,
+    /// The scopes asked for that the person has not granted this app yet.
     pub scopes: Vec<ScopeView>,
+    /// The scopes asked for that the person granted this app before.
+    pub already: Vec<ScopeView>,
     /// The authorization request, posted back with the decision.
     pub params: Vec<(String, String)>,
     pub csrf_token: String,
