@@ -29,6 +29,8 @@ both_backends!(
 
 /// The scope the example server asks for.
 const SCOPE: &str = "mcp:tools";
+/// The scope its `save_note` tool needs besides.
+const WRITE: &str = "mcp:write";
 /// Where the SDK's person is sent back to (never contacted: the person stops there).
 const SDK_REDIRECT: &str = "http://127.0.0.1:7/callback";
 
@@ -53,6 +55,9 @@ impl Stack {
 name = "{SCOPE}"
 description = "Use the tools of the example MCP server"
 [[scopes]]
+name = "{WRITE}"
+description = "Save notes with the example MCP server"
+[[scopes]]
 name = "notes:read"
 description = "Read your notes"
 "#
@@ -64,6 +69,7 @@ description = "Read your notes"
             issuer: app.base.clone(),
             resource: mcp.clone(),
             scope: SCOPE.into(),
+            write_scope: WRITE.into(),
         })
         .await
         .unwrap();
@@ -78,7 +84,10 @@ description = "Read your notes"
 
     /// A client-credentials access token for `scope`, for `resource` if given.
     async fn token(&self, scope: &str, resource: Option<&str>) -> String {
-        let client = self.app.client(Some("mcp:tools notes:read")).await;
+        let client = self
+            .app
+            .client(Some("mcp:tools mcp:write notes:read"))
+            .await;
         let mut form = vec![("grant_type", "client_credentials"), ("scope", scope)];
         if let Some(r) = resource {
             form.push(("resource", r));
@@ -138,7 +147,7 @@ async fn the_server_challenges_and_checks_tokens(backend: Backend) {
         let doc = get_json(&stack.app.http, &url).await;
         assert_eq!(doc["resource"], stack.mcp.as_str(), "{url}");
         assert_eq!(doc["authorization_servers"], json!([stack.app.base]));
-        assert_eq!(doc["scopes_supported"], json!([SCOPE]));
+        assert_eq!(doc["scopes_supported"], json!([SCOPE, WRITE]));
     }
 
     // No token: 401 naming the metadata and the scope, without an error code.
@@ -239,6 +248,28 @@ async fn the_server_challenges_and_checks_tokens(backend: Backend) {
     let text = result["result"]["content"][0]["text"].as_str().unwrap();
     let client_id = common::jwt_claims(&good)["client_id"].clone();
     assert!(text.contains(client_id.as_str().unwrap()), "{text}");
+
+    // The writing tool needs the write scope too: 403 naming both (a client asks
+    // for the union); with both scopes it works.
+    let save = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                      "params": {"name": "save_note", "arguments": {"text": "milk"}}});
+    let resp = stack.call(Some(&good), save.clone()).await;
+    assert_eq!(resp.status(), 403);
+    let value = challenge(&resp);
+    assert!(value.contains(r#"error="insufficient_scope""#), "{value}");
+    assert!(value.contains(r#"scope="mcp:tools mcp:write""#), "{value}");
+    let batch = json!([save.clone()]);
+    assert_eq!(stack.call(Some(&good), batch).await.status(), 403);
+    let writer = stack
+        .token(&format!("{SCOPE} {WRITE}"), Some(&stack.mcp))
+        .await;
+    let resp = stack.call(Some(&writer), save).await;
+    assert_eq!(resp.status(), 200);
+    let result: Value = resp.json().await.unwrap();
+    assert_eq!(
+        result["result"]["content"][0]["text"], "Saved: you have 1 note(s).",
+        "{result}"
+    );
 }
 
 /// Where the MCP TypeScript SDK is (`.ci/run` installs it and sets
@@ -268,7 +299,7 @@ async fn sdk_client(stack: &Stack, sdk: &str, document: Option<&str>, consent: &
 
 /// What a tool call by the SDK must show: the person, and tokens for the server.
 fn assert_reached_the_tools(seen: &Value, user_id: &str, client_id: &str) {
-    assert_eq!(seen["tools"], json!(["add", "whoami"]));
+    assert_eq!(seen["tools"], json!(["add", "save_note", "whoami"]));
     assert_eq!(seen["sum"], "42");
     let whoami = seen["whoami"].as_str().unwrap();
     assert!(whoami.contains(user_id), "{whoami}");

@@ -12,7 +12,8 @@
 //!
 //! Settings (environment): `ISSUER` (default http://127.0.0.1:8080), `MCP_URL`
 //! (this server's public URL, default http://127.0.0.1:9001/mcp), `MCP_SCOPE`
-//! (default `mcp:tools`), `BIND` (default: the host and port of `MCP_URL`).
+//! (default `mcp:tools`), `MCP_WRITE_SCOPE` (what `save_note` needs besides, default
+//! `mcp:write`), `BIND` (default: the host and port of `MCP_URL`).
 
 mod server;
 
@@ -23,6 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         issuer: env("ISSUER", "http://127.0.0.1:8080"),
         resource: env("MCP_URL", "http://127.0.0.1:9001/mcp"),
         scope: env("MCP_SCOPE", "mcp:tools"),
+        write_scope: env("MCP_WRITE_SCOPE", "mcp:write"),
     };
     let url = url::Url::parse(&settings.resource)?;
     let default_bind = format!(

@@ -10,6 +10,8 @@
 //! - no token or a bad one → `401` with `WWW-Authenticate: Bearer
 //!   resource_metadata="…", scope="…"`, which is how a client finds Latchkey;
 //! - a good token without the needed scope → `403 insufficient_scope` naming it;
+//!   one tool (`save_note`) needs a second scope, so a client steps up: the `403`
+//!   names both scopes, and the client asks the person for the one it lacks;
 //! - CORS for browser-based clients (any origin, no credentials).
 
 #[path = "../shared/verify.rs"]
@@ -29,7 +31,8 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use verify::{Verifier, bearer, has_scope};
 
 /// How the server is set up.
@@ -43,7 +46,15 @@ pub struct Settings {
     pub resource: String,
     /// The scope a token needs to use the tools (a scope configured in Latchkey).
     pub scope: String,
+    /// The further scope `save_note` needs (also configured in Latchkey).
+    pub write_scope: String,
 }
+
+/// The tool that changes something, and so needs `Settings::write_scope`.
+pub const WRITING_TOOL: &str = "save_note";
+
+/// The largest JSON-RPC message the server reads.
+const MAX_BODY: usize = 1024 * 1024;
 
 /// Who called a tool, from the access token the request carried.
 #[derive(Debug, Clone)]
@@ -61,10 +72,12 @@ struct Guard {
 
 impl Guard {
     /// A `401`/`403` challenge that tells the client where to authorize.
-    fn challenge(&self, status: StatusCode, error: Option<(&str, &str)>) -> Response {
+    /// `scope` is what the request needs (MCP authorization, "Scope Challenge
+    /// Handling": the scopes for this operation, which the client adds to its own).
+    fn challenge(&self, status: StatusCode, scope: &str, error: Option<(&str, &str)>) -> Response {
         let mut value = format!(
-            r#"Bearer resource_metadata="{}", scope="{}""#,
-            self.metadata_url, self.settings.scope
+            r#"Bearer resource_metadata="{}", scope="{scope}""#,
+            self.metadata_url
         );
         if let Some((code, description)) = error {
             // RFC 6750 §3: the description is a quoted string; keep it one.
@@ -88,7 +101,21 @@ impl Guard {
             )
     }
 
-    async fn check(&self, req: &Request) -> Result<Caller, Response> {
+    /// The scopes a request needs: the base scope, and the write scope too for a
+    /// call of the writing tool (alone or in a batch).
+    fn needed(&self, message: &Value) -> Vec<&str> {
+        let writes = |m: &Value| m["method"] == "tools/call" && m["params"]["name"] == WRITING_TOOL;
+        let mut needed = vec![self.settings.scope.as_str()];
+        let batch = message.as_array().is_some_and(|b| b.iter().any(writes));
+        if writes(message) || batch {
+            needed.push(&self.settings.write_scope);
+        }
+        needed
+    }
+
+    async fn check(&self, req: &Request, message: &Value) -> Result<Caller, Response> {
+        let needed = self.needed(message);
+        let scope = needed.join(" ");
         let header = req
             .headers()
             .get("authorization")
@@ -96,18 +123,22 @@ impl Guard {
         // RFC 6750 §3.1: a request without credentials gets a challenge with no
         // error code.
         let Some(token) = bearer(header) else {
-            return Err(self.challenge(StatusCode::UNAUTHORIZED, None));
+            return Err(self.challenge(StatusCode::UNAUTHORIZED, &scope, None));
         };
-        let claims =
-            self.verifier.verify(token).await.map_err(|e| {
-                self.challenge(StatusCode::UNAUTHORIZED, Some(("invalid_token", &e.0)))
-            })?;
-        if !has_scope(&claims, &self.settings.scope) {
+        let claims = self.verifier.verify(token).await.map_err(|e| {
+            self.challenge(
+                StatusCode::UNAUTHORIZED,
+                &scope,
+                Some(("invalid_token", &e.0)),
+            )
+        })?;
+        if !needed.iter().all(|s| has_scope(&claims, s)) {
             return Err(self.challenge(
                 StatusCode::FORBIDDEN,
+                &scope,
                 Some((
                     "insufficient_scope",
-                    &format!("this server needs the scope {}", self.settings.scope),
+                    &format!("this request needs the scopes {scope}"),
                 )),
             ));
         }
@@ -129,18 +160,39 @@ pub struct AddRequest {
     pub b: i64,
 }
 
+#[derive(Debug, serde::Deserialize, rmcp::schemars::JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub struct NoteRequest {
+    /// What to write down.
+    pub text: String,
+}
+
+/// Everyone's notes, by `sub`: kept in memory, gone when the server stops.
+type Notes = Arc<Mutex<HashMap<String, Vec<String>>>>;
+
 /// The tools. One instance per request: the transport runs stateless, so every
 /// request carries (and is checked with) its own token.
 #[derive(Debug, Clone)]
 pub struct Tools {
     tool_router: ToolRouter<Self>,
+    notes: Notes,
+    write_scope: String,
+}
+
+fn caller(parts: &Parts) -> Result<&Caller, ErrorData> {
+    parts
+        .extensions
+        .get::<Caller>()
+        .ok_or_else(|| ErrorData::internal_error("no caller on an authorized request", None))
 }
 
 #[tool_router]
 impl Tools {
-    pub fn new() -> Self {
+    fn new(notes: Notes, write_scope: String) -> Self {
         Tools {
             tool_router: Self::tool_router(),
+            notes,
+            write_scope,
         }
     }
 
@@ -148,10 +200,7 @@ impl Tools {
         description = "Says who is calling: the person and the app the access token was issued to"
     )]
     fn whoami(&self, Extension(parts): Extension<Parts>) -> Result<String, ErrorData> {
-        let caller = parts
-            .extensions
-            .get::<Caller>()
-            .ok_or_else(|| ErrorData::internal_error("no caller on an authorized request", None))?;
+        let caller = caller(&parts)?;
         Ok(format!(
             "You are {} using the app {} with scope \"{}\".",
             caller.sub, caller.client_id, caller.scope
@@ -161,6 +210,29 @@ impl Tools {
     #[tool(description = "Adds two whole numbers")]
     fn add(&self, Parameters(AddRequest { a, b }): Parameters<AddRequest>) -> String {
         a.saturating_add(b).to_string()
+    }
+
+    #[tool(description = "Writes a note down for the person calling (needs the write scope)")]
+    fn save_note(
+        &self,
+        Extension(parts): Extension<Parts>,
+        Parameters(NoteRequest { text }): Parameters<NoteRequest>,
+    ) -> Result<String, ErrorData> {
+        let caller = caller(&parts)?;
+        // The guard checked the scope already; a tool that writes checks again.
+        if !caller.scope.split(' ').any(|s| s == self.write_scope) {
+            return Err(ErrorData::invalid_request(
+                "the write scope is needed",
+                None,
+            ));
+        }
+        let mut notes = self
+            .notes
+            .lock()
+            .map_err(|_| ErrorData::internal_error("notes unavailable", None))?;
+        let mine = notes.entry(caller.sub.clone()).or_default();
+        mine.push(text);
+        Ok(format!("Saved: you have {} note(s).", mine.len()))
     }
 }
 
@@ -184,10 +256,12 @@ pub async fn endpoint(settings: Settings) -> Result<impl Endpoint, String> {
     let metadata = json!({
         "resource": settings.resource,
         "authorization_servers": [settings.issuer],
-        "scopes_supported": [settings.scope],
+        "scopes_supported": [settings.scope, settings.write_scope],
         "bearer_methods_supported": ["header"],
         "resource_name": "Latchkey example MCP server",
     });
+    let notes = Notes::default();
+    let write_scope = settings.write_scope.clone();
     let guard = Arc::new(Guard {
         verifier: Verifier::discover(&settings.issuer, &settings.resource).await?,
         metadata_url: format!("{origin}{metadata_path}"),
@@ -205,7 +279,7 @@ pub async fn endpoint(settings: Settings) -> Result<impl Endpoint, String> {
         .with_legacy_session_mode(false)
         .with_json_response(true);
     let mcp = StreamableHttpService::new(
-        || Ok(Tools::new()),
+        move || Ok(Tools::new(notes.clone(), write_scope.clone())),
         Arc::new(LocalSessionManager::default()),
         config,
     )
@@ -213,7 +287,11 @@ pub async fn endpoint(settings: Settings) -> Result<impl Endpoint, String> {
     .around(move |mcp, mut req| {
         let guard = guard.clone();
         async move {
-            match guard.check(&req).await {
+            // The message decides the scopes needed; it is read here and put back.
+            let body = req.take_body().into_bytes_limit(MAX_BODY).await?;
+            let message = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            req.set_body(body);
+            match guard.check(&req, &message).await {
                 Ok(caller) => {
                     req.extensions_mut().insert(caller);
                     Ok(mcp.call(req).await?.into_response())
