@@ -25,6 +25,7 @@ both_backends!(
     prompt_consent_with_offline_access,
     public_refresh_after_a_lost_response,
     step_up_consent_asks_only_what_is_new,
+    registered_scope_then_a_step_up,
 );
 
 /// The configuration of an API at an origin (as Claude's clients see it) and an
@@ -409,4 +410,66 @@ async fn step_up_consent_asks_only_what_is_new(backend: Backend) {
     let tokens = f.party().exchanged(&code, &verifier).await;
     assert_eq!(tokens["scope"], "email profile", "{tokens}");
     assert_eq!(f.browser.authorize(&query).await.status(), 303);
+}
+
+/// The MCP TypeScript SDK v2 registers with the scope of the first challenge
+/// (`scope: "profile"`), then steps up when a tool needs more. Before: 302 with
+/// `invalid_scope` ("this application may not ask for the scope `email`") — the
+/// client cannot update its registration, so it was stuck. After: a client's own
+/// list is its default, not a limit; the person consents to the rest. An app whose
+/// list its owner or the operator set is still held to it.
+async fn registered_scope_then_a_step_up(backend: Backend) {
+    let app = TestApp::spawn(&backend).await;
+    let redirect_uri = "http://127.0.0.1:9/callback";
+    let resp = app
+        .http
+        .post(app.url("/oauth/register"))
+        .json(&json!({
+            "client_name": "Step-up agent",
+            "redirect_uris": [redirect_uri],
+            "token_endpoint_auth_method": "none",
+            "scope": "profile",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let info: Value = resp.json().await.unwrap();
+    assert_eq!(info["scope"], "profile", "{info}");
+    app.user("carol", PASSWORD).await;
+    let browser = Browser::new(&app);
+    browser.login("carol", PASSWORD).await;
+    let party = Party {
+        app: &app,
+        browser: &browser,
+        client_id: info["client_id"].as_str().unwrap(),
+        redirect_uri,
+    };
+    let (verifier, challenge) = pkce_pair();
+    // Without scope: the registered list.
+    let mut query = party.query(&challenge, "");
+    query.retain(|(k, _)| *k != "scope");
+    let code = query_of(&location(&browser.decide(&query, "approve").await))["code"].clone();
+    assert_eq!(party.exchanged(&code, &verifier).await["scope"], "profile");
+    // The step-up asks for the new scope only, and gets the union.
+    let code = party.code(&challenge, "profile email").await;
+    assert_eq!(
+        party.exchanged(&code, &verifier).await["scope"],
+        "email profile"
+    );
+    // Unknown scopes are still refused.
+    let resp = browser.authorize(&party.query(&challenge, "nope")).await;
+    assert_eq!(query_of(&location(&resp))["error"], "invalid_scope");
+
+    // An operator's client with the same list is held to it.
+    let listed = app.public_client(redirect_uri, "profile").await;
+    let held = Party {
+        client_id: &listed,
+        ..party
+    };
+    let resp = browser
+        .authorize(&held.query(&challenge, "profile email"))
+        .await;
+    let back = query_of(&location(&resp));
+    assert_eq!(back["error"], "invalid_scope", "{back:?}");
 }

@@ -24,6 +24,8 @@ both_backends!(
     the_server_challenges_and_checks_tokens,
     sdk_with_a_client_metadata_document,
     sdk_with_dynamic_registration,
+    client_v2_with_a_client_metadata_document,
+    client_v2_with_dynamic_registration,
     conformance_authorization_scenarios,
 );
 
@@ -33,6 +35,10 @@ const SCOPE: &str = "mcp:tools";
 const WRITE: &str = "mcp:write";
 /// Where the SDK's person is sent back to (never contacted: the person stops there).
 const SDK_REDIRECT: &str = "http://127.0.0.1:7/callback";
+/// How long the example server accepts a token after its `exp` (examples/shared/verify.rs).
+const EXPIRY_LEEWAY: u64 = 5;
+/// The access-token lifetime of the stacks whose clients wait for expiry.
+const SHORT_TTL: u64 = 2;
 
 /// Latchkey, and the example MCP server trusting it, on loopback.
 struct Stack {
@@ -75,6 +81,15 @@ description = "Read your notes"
         .unwrap();
         let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).unwrap();
         tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(endpoint));
+        // Latchkey's clock keeps up with the real one the MCP server checks `exp`
+        // against, so tokens expire as they would in production.
+        let clock = app.clock.clone();
+        tokio::spawn(async move {
+            loop {
+                clock.set(real_now());
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        });
         Stack { app, mcp }
     }
 
@@ -377,6 +392,144 @@ async fn sdk_with_dynamic_registration(backend: Backend) {
         .expect("registered by the SDK");
     assert_eq!(row.name, "MCP SDK test client");
     assert_eq!(row.application_type.as_deref(), Some("native"));
+}
+
+/// Where the MCP TypeScript SDK's v2 client package is (`.ci/run` installs it and
+/// sets LATCHKEY_MCP_CLIENT to the package directory).
+fn mcp_client_v2() -> Option<String> {
+    npm_file(
+        "LATCHKEY_MCP_CLIENT",
+        "LATCHKEY_REQUIRE_MCP_CLIENT",
+        "npm install @modelcontextprotocol/client@2 and set LATCHKEY_MCP_CLIENT to node_modules/@modelcontextprotocol/client",
+    )
+}
+
+/// Runs tests/mcp/client_v2.mjs against `stack`; returns what it printed.
+async fn client_v2(stack: &Stack, package: &str, document: Option<&str>, consent: &str) -> Value {
+    let mut node = std::process::Command::new("node");
+    node.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/mcp/client_v2.mjs"
+    ))
+    .env("MCP_CLIENT", package)
+    .env("MCP_URL", &stack.mcp)
+    .env("ISSUER", &stack.app.base)
+    .env("USERNAME", "mona")
+    .env("PASSWORD", PASSWORD)
+    .env("REDIRECT_URI", SDK_REDIRECT)
+    .env("CONSENT_MUST_SHOW", consent)
+    .env("EXPIRY_LEEWAY", EXPIRY_LEEWAY.to_string())
+    .env("CLIENT_METADATA_URL", document.unwrap_or_default());
+    run_node_script(node).await
+}
+
+/// What the v2 client must have done: reached the tools asking `offline_access`
+/// with `prompt=consent`, stepped up to the write scope with consent to that
+/// scope only, and refreshed once the access token expired.
+fn assert_v2_journey(seen: &Value, user_id: &str, client_id: &str) {
+    assert_eq!(seen["tools"], json!(["add", "save_note", "whoami"]));
+    assert_eq!(seen["sum"], "42");
+    let whoami = seen["whoami"].as_str().unwrap();
+    assert!(whoami.contains(user_id), "{whoami}");
+    assert!(whoami.contains(client_id), "{whoami}");
+    assert_eq!(seen["scope"], format!("{SCOPE} offline_access"), "{seen}");
+    assert_eq!(seen["prompt"], "consent", "{seen}");
+    assert_eq!(seen["has_refresh_token"], true, "{seen}");
+    // Step-up: the union asked, only the new scope shown as asked.
+    assert_eq!(
+        seen["step_up_scope"],
+        format!("{SCOPE} offline_access {WRITE}"),
+        "{seen}"
+    );
+    assert_eq!(seen["step_up_consent"]["asked"], json!([WRITE]), "{seen}");
+    assert_eq!(
+        seen["step_up_consent"]["already"],
+        json!([SCOPE, "offline_access"]),
+        "{seen}"
+    );
+    let scopes: std::collections::BTreeSet<&str> = seen["step_up_token_scope"]
+        .as_str()
+        .unwrap()
+        .split(' ')
+        .collect();
+    assert_eq!(scopes, [SCOPE, WRITE, "offline_access"].into(), "{seen}");
+    assert_eq!(seen["saved"], "Saved: you have 1 note(s).");
+    // Expiry: the SDK waited past `exp`, refreshed on the 401, and carried on
+    // without sending the person anywhere.
+    assert!(seen["waited_seconds"].as_u64().unwrap() >= 1, "{seen}");
+    assert_eq!(seen["refreshed"], true, "{seen}");
+    assert!(
+        seen["after_expiry"].as_str().unwrap().contains(user_id),
+        "{seen}"
+    );
+    assert_eq!(seen["authorization_requests"], 2, "{seen}");
+}
+
+async fn client_v2_with_a_client_metadata_document(backend: Backend) {
+    let Some(package) = mcp_client_v2() else {
+        return;
+    };
+    let ca = TestCa::new();
+    let docs = DocServer::start(&ca).await;
+    // As a v2 client publishes its document: no application_type (derived
+    // from the loopback redirect), no port on the loopback redirect URI.
+    let document = docs.route(
+        "/mcp-client-v2.json",
+        Answer::Json(
+            json!({
+                "client_id": "{url}",
+                "client_name": "MCP SDK v2 test client",
+                "redirect_uris": ["http://127.0.0.1/callback"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none",
+            })
+            .to_string(),
+            vec![("cache-control", "max-age=600".into())],
+        ),
+    );
+    let stack = Stack::start(&backend, |a| {
+        ca.trusted_by(a);
+        a.access_token_ttl = Some(SHORT_TTL);
+    })
+    .await;
+    let user_id = stack.app.user("mona", PASSWORD).await;
+    let shown = r#"This app describes itself at <strong class="origin">localhost</strong>"#;
+    let seen = client_v2(&stack, &package, Some(&document), shown).await;
+    assert_eq!(seen["client_id"], document.as_str());
+    assert_v2_journey(&seen, &user_id, &document);
+    assert_eq!(
+        docs.hits("/mcp-client-v2.json"),
+        1,
+        "fetched once, then cached"
+    );
+}
+
+async fn client_v2_with_dynamic_registration(backend: Backend) {
+    let Some(package) = mcp_client_v2() else {
+        return;
+    };
+    let stack = Stack::start(&backend, |a| a.access_token_ttl = Some(SHORT_TTL)).await;
+    let user_id = stack.app.user("mona", PASSWORD).await;
+    let seen = client_v2(&stack, &package, None, "this app registered itself").await;
+    let client_id = seen["client_id"].as_str().unwrap();
+    assert!(!client_id.contains(':'), "a registered id: {client_id}");
+    assert_v2_journey(&seen, &user_id, client_id);
+    let row = latchkey::store::clients::find_client(&stack.app.state.db, client_id)
+        .await
+        .unwrap()
+        .expect("registered by the SDK");
+    assert_eq!(row.name, "MCP SDK v2 test client");
+    assert!(
+        !row.scopes.contains(WRITE),
+        "it registered the first challenge's scope, and stepped up beyond it: {}",
+        row.scopes
+    );
+    assert_eq!(
+        row.application_type.as_deref(),
+        Some("native"),
+        "the SDK derived it from the loopback redirect"
+    );
 }
 
 /// Where the MCP conformance tool is installed, with the Node 22 it needs

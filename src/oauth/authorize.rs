@@ -255,10 +255,11 @@ pub fn validate(
     let protocol_scope = |s: &str| {
         (s == OPENID) || (s == OFFLINE_ACCESS && client.allows_grant(GrantType::RefreshToken))
     };
-    if let Some(denied) = scope
-        .difference(&client.scopes)
-        .find(|s| !protocol_scope(s))
-    {
+    // A client that described itself chose its list and could have chosen any
+    // other: MCP clients register the scope of the first challenge and later step
+    // up (a tool needs more). The list is its default; the person decides.
+    let allowed = |s: &str| protocol_scope(s) || (client.self_described && s != OFFLINE_ACCESS);
+    if let Some(denied) = scope.difference(&client.scopes).find(|s| !allowed(s)) {
         return Err(OAuthError::invalid_scope(format!(
             "this application may not ask for the scope `{denied}`"
         )));
@@ -482,6 +483,7 @@ mod tests {
                 "https://app.example/cb".into(),
                 "http://127.0.0.1/cb".into(),
             ],
+            self_described: false,
         }
     }
 
@@ -678,6 +680,38 @@ mod tests {
             ErrorCode::InvalidScope
         );
         assert!(check(&c, "openid").is_ok());
+    }
+
+    #[test]
+    fn a_self_described_client_may_ask_beyond_its_list() {
+        let catalogue = ScopeCatalogue::new(vec![]).unwrap();
+        let q = |scope: &str| {
+            format!(
+                "client_id=app&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code&scope={scope}&code_challenge={CHALLENGE}&code_challenge_method=S256"
+            )
+        };
+        let check = |c: &RegisteredClient, scope: &str| {
+            let f = form(&q(scope));
+            let redirect = resolve_redirect(&f, Some(c)).unwrap();
+            validate(&f, c, redirect, &catalogue, &policy()).map(|r| r.scope.to_string())
+        };
+        let mut c = client(ClientType::Public);
+        c.scopes = ScopeSet::parse("profile").unwrap();
+        // Listed by an operator or owner: a limit.
+        assert_eq!(
+            check(&c, "profile%20email").unwrap_err().code,
+            ErrorCode::InvalidScope
+        );
+        // Chosen by the client itself: a default.
+        c.self_described = true;
+        assert_eq!(check(&c, "profile%20email").unwrap(), "email profile");
+        // Still only known scopes, and still no refresh without the refresh grant.
+        assert_eq!(check(&c, "nope").unwrap_err().code, ErrorCode::InvalidScope);
+        c.grant_types = vec![GrantType::AuthorizationCode];
+        assert_eq!(
+            check(&c, "offline_access").unwrap_err().code,
+            ErrorCode::InvalidScope
+        );
     }
 
     #[test]

@@ -174,6 +174,7 @@ mod tests {
             grant_types: vec![GrantType::ClientCredentials],
             scopes: ScopeSet::default(),
             redirect_uris: vec![],
+            self_described: false,
         }
     }
 

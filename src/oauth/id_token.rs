@@ -236,6 +236,7 @@ mod tests {
             grant_types: grants,
             scopes: ScopeSet::default(),
             redirect_uris: vec![],
+            self_described: false,
         };
         let both = client(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
         let code_only = client(vec![GrantType::AuthorizationCode]);

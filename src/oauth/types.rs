@@ -167,6 +167,11 @@ pub struct RegisteredClient {
     pub grant_types: Vec<GrantType>,
     pub scopes: ScopeSet,
     pub redirect_uris: Vec<String>,
+    /// The client chose its own scope list (RFC 7591 registration, or a Client ID
+    /// Metadata Document) and could have chosen any other: at the authorization
+    /// endpoint the list is its default, not a limit, and the person's consent
+    /// decides. A list set by the operator or an app's owner is a limit.
+    pub self_described: bool,
 }
 
 impl RegisteredClient {

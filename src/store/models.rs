@@ -103,6 +103,9 @@ impl ClientRow {
             grant_types,
             scopes: ScopeSet::from_trusted(self.scopes.split_whitespace()),
             redirect_uris: self.redirect_uri_list()?,
+            // RFC 7591 (a registration access token, no owner) or a document.
+            self_described: self.owner_id.is_none()
+                && (self.registration_token_hash.is_some() || self.document_fetched_at.is_some()),
         })
     }
 }

@@ -138,6 +138,7 @@ mod tests {
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             scopes: ScopeSet::parse("profile").unwrap(),
             redirect_uris: vec!["https://app.example/cb".into()],
+            self_described: false,
         }
     }
 

@@ -120,6 +120,7 @@ mod tests {
             grant_types: vec![GrantType::ClientCredentials],
             scopes: ScopeSet::parse("orders:read orders:write gone").unwrap(),
             redirect_uris: vec![],
+            self_described: false,
         }
     }
 

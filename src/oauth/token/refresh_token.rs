@@ -165,6 +165,7 @@ mod tests {
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             scopes: ScopeSet::parse("profile email").unwrap(),
             redirect_uris: vec![],
+            self_described: false,
         }
     }
 
