@@ -26,6 +26,8 @@ both_backends!(
     sdk_with_dynamic_registration,
     client_v2_with_a_client_metadata_document,
     client_v2_with_dynamic_registration,
+    python_sdk_with_a_client_metadata_document,
+    python_sdk_with_dynamic_registration,
     conformance_authorization_scenarios,
 );
 
@@ -423,22 +425,32 @@ async fn client_v2(stack: &Stack, package: &str, document: Option<&str>, consent
     run_node_script(node).await
 }
 
-/// What the v2 client must have done: reached the tools asking `offline_access`
-/// with `prompt=consent`, stepped up to the write scope with consent to that
-/// scope only, and refreshed once the access token expired.
-fn assert_v2_journey(seen: &Value, user_id: &str, client_id: &str) {
+/// A space-separated scope as a set.
+fn scope_set(v: &Value) -> std::collections::BTreeSet<&str> {
+    v.as_str().unwrap_or_default().split(' ').collect()
+}
+
+/// What the v2 and Python clients must have done: reached the tools asking
+/// `offline_access` with `prompt=consent`, stepped up to the write scope with
+/// consent to that scope only, and refreshed once the access token expired —
+/// without sending the person anywhere a third time.
+fn assert_journey(seen: &Value, user_id: &str, client_id: &str) {
     assert_eq!(seen["tools"], json!(["add", "save_note", "whoami"]));
     assert_eq!(seen["sum"], "42");
     let whoami = seen["whoami"].as_str().unwrap();
     assert!(whoami.contains(user_id), "{whoami}");
     assert!(whoami.contains(client_id), "{whoami}");
-    assert_eq!(seen["scope"], format!("{SCOPE} offline_access"), "{seen}");
+    assert_eq!(
+        scope_set(&seen["scope"]),
+        [SCOPE, "offline_access"].into(),
+        "{seen}"
+    );
     assert_eq!(seen["prompt"], "consent", "{seen}");
     assert_eq!(seen["has_refresh_token"], true, "{seen}");
     // Step-up: the union asked, only the new scope shown as asked.
     assert_eq!(
-        seen["step_up_scope"],
-        format!("{SCOPE} offline_access {WRITE}"),
+        scope_set(&seen["step_up_scope"]),
+        [SCOPE, "offline_access", WRITE].into(),
         "{seen}"
     );
     assert_eq!(seen["step_up_consent"]["asked"], json!([WRITE]), "{seen}");
@@ -447,15 +459,13 @@ fn assert_v2_journey(seen: &Value, user_id: &str, client_id: &str) {
         json!([SCOPE, "offline_access"]),
         "{seen}"
     );
-    let scopes: std::collections::BTreeSet<&str> = seen["step_up_token_scope"]
-        .as_str()
-        .unwrap()
-        .split(' ')
-        .collect();
-    assert_eq!(scopes, [SCOPE, WRITE, "offline_access"].into(), "{seen}");
+    assert_eq!(
+        scope_set(&seen["step_up_token_scope"]),
+        [SCOPE, WRITE, "offline_access"].into(),
+        "{seen}"
+    );
     assert_eq!(seen["saved"], "Saved: you have 1 note(s).");
-    // Expiry: the SDK waited past `exp`, refreshed on the 401, and carried on
-    // without sending the person anywhere.
+    // Expiry: the SDK waited past `exp` and refreshed.
     assert!(seen["waited_seconds"].as_u64().unwrap() >= 1, "{seen}");
     assert_eq!(seen["refreshed"], true, "{seen}");
     assert!(
@@ -497,7 +507,7 @@ async fn client_v2_with_a_client_metadata_document(backend: Backend) {
     let shown = r#"This app describes itself at <strong class="origin">localhost</strong>"#;
     let seen = client_v2(&stack, &package, Some(&document), shown).await;
     assert_eq!(seen["client_id"], document.as_str());
-    assert_v2_journey(&seen, &user_id, &document);
+    assert_journey(&seen, &user_id, &document);
     assert_eq!(
         docs.hits("/mcp-client-v2.json"),
         1,
@@ -514,7 +524,7 @@ async fn client_v2_with_dynamic_registration(backend: Backend) {
     let seen = client_v2(&stack, &package, None, "this app registered itself").await;
     let client_id = seen["client_id"].as_str().unwrap();
     assert!(!client_id.contains(':'), "a registered id: {client_id}");
-    assert_v2_journey(&seen, &user_id, client_id);
+    assert_journey(&seen, &user_id, client_id);
     let row = latchkey::store::clients::find_client(&stack.app.state.db, client_id)
         .await
         .unwrap()
@@ -530,6 +540,94 @@ async fn client_v2_with_dynamic_registration(backend: Backend) {
         Some("native"),
         "the SDK derived it from the loopback redirect"
     );
+}
+
+/// The Python of a virtual environment with PyPI `mcp` 2.x (`.ci/run` makes it
+/// and sets LATCHKEY_MCP_PYTHON).
+fn mcp_python() -> Option<String> {
+    npm_file(
+        "LATCHKEY_MCP_PYTHON",
+        "LATCHKEY_REQUIRE_MCP_PYTHON",
+        "python3 -m venv DIR && DIR/bin/pip install mcp==2.3.0, and set LATCHKEY_MCP_PYTHON to DIR/bin/python",
+    )
+}
+
+/// Runs tests/mcp/client.py against `stack`; returns what it printed.
+async fn python_client(
+    stack: &Stack,
+    python: &str,
+    document: Option<&str>,
+    consent: &str,
+) -> Value {
+    let mut py = std::process::Command::new(python);
+    py.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/client.py"))
+        .env("MCP_URL", &stack.mcp)
+        .env("ISSUER", &stack.app.base)
+        .env("USERNAME", "mona")
+        .env("PASSWORD", PASSWORD)
+        .env("REDIRECT_URI", SDK_REDIRECT)
+        .env("CONSENT_MUST_SHOW", consent)
+        .env("EXPIRY_LEEWAY", EXPIRY_LEEWAY.to_string())
+        .env("CLIENT_METADATA_URL", document.unwrap_or_default());
+    run_node_script(py).await
+}
+
+async fn python_sdk_with_a_client_metadata_document(backend: Backend) {
+    let Some(python) = mcp_python() else {
+        return;
+    };
+    let ca = TestCa::new();
+    let docs = DocServer::start(&ca).await;
+    let document = docs.route(
+        "/mcp-client-py.json",
+        Answer::Json(
+            json!({
+                "client_id": "{url}",
+                "client_name": "MCP Python SDK test client",
+                "redirect_uris": ["http://127.0.0.1/callback"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none",
+                "application_type": "native",
+            })
+            .to_string(),
+            vec![("cache-control", "max-age=600".into())],
+        ),
+    );
+    let stack = Stack::start(&backend, |a| {
+        ca.trusted_by(a);
+        a.access_token_ttl = Some(SHORT_TTL);
+    })
+    .await;
+    let user_id = stack.app.user("mona", PASSWORD).await;
+    let shown = r#"This app describes itself at <strong class="origin">localhost</strong>"#;
+    let seen = python_client(&stack, &python, Some(&document), shown).await;
+    assert_eq!(seen["client_id"], document.as_str());
+    assert_journey(&seen, &user_id, &document);
+    assert_eq!(seen["step_up_seen"], json!(["consent"]), "{seen}");
+    assert_eq!(
+        docs.hits("/mcp-client-py.json"),
+        1,
+        "fetched once, then cached"
+    );
+}
+
+async fn python_sdk_with_dynamic_registration(backend: Backend) {
+    let Some(python) = mcp_python() else {
+        return;
+    };
+    let stack = Stack::start(&backend, |a| a.access_token_ttl = Some(SHORT_TTL)).await;
+    let user_id = stack.app.user("mona", PASSWORD).await;
+    let seen = python_client(&stack, &python, None, "this app registered itself").await;
+    let client_id = seen["client_id"].as_str().unwrap();
+    assert!(!client_id.contains(':'), "a registered id: {client_id}");
+    assert_journey(&seen, &user_id, client_id);
+    let row = latchkey::store::clients::find_client(&stack.app.state.db, client_id)
+        .await
+        .unwrap()
+        .expect("registered by the SDK");
+    assert_eq!(row.name, "MCP Python SDK test client");
+    assert_eq!(row.application_type.as_deref(), Some("native"));
 }
 
 /// Where the MCP conformance tool is installed, with the Node 22 it needs
