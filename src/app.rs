@@ -137,7 +137,7 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
         )
         .at(
             "/oauth/authorize/continue",
-            get(http::delegated::continue_authorization),
+            get(http::authorize::delegated::continue_authorization),
         )
         .at(
             "/login",

@@ -6,7 +6,6 @@ pub mod api;
 pub mod authorize;
 pub mod bearer;
 pub mod cors;
-pub mod delegated;
 pub mod discovery;
 pub mod errors;
 pub mod health;

@@ -8,7 +8,7 @@
 //! nobody can sign a victim in to the attacker's account by sending them a link
 //! (login CSRF), and a leaked verifier is useless on its own.
 
-use super::authorize::{Step, resume};
+use super::{Step, resume};
 use crate::app::AppState;
 use crate::oauth::authorize::after_sign_in;
 use crate::oauth::challenge::{self, Answer, ChallengeError, Kind};

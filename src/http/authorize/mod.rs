@@ -5,24 +5,27 @@
 //! `Accept: application/json` (an SPA's own consent screen) gets the same data as JSON
 //! and posts the decision back as JSON.
 
-use super::delegated::{ChallengeFor, send_to_product};
+mod consent;
+pub mod delegated;
+
 use crate::app::AppState;
 use crate::audit::{Actor, Event};
 use crate::oauth::authorize::{self, AuthorizeRequest, Decision, NoRedirect, NoRedirectKind};
 use crate::oauth::challenge::Kind;
 use crate::oauth::client_metadata;
 use crate::oauth::form::FormParams;
-use crate::oauth::redirect_uri;
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::types::sha256;
 use crate::oauth::{ErrorCode, OAuthError};
 use crate::random::url_token;
 use crate::store::models::{ClientRow, CodeRow, ConsentRow, FamilyRow};
 use crate::store::{self, StoreError};
+use crate::web::error_page;
 use crate::web::login::{internal, read_form, see_other};
 use crate::web::session::{self, SignedIn};
-use crate::web::views::{ConsentClient, ConsentPage, ErrorPage, ScopeView};
-use crate::web::{error_page, render};
+use crate::web::views::ErrorPage;
+use consent::{ConsentFor, consent};
+use delegated::{ChallengeFor, send_to_product};
 use poem::http::{StatusCode, header};
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
@@ -612,98 +615,4 @@ async fn issue_code(
         request.state.as_deref(),
         &state.settings.issuer,
     ))
-}
-
-/// What the consent page is about.
-struct ConsentFor<'a> {
-    client: &'a ClientRow,
-    /// The host of a metadata document client's URL.
-    document_host: Option<&'a str>,
-    request: &'a AuthorizeRequest,
-    /// What the person already granted this client, if anything.
-    granted: Option<&'a ScopeSet>,
-    params: &'a FormParams,
-    signed_in: &'a SignedIn,
-}
-
-/// The consent page, or its data as JSON.
-fn consent(state: &AppState, page: &ConsentFor<'_>, next: &str, json: bool) -> Response {
-    let ConsentFor {
-        client,
-        document_host,
-        request,
-        granted,
-        params,
-        signed_in,
-    } = *page;
-    let view = |name: &str| ScopeView {
-        name: name.to_owned(),
-        description: state
-            .settings
-            .scopes
-            .entries()
-            .iter()
-            .find(|e| e.name == name)
-            .map_or_else(String::new, |e| e.description.clone()),
-    };
-    // A step-up (a wider scope for an app already allowed some) asks only for
-    // what is new; what was granted before is named, not asked again.
-    let (already, scopes): (Vec<&str>, Vec<&str>) = request
-        .scope
-        .iter()
-        .partition(|name| granted.is_some_and(|g| g.contains(name)));
-    let already: Vec<ScopeView> = already.into_iter().map(view).collect();
-    let scopes: Vec<ScopeView> = scopes.into_iter().map(view).collect();
-    let redirect_host = redirect_uri::destination(&request.redirect_uri);
-    if json {
-        return json_response(
-            StatusCode::OK,
-            &json!({
-                "client": {
-                    "client_id": client.id,
-                    "name": client.name,
-                    "description": client.description,
-                    "website": client.website,
-                    "icon_url": client.icon_url,
-                    "verified": !client.self_registered(),
-                    "document_host": document_host,
-                },
-                "user": { "username": signed_in.user.username },
-                "redirect_uri": request.redirect_uri,
-                "redirect_host": redirect_host,
-                "scopes": scopes.iter().chain(&already).map(|s| json!({"name": s.name, "description": s.description})).collect::<Vec<_>>(),
-                "already_granted": already.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-                "csrf_token": signed_in.session.csrf_token,
-            }),
-        );
-    }
-    let page = ConsentPage {
-        client: ConsentClient {
-            client_id: client.id.clone(),
-            name: client.name.clone(),
-            description: client.description.clone(),
-            website: client.website.clone(),
-            logo_url: client.icon_url.clone(),
-            redirect_host,
-            redirect_to_app: redirect_uri::is_private_use(&request.redirect_uri),
-            verified: !client.self_registered(),
-            document_host: document_host.map(str::to_owned),
-        },
-        scopes,
-        already,
-        params: params
-            .pairs()
-            .iter()
-            .filter(|(k, _)| k != "csrf_token" && k != "decision")
-            .cloned()
-            .collect(),
-        csrf_token: signed_in.session.csrf_token.clone(),
-    };
-    render(
-        state,
-        StatusCode::OK,
-        "consent.html",
-        Some(signed_in.view(next)),
-        &page,
-    )
 }
