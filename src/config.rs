@@ -6,6 +6,7 @@ use crate::keys::Alg;
 use crate::limits::{self, Cidr, Limit, Limits};
 use crate::oauth::resource::ResourceSet;
 use crate::oauth::scope::{ScopeCatalogue, ScopeEntry};
+pub use crate::store::DatabaseUrl;
 use crate::web::brand::BrandSettings;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -343,60 +344,6 @@ struct FileConfig {
     audit_retention: Option<u64>,
 }
 
-/// Where the data lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    Sqlite(PathBuf),
-    Postgres(String),
-}
-
-impl DatabaseUrl {
-    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
-        if let Some(path) = raw.strip_prefix("sqlite://") {
-            if path.is_empty() || path.starts_with(':') {
-                return Err(ConfigError(format!(
-                    "database URL `{raw}` needs a file path, e.g. sqlite://latchkey.db (in-memory databases are not supported)"
-                )));
-            }
-            let path = path.split('?').next().unwrap_or(path);
-            return Ok(Self::Sqlite(PathBuf::from(path)));
-        }
-        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            Url::parse(raw).map_err(|e| {
-                ConfigError(format!(
-                    "database URL `{}` is not a valid URL: {e}",
-                    redact_url(raw)
-                ))
-            })?;
-            return Ok(Self::Postgres(raw.to_owned()));
-        }
-        Err(ConfigError(format!(
-            "database URL `{}` must start with sqlite:// or postgres://",
-            redact_url(raw)
-        )))
-    }
-
-    /// A form safe to print: the password is masked.
-    pub fn redacted(&self) -> String {
-        match self {
-            Self::Sqlite(p) => format!("sqlite://{}", p.display()),
-            Self::Postgres(u) => redact_url(u),
-        }
-    }
-}
-
-/// Masks the password of a URL so it can appear in messages and logs.
-pub fn redact_url(raw: &str) -> String {
-    match Url::parse(raw) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "<unparseable URL>".to_owned(),
-    }
-}
-
 /// Parses the `signing_alg` setting.
 fn parse_signing_alg(raw: &str) -> Result<Alg, ConfigError> {
     Alg::parse(raw).ok_or_else(|| {
@@ -685,7 +632,7 @@ impl Settings {
             .or(env_database_url)
             .or(file.database_url)
             .unwrap_or_else(|| "sqlite://latchkey.db".to_owned());
-        let database = DatabaseUrl::parse(&database_raw)?;
+        let database = DatabaseUrl::parse(&database_raw).map_err(ConfigError)?;
 
         let keys_dir = args
             .keys_dir

@@ -12,7 +12,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::sync::{LazyLock, OnceLock};
+use std::sync::OnceLock;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -61,11 +61,6 @@ pub struct OutcomeLabel {
 pub struct StateLabel {
     pub state: &'static str,
 }
-
-/// Time spent in each store call (checkout included), process-wide: the store has
-/// no handle on an instance's metrics.
-pub static DB_QUERY_SECONDS: LazyLock<Histogram> =
-    LazyLock::new(|| Histogram::new(exponential_buckets(0.000_1, 2.0, 16)));
 
 /// One instance's metrics.
 pub struct Metrics {
@@ -157,7 +152,7 @@ impl Metrics {
         registry.register(
             "db_query_duration_seconds",
             "Time of each database call, connection checkout included",
-            DB_QUERY_SECONDS.clone(),
+            crate::store::QUERY_SECONDS.clone(),
         );
         let signing_keys = Family::<StateLabel, Gauge>::default();
         registry.register(

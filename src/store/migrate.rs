@@ -1,8 +1,8 @@
 //! Embedded migrations, one tree per backend, applied safely when several instances
 //! start at once: PostgreSQL holds an advisory lock, SQLite an immediate transaction.
 
+use super::DatabaseUrl;
 use super::{StoreError, sqlite_pragmas};
-use crate::config::DatabaseUrl;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 use diesel_async::{AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};

@@ -10,6 +10,7 @@ pub mod challenges;
 pub mod clients;
 pub mod codes;
 pub mod counters;
+mod database_url;
 pub mod grants;
 pub mod migrate;
 pub mod models;
@@ -18,12 +19,13 @@ pub mod sessions;
 pub mod tokens;
 pub mod users;
 
-use crate::config::DatabaseUrl;
+pub use database_url::{DatabaseUrl, redact_url};
 use diesel::SqliteConnection;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use std::time::Duration;
 
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
@@ -149,6 +151,12 @@ macro_rules! with_conn {
     };
 }
 
+/// Time spent in each store call (checkout included), process-wide. The store
+/// owns it (it has no handle on an instance's metrics); the metrics registry
+/// publishes it as `db_query_duration_seconds`.
+pub static QUERY_SECONDS: std::sync::LazyLock<Histogram> =
+    std::sync::LazyLock::new(|| Histogram::new(exponential_buckets(0.000_1, 2.0, 16)));
+
 /// Observes a store call's time (checkout included) when dropped, however the
 /// call ends.
 pub struct QueryTimer(std::time::Instant);
@@ -161,7 +169,7 @@ impl QueryTimer {
 
 impl Drop for QueryTimer {
     fn drop(&mut self) {
-        crate::metrics::DB_QUERY_SECONDS.observe(self.0.elapsed().as_secs_f64());
+        QUERY_SECONDS.observe(self.0.elapsed().as_secs_f64());
     }
 }
 
