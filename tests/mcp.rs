@@ -413,16 +413,28 @@ async fn client_v2(stack: &Stack, package: &str, document: Option<&str>, consent
         env!("CARGO_MANIFEST_DIR"),
         "/tests/mcp/client_v2.mjs"
     ))
-    .env("MCP_CLIENT", package)
-    .env("MCP_URL", &stack.mcp)
-    .env("ISSUER", &stack.app.base)
-    .env("USERNAME", "mona")
-    .env("PASSWORD", PASSWORD)
-    .env("REDIRECT_URI", SDK_REDIRECT)
-    .env("CONSENT_MUST_SHOW", consent)
-    .env("EXPIRY_LEEWAY", EXPIRY_LEEWAY.to_string())
-    .env("CLIENT_METADATA_URL", document.unwrap_or_default());
-    run_node_script(node).await
+    .env("MCP_CLIENT", package);
+    run_journey(node, stack, document, consent).await
+}
+
+/// Runs a journey client (client_v2.mjs, client.py) against `stack` with the
+/// environment both read; returns what it printed.
+async fn run_journey(
+    mut command: std::process::Command,
+    stack: &Stack,
+    document: Option<&str>,
+    consent: &str,
+) -> Value {
+    command
+        .env("MCP_URL", &stack.mcp)
+        .env("ISSUER", &stack.app.base)
+        .env("USERNAME", "mona")
+        .env("PASSWORD", PASSWORD)
+        .env("REDIRECT_URI", SDK_REDIRECT)
+        .env("CONSENT_MUST_SHOW", consent)
+        .env("EXPIRY_LEEWAY", EXPIRY_LEEWAY.to_string())
+        .env("CLIENT_METADATA_URL", document.unwrap_or_default());
+    run_node_script(command).await
 }
 
 /// A space-separated scope as a set.
@@ -560,16 +572,8 @@ async fn python_client(
     consent: &str,
 ) -> Value {
     let mut py = std::process::Command::new(python);
-    py.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/client.py"))
-        .env("MCP_URL", &stack.mcp)
-        .env("ISSUER", &stack.app.base)
-        .env("USERNAME", "mona")
-        .env("PASSWORD", PASSWORD)
-        .env("REDIRECT_URI", SDK_REDIRECT)
-        .env("CONSENT_MUST_SHOW", consent)
-        .env("EXPIRY_LEEWAY", EXPIRY_LEEWAY.to_string())
-        .env("CLIENT_METADATA_URL", document.unwrap_or_default());
-    run_node_script(py).await
+    py.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/client.py"));
+    run_journey(py, stack, document, consent).await
 }
 
 async fn python_sdk_with_a_client_metadata_document(backend: Backend) {
