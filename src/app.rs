@@ -29,7 +29,7 @@ pub struct AppState {
     /// This instance's rate limiters.
     pub limits: Arc<crate::limits::RateLimits>,
     /// Page templates, the brand and its files.
-    pub pages: Arc<web::pages::Pages>,
+    pub pages: Arc<crate::pages::Pages>,
     /// Clients known by their Client ID Metadata Document (see `fetch`).
     pub client_documents: Arc<crate::fetch::documents::ClientDocuments>,
     /// Serving or shutting down (`/readyz` turns 503 while draining).
@@ -59,7 +59,7 @@ impl Lifecycle {
 impl AppState {
     pub fn new(
         settings: Settings,
-        pages: web::pages::Pages,
+        pages: crate::pages::Pages,
         db: Db,
         keys: KeySet,
         clock: Arc<dyn Clock>,

@@ -487,7 +487,7 @@ fn client_json(row: &store::models::ClientRow) -> anyhow::Result<serde_json::Val
 async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
     // Templates and brand files first: a broken override stops the server before
     // it touches the database.
-    let pages = crate::web::pages::Pages::load(&settings.brand)?;
+    let pages = crate::pages::Pages::load(&settings.brand)?;
     let db = Db::connect(&settings.database).await?;
     if no_migrate {
         let pending = store::migrate::pending(&settings.database).await?;

@@ -863,8 +863,8 @@ async fn brand_in_chromium(backend: Backend) {
     app.user("jo", "correct horse battery").await;
     let client_id = app.public_client("http://127.0.0.1/cb", "profile").await;
     let AppRequest { authorize, .. } = app_request(&app, &client_id, "profile").await;
-    let accent = latchkey::web::brand::Palette::from_accent(
-        latchkey::web::brand::Rgb::parse("#e11d48").unwrap(),
+    let accent = latchkey::config::brand::Palette::from_accent(
+        latchkey::config::brand::Rgb::parse("#e11d48").unwrap(),
     )
     .light_accent;
     let expected_bg = format!("rgb({}, {}, {})", accent.0, accent.1, accent.2);

@@ -108,7 +108,7 @@ pub fn limited(req: &Request, retry_after: u64) -> Response {
         && wants_html
         && let Some(state) = req.data::<AppState>()
     {
-        let page = crate::web::views::ErrorPage::new(
+        let page = crate::pages::views::ErrorPage::new(
             poem::http::StatusCode::TOO_MANY_REQUESTS,
             "Too many attempts",
             "There were too many sign-in attempts from here or for this account.",

@@ -282,7 +282,7 @@ pub async fn access_log<E: Endpoint>(
     metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) -> poem::Result<Response> {
     use tracing::Instrument;
-    let id = crate::web::next_request_id();
+    let id = crate::request_id::next_request_id();
     // A debug-level span: at the default level, creating and formatting a span per
     // request cost 10-20% of the token endpoint's rate (measured side by side), so
     // there the log lines a person's report leads to name `request_id` themselves.
@@ -292,7 +292,7 @@ pub async fn access_log<E: Endpoint>(
     let started = std::time::Instant::now();
     let header_value = header::HeaderValue::from_str(&id).ok();
     let call = async { ep.call(req).await.map(IntoResponse::into_response) };
-    let result = crate::web::with_request_id(id, call)
+    let result = crate::request_id::with_request_id(id, call)
         .instrument(span.clone())
         .await;
     let elapsed = started.elapsed();

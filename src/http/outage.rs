@@ -54,7 +54,7 @@ pub fn unavailable(path: &str, wants_html: bool, state: Option<&AppState>) -> Re
         Some(state) if wants_html => crate::web::error_page(
             state,
             None,
-            crate::web::views::ErrorPage::new(
+            crate::pages::views::ErrorPage::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Temporarily unavailable",
                 "This service cannot reach its data right now.",

@@ -9,11 +9,11 @@
 
 use super::login::{internal, read_form, see_other};
 use super::session;
-use super::views::{ErrorPage, LogoutPage, SignedOutPage};
 use super::{error_page, render};
 use crate::app::AppState;
 use crate::oauth::form::FormParams;
 use crate::oauth::id_token::IdTokenClaims;
+use crate::pages::views::{ErrorPage, LogoutPage, SignedOutPage};
 use crate::store::{self, StoreError};
 use poem::http::StatusCode;
 use poem::web::Data;
@@ -50,7 +50,7 @@ pub async fn end_session_post(req: &Request, body: Body, Data(state): Data<&AppS
 /// The sign-out request cannot be followed: a page, never a redirect (the
 /// destination is not trusted).
 fn refused(state: &AppState, reason: &str) -> Response {
-    tracing::info!(request_id = %super::request_id(), reason, "sign-out request refused");
+    tracing::info!(request_id = %crate::request_id::request_id(), reason, "sign-out request refused");
     error_page(
         state,
         None,

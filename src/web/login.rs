@@ -1,12 +1,12 @@
 //! `GET/POST /login`, `POST /logout`, and the small signed-in home page at `/`.
 
 use super::session::{self, LOGIN_CSRF_COOKIE};
-use super::views::{ErrorPage, LoginPage};
 use super::{error_page, is_local_path, render};
 use crate::app::AppState;
 use crate::audit::{Actor, Event};
 use crate::http::payloads::MAX_BODY_BYTES;
 use crate::oauth::form::FormParams;
+use crate::pages::views::{ErrorPage, LoginPage};
 use crate::random::url_token;
 use poem::http::{StatusCode, header};
 use poem::web::Data;
@@ -241,7 +241,7 @@ pub async fn home(req: &Request, Data(state): Data<&AppState>) -> Response {
 
 /// Logs an infrastructure failure once and shows a page without details.
 pub fn internal(state: &AppState, e: impl std::fmt::Display) -> Response {
-    tracing::error!(request_id = %super::request_id(), error = %e, "page failed");
+    tracing::error!(request_id = %crate::request_id::request_id(), error = %e, "page failed");
     error_page(
         state,
         None,

@@ -1,50 +1,18 @@
 //! The pages a person sees: sign-in, consent, settings, errors. Server-rendered
 //! from the templates in `templates/` (see `pages`), with the operator's brand.
 
-pub mod brand;
 pub mod end_session;
 pub mod login;
-pub mod pages;
 pub mod session;
 pub mod settings;
-pub mod views;
 
 use crate::app::AppState;
-use pages::SignedInView;
+use crate::pages::SignedInView;
+use crate::pages::views::ErrorPage;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Path};
 use poem::{Response, handler};
 use serde::Serialize;
-use views::ErrorPage;
-
-tokio::task_local! {
-    /// The id of the request being served, also on every log line it causes
-    /// (set by `http::access_log`).
-    static REQUEST_ID: String;
-}
-
-/// A new request id: this process's random prefix and a counter, unique across
-/// instances in practice and cheap enough for every request.
-pub fn next_request_id() -> String {
-    use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static PREFIX: OnceLock<String> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let prefix = PREFIX.get_or_init(crate::random::url_token::<6>);
-    format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-/// Runs `fut` as the request `id`.
-pub async fn with_request_id<F: std::future::Future>(id: String, fut: F) -> F::Output {
-    REQUEST_ID.scope(id, fut).await
-}
-
-/// The current request's id ("-" outside a request).
-pub fn request_id() -> String {
-    REQUEST_ID
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| "-".to_owned())
-}
 
 /// A page from `template` for `page`, as the person `who` (if signed in) sees it.
 pub fn render<P: Serialize>(

@@ -71,8 +71,8 @@ pub struct SignedIn {
 
 impl SignedIn {
     /// How the pages show this person; signing out leads to sign-in, then `next`.
-    pub fn view<'a>(&'a self, next: &'a str) -> crate::web::pages::SignedInView<'a> {
-        crate::web::pages::SignedInView {
+    pub fn view<'a>(&'a self, next: &'a str) -> crate::pages::SignedInView<'a> {
+        crate::pages::SignedInView {
             username: &self.user.username,
             name: self.user.name.as_deref(),
             csrf_token: &self.session.csrf_token,

@@ -4,10 +4,6 @@
 
 use super::login::{internal, read_form, see_other};
 use super::session::{self, SignedIn};
-use super::views::{
-    AppForm, AppItem, AppPage, AppSummary, AppsPage, AuthorizedPage, Choice, ErrorPage, GrantItem,
-    SecretPage,
-};
 use super::{error_page, render};
 use crate::app::AppState;
 use crate::audit::{Actor, Event};
@@ -15,6 +11,10 @@ use crate::clients::{self, ClientError, Origin};
 use crate::oauth::form::FormParams;
 use crate::oauth::registration::ClientMetadata;
 use crate::oauth::types::{ClientType, GrantType};
+use crate::pages::views::{
+    AppForm, AppItem, AppPage, AppSummary, AppsPage, AuthorizedPage, Choice, ErrorPage, GrantItem,
+    SecretPage,
+};
 use crate::store::models::ClientRow;
 use crate::store::{self, StoreError};
 use poem::http::{StatusCode, header};

@@ -248,7 +248,7 @@ impl TestAppBuilder {
         let database = Db::connect(&settings.database).await.unwrap();
         let keys = KeySet::load(keys_dir.path(), start, settings.access_token_ttl, None).unwrap();
         let clock = ManualClock::new(start);
-        let pages = latchkey::web::pages::Pages::load(&settings.brand).unwrap();
+        let pages = latchkey::pages::Pages::load(&settings.brand).unwrap();
         let state =
             AppState::new(settings, pages, database, keys, Arc::new(clock.clone())).unwrap();
         app::spawn_background(&state, std::time::Duration::from_millis(50));

@@ -15,13 +15,13 @@ use crate::oauth::challenge::{self, Answer, ChallengeError, Kind};
 use crate::oauth::form::FormParams;
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::types::sha256;
+use crate::pages::views::ErrorPage;
 use crate::random::url_token;
 use crate::store::models::ChallengeRow;
 use crate::store::{self, StoreError};
 use crate::web::error_page;
 use crate::web::login::{internal, see_other};
 use crate::web::session;
-use crate::web::views::ErrorPage;
 use poem::http::{StatusCode, header};
 use poem::web::Data;
 use poem::{Request, Response, handler};
@@ -130,7 +130,7 @@ pub async fn continue_authorization(req: &Request, Data(state): Data<&AppState>)
 }
 
 fn refused(state: &AppState, e: &ChallengeError) -> Response {
-    tracing::info!(request_id = %crate::web::request_id(), reason = e.message(), "challenge verifier refused");
+    tracing::info!(request_id = %crate::request_id::request_id(), reason = e.message(), "challenge verifier refused");
     let (status, title, what) = match e {
         ChallengeError::Expired => (
             StatusCode::GONE,

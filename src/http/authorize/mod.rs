@@ -17,13 +17,13 @@ use crate::oauth::form::FormParams;
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::types::sha256;
 use crate::oauth::{ErrorCode, OAuthError};
+use crate::pages::views::ErrorPage;
 use crate::random::url_token;
 use crate::store::models::{ClientRow, CodeRow, ConsentRow, FamilyRow};
 use crate::store::{self, StoreError};
 use crate::web::error_page;
 use crate::web::login::{internal, read_form, see_other};
 use crate::web::session::{self, SignedIn};
-use crate::web::views::ErrorPage;
 use consent::{ConsentFor, consent};
 use delegated::{ChallengeFor, send_to_product};
 use poem::http::{StatusCode, header};
@@ -55,7 +55,7 @@ async fn no_redirect(
     json: bool,
     NoRedirect(kind, message): NoRedirect,
 ) -> Response {
-    tracing::info!(request_id = %crate::web::request_id(), reason = %message, "authorization request refused without redirect");
+    tracing::info!(request_id = %crate::request_id::request_id(), reason = %message, "authorization request refused without redirect");
     if json {
         return json_response(
             StatusCode::BAD_REQUEST,

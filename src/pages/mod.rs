@@ -6,8 +6,8 @@
 //! later in front of a person. The brand's files (`brand_dir`) are read at start too
 //! and served from memory at `/brand/NAME`.
 
-use super::brand::{BrandSettings, Palette, is_asset_name};
 use crate::config::ConfigError;
+use crate::config::brand::{BrandSettings, Palette, is_asset_name};
 use minijinja::{Environment, UndefinedBehavior};
 use poem::Response;
 use poem::http::{StatusCode, header};
@@ -230,7 +230,7 @@ impl Pages {
         who: Option<&'a SignedInView<'a>>,
         page: &P,
     ) -> Result<String, minijinja::Error> {
-        let request_id = super::request_id();
+        let request_id = crate::request_id::request_id();
         let ctx = Context {
             brand: &self.brand,
             lang: &self.lang,
@@ -254,14 +254,14 @@ impl Pages {
         match self.try_render(&self.env, template, who, page) {
             Ok(html) => return Some(html),
             Err(e) => {
-                tracing::error!(request_id = %super::request_id(), template, error = %e, "page template failed")
+                tracing::error!(request_id = %crate::request_id::request_id(), template, error = %e, "page template failed")
             }
         }
         let builtin = self.builtin.as_ref()?;
         match self.try_render(builtin, template, who, page) {
             Ok(html) => Some(html),
             Err(e) => {
-                tracing::error!(request_id = %super::request_id(), template, error = %e, "built-in page template failed");
+                tracing::error!(request_id = %crate::request_id::request_id(), template, error = %e, "built-in page template failed");
                 None
             }
         }
@@ -428,195 +428,13 @@ fn read_assets(dir: &Path) -> Result<HashMap<String, Asset>, ConfigError> {
     )
 }
 
-/// Sample contexts for every page, built from the same types the handlers use.
-mod samples {
-    use super::super::views::*;
-    use super::SignedInView;
-
-    const WHO: SignedInView<'static> = SignedInView {
-        username: "sample",
-        name: Some("Sample Person"),
-        csrf_token: "csrf",
-        next: "/account",
-    };
-
-    fn form(creating: bool) -> AppForm {
-        AppForm {
-            name: "Sample".into(),
-            description: String::new(),
-            website: String::new(),
-            icon_url: String::new(),
-            redirect_uris: "https://app.example/cb".into(),
-            post_logout_redirect_uris: "https://app.example/signed-out".into(),
-            creating,
-            public: false,
-            grant_types: vec![Choice {
-                value: "authorization_code".into(),
-                label: "Authorization code".into(),
-                checked: true,
-            }],
-            scopes: vec![Choice {
-                value: "profile".into(),
-                label: "Your name".into(),
-                checked: false,
-            }],
-        }
-    }
-
-    /// (template, page context, signed-in person) triples to render.
-    pub fn all() -> Vec<(
-        &'static str,
-        serde_json::Value,
-        Option<SignedInView<'static>>,
-    )> {
-        let v = |x: serde_json::Result<serde_json::Value>| x.unwrap_or_default();
-        let mut out = Vec::new();
-        for error in [None, Some("Incorrect username or password.".to_owned())] {
-            out.push((
-                "login.html",
-                v(serde_json::to_value(LoginPage {
-                    next: "/account".into(),
-                    username: "sample".into(),
-                    error: error.clone(),
-                    csrf_token: "csrf".into(),
-                    again: error.is_none(),
-                })),
-                None,
-            ));
-            out.push((
-                "apps.html",
-                v(serde_json::to_value(AppsPage {
-                    apps: vec![AppItem {
-                        id: "id".into(),
-                        name: "App".into(),
-                        kind: "public".into(),
-                    }],
-                    form: form(true),
-                    error: error.clone(),
-                })),
-                Some(WHO),
-            ));
-            out.push((
-                "app.html",
-                v(serde_json::to_value(AppPage {
-                    app: AppSummary {
-                        id: "id".into(),
-                        name: "App".into(),
-                        kind: "confidential".into(),
-                        confidential: error.is_some(),
-                    },
-                    form: form(false),
-                    error,
-                })),
-                Some(WHO),
-            ));
-        }
-        for (verified, optional) in [
-            (true, None),
-            (false, Some("https://app.example".to_owned())),
-        ] {
-            out.push((
-                "consent.html",
-                v(serde_json::to_value(ConsentPage {
-                    client: ConsentClient {
-                        client_id: "id".into(),
-                        name: "App".into(),
-                        description: optional.clone().unwrap_or_default(),
-                        website: optional.clone(),
-                        logo_url: optional.clone(),
-                        redirect_host: if verified {
-                            "app.example".into()
-                        } else {
-                            "cursor://anysphere.cursor-mcp".into()
-                        },
-                        redirect_to_app: !verified,
-                        verified,
-                        // Sample both: a document client, and one that is not.
-                        document_host: optional.as_ref().map(|_| "agent.example".into()),
-                    },
-                    scopes: vec![ScopeView {
-                        name: "profile".into(),
-                        description: "Your name".into(),
-                    }],
-                    // Sample a step-up too: some of it granted before.
-                    already: optional
-                        .as_ref()
-                        .map(|_| ScopeView {
-                            name: "email".into(),
-                            description: "Your email address".into(),
-                        })
-                        .into_iter()
-                        .collect(),
-                    params: vec![("client_id".into(), "id".into())],
-                    csrf_token: "csrf".into(),
-                })),
-                Some(WHO),
-            ));
-            out.push((
-                "logout.html",
-                v(serde_json::to_value(LogoutPage {
-                    client_name: optional.clone(),
-                    params: vec![("client_id".into(), "id".into())],
-                    csrf_token: "csrf".into(),
-                })),
-                Some(WHO),
-            ));
-            out.push((
-                "signed_out.html",
-                v(serde_json::to_value(SignedOutPage {
-                    client_name: optional.clone(),
-                })),
-                None,
-            ));
-            out.push((
-                "error.html",
-                v(serde_json::to_value(ErrorPage {
-                    status: 400,
-                    title: "Title".into(),
-                    message: "Message".into(),
-                    advice: "Advice".into(),
-                    detail: optional.clone(),
-                })),
-                verified.then_some(WHO),
-            ));
-            out.push((
-                "app_secret.html",
-                v(serde_json::to_value(SecretPage {
-                    title: "App created".into(),
-                    note: "Ready".into(),
-                    client_id: "id".into(),
-                    client_secret: optional.clone(),
-                })),
-                Some(WHO),
-            ));
-            out.push((
-                "authorized.html",
-                v(serde_json::to_value(AuthorizedPage {
-                    grants: if verified {
-                        Vec::new()
-                    } else {
-                        vec![GrantItem {
-                            client_id: "id".into(),
-                            revoke_path: "/settings/authorized/id/revoke".into(),
-                            name: "App".into(),
-                            scopes: vec!["profile".into()],
-                            first_authorized: "2026-01-01 00:00 UTC".into(),
-                            last_used: optional.clone(),
-                        }]
-                    },
-                })),
-                Some(WHO),
-            ));
-        }
-        out.push(("account.html", serde_json::json!({}), Some(WHO)));
-        out
-    }
-}
+mod samples;
+pub mod views;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::BrandArgs;
+    use crate::config::brand::BrandArgs;
 
     fn pages(input: BrandArgs) -> Result<Pages, ConfigError> {
         Pages::load(&BrandSettings::validate(input).unwrap())
@@ -637,7 +455,7 @@ mod tests {
     #[test]
     fn values_are_escaped() {
         let p = pages(BrandArgs::default()).unwrap();
-        let page = crate::web::views::ErrorPage {
+        let page = crate::pages::views::ErrorPage {
             status: 400,
             title: "<img src=x onerror=alert(1)>".into(),
             message: "\"'&".into(),
@@ -666,7 +484,7 @@ mod tests {
         )
         .unwrap();
         let p = pages(input()).unwrap();
-        let page = crate::web::views::ErrorPage {
+        let page = crate::pages::views::ErrorPage {
             status: 404,
             title: "Gone".into(),
             message: String::new(),

@@ -3,9 +3,56 @@
 //! buttons keep WCAG 2.x AA contrast (4.5:1) in the light and the dark scheme,
 //! whatever colour the operator picks.
 
-use crate::config::{BrandArgs, ConfigError};
+use super::ConfigError;
 use std::path::PathBuf;
 use url::Url;
+
+/// The operator's brand on every page (validated into `BrandSettings` below).
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct BrandArgs {
+    /// Product name shown on every page [default: Latchkey]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_PRODUCT_NAME",
+        value_name = "NAME"
+    )]
+    pub product_name: Option<String>,
+    /// Logo: an https URL, or /brand/FILE for a file in --brand-dir
+    #[arg(long, global = true, env = "LATCHKEY_LOGO_URL", value_name = "URL")]
+    pub logo_url: Option<String>,
+    /// Accent colour of links and buttons, #rrggbb [default: #2f5bea]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_ACCENT_COLOR",
+        value_name = "COLOR"
+    )]
+    pub accent_color: Option<String>,
+    /// Support link shown at the foot of every page (https, http or mailto)
+    #[arg(long, global = true, env = "LATCHKEY_SUPPORT_URL", value_name = "URL")]
+    pub support_url: Option<String>,
+    /// Terms of service link shown on the consent page
+    #[arg(long, global = true, env = "LATCHKEY_TERMS_URL", value_name = "URL")]
+    pub terms_url: Option<String>,
+    /// Privacy policy link shown on the consent page
+    #[arg(long, global = true, env = "LATCHKEY_PRIVACY_URL", value_name = "URL")]
+    pub privacy_url: Option<String>,
+    /// Directory whose files are served at /brand/NAME (logo, favicon, CSS)
+    #[arg(long, global = true, env = "LATCHKEY_BRAND_DIR", value_name = "DIR")]
+    pub brand_dir: Option<PathBuf>,
+    /// Directory of template overrides replacing built-in pages of the same name
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_TEMPLATES_DIR",
+        value_name = "DIR"
+    )]
+    pub templates_dir: Option<PathBuf>,
+    /// Language of the pages, a BCP 47 tag for <html lang> [default: en]
+    #[arg(long, global = true, env = "LATCHKEY_LOCALE", value_name = "TAG")]
+    pub locale: Option<String>,
+}
 
 /// The brand settings, validated (files are read later, by `Pages::load`).
 #[derive(Debug, Clone)]
