@@ -8,7 +8,6 @@
 #![allow(clippy::unwrap_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use latchkey::clients::{self, Origin};
 use latchkey::config::DatabaseUrl;
 use latchkey::keys::{Alg, KeySet};
 use latchkey::oauth::claims::TokenPolicy;
@@ -19,6 +18,7 @@ use latchkey::oauth::registration::ClientMetadata;
 use latchkey::oauth::resource::ResourceSet;
 use latchkey::oauth::scope::ScopeCatalogue;
 use latchkey::oauth::token::client_credentials;
+use latchkey::services::clients::{self, Origin};
 use latchkey::store::models::{CodeRow, FamilyRow, RefreshTokenRow};
 use latchkey::store::tokens::Replacement;
 use latchkey::store::{self, Db};
@@ -163,7 +163,7 @@ fn token_pieces(c: &mut Criterion) {
 async fn family(db: &Db, tag: &str) -> (String, Vec<u8>) {
     let catalogue = ScopeCatalogue::new(vec![]).unwrap();
     let (client_id, _) = client(db, &catalogue).await;
-    let user = latchkey::users::create_user(
+    let user = latchkey::services::users::create_user(
         db,
         &format!("bench-{tag}-{}", latchkey::random::url_token::<6>()),
         "correct horse battery".into(),

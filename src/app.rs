@@ -23,19 +23,19 @@ pub struct AppState {
     pub policy: Arc<TokenPolicy>,
     pub documents: Arc<Documents>,
     /// Registered clients in memory (see `client_cache` for invalidation).
-    pub client_cache: Arc<crate::client_cache::ClientCache>,
+    pub client_cache: Arc<crate::services::client_cache::ClientCache>,
     /// Revoked access-token ids in memory (see `revocations`).
-    pub revoked: Arc<crate::revocations::RevokedSet>,
+    pub revoked: Arc<crate::services::revocations::RevokedSet>,
     /// This instance's rate limiters.
-    pub limits: Arc<crate::limits::RateLimits>,
+    pub limits: Arc<crate::services::limits::RateLimits>,
     /// Page templates, the brand and its files.
     pub pages: Arc<crate::pages::Pages>,
     /// Clients known by their Client ID Metadata Document (see `fetch`).
-    pub client_documents: Arc<crate::fetch::documents::ClientDocuments>,
+    pub client_documents: Arc<crate::services::client_documents::ClientDocuments>,
     /// Serving or shutting down (`/readyz` turns 503 while draining).
     pub lifecycle: Arc<Lifecycle>,
     /// This instance's Prometheus metrics.
-    pub metrics: Arc<crate::metrics::Metrics>,
+    pub metrics: Arc<crate::services::metrics::Metrics>,
 }
 
 /// Whether this instance is shutting down.
@@ -65,9 +65,12 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, crate::config::ConfigError> {
         let client_documents =
-            crate::fetch::documents::ClientDocuments::new(settings.fetch.clone()).map_err(|e| {
-                crate::config::ConfigError(format!("the outbound HTTP client cannot start: {e}"))
-            })?;
+            crate::services::client_documents::ClientDocuments::new(settings.fetch.clone())
+                .map_err(|e| {
+                    crate::config::ConfigError(format!(
+                        "the outbound HTTP client cannot start: {e}"
+                    ))
+                })?;
         let policy = TokenPolicy {
             issuer: settings.issuer.clone(),
             resources: settings.resources.clone(),
@@ -75,18 +78,18 @@ impl AppState {
             access_token_ttl: settings.access_token_ttl,
         };
         let documents = Documents::build(&settings);
-        let metrics = crate::metrics::Metrics::new();
-        let mut limits = crate::limits::RateLimits::new(&settings.limits);
+        let metrics = crate::services::metrics::Metrics::new();
+        let mut limits = crate::services::limits::RateLimits::new(&settings.limits);
         limits.count_refusals(&metrics.rate_limited);
         let limits = Arc::new(limits);
         let lookups = |outcome| {
             metrics
                 .client_cache
-                .get_or_create(&crate::metrics::OutcomeLabel { outcome })
+                .get_or_create(&crate::services::metrics::OutcomeLabel { outcome })
                 .clone()
         };
         let client_cache =
-            crate::client_cache::ClientCache::counted(lookups("hit"), lookups("miss"));
+            crate::services::client_cache::ClientCache::counted(lookups("hit"), lookups("miss"));
         Ok(Self {
             client_documents: Arc::new(client_documents),
             settings: Arc::new(settings),
@@ -124,7 +127,7 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
             );
     }
     if state.settings.metrics_public {
-        route = route.at("/metrics", get(crate::metrics::scrape));
+        route = route.at("/metrics", get(crate::services::metrics::scrape));
     }
     let metrics = state.metrics.clone();
     route
@@ -227,7 +230,7 @@ pub fn spawn_background(state: &AppState, key_poll: std::time::Duration) {
     });
     let cache_state = state.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(crate::client_cache::POLL);
+        let mut tick = tokio::time::interval(crate::services::client_cache::POLL);
         loop {
             tick.tick().await;
             let counters = match crate::store::counters::read(&cache_state.db).await {

@@ -3,12 +3,12 @@
 //! Commands that print data print JSON on stdout; logs go to stderr.
 
 use crate::app::{self, AppState};
-use crate::clients::{self, ClientError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Settings, SettingsArgs};
 use crate::keys::KeySet;
 use crate::oauth::registration::ClientMetadata;
 use crate::oauth::types::GrantType;
+use crate::services::clients::{self, ClientError};
 use crate::store::{self, Db};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -287,7 +287,7 @@ async fn audit_command(settings: &Settings, cmd: AuditCommand) -> anyhow::Result
         limit,
     } = cmd;
     let now = SystemClock.now();
-    let since = crate::audit::parse_since(&since, now).map_err(anyhow::Error::msg)?;
+    let since = crate::services::audit::parse_since(&since, now).map_err(anyhow::Error::msg)?;
     let db = open_db(settings).await?;
     let mut filter = store::audit::Filter {
         since,
@@ -322,15 +322,15 @@ async fn audit_command(settings: &Settings, cmd: AuditCommand) -> anyhow::Result
 }
 
 /// An audit event done from the command line, about `subject`.
-fn by_cli<'a>(kind: &'static str, subject: &'a str) -> crate::audit::Event<'a> {
-    crate::audit::Event::new(kind, crate::audit::Actor::Cli).subject(subject)
+fn by_cli<'a>(kind: &'static str, subject: &'a str) -> crate::services::audit::Event<'a> {
+    crate::services::audit::Event::new(kind, crate::services::audit::Actor::Cli).subject(subject)
 }
 
 /// Key files are the truth, so a key change stands even when its audit record
 /// cannot be written; the operator is told.
-async fn audit_key_change(settings: &Settings, now: i64, event: crate::audit::Event<'_>) {
+async fn audit_key_change(settings: &Settings, now: i64, event: crate::services::audit::Event<'_>) {
     match open_db(settings).await {
-        Ok(db) => crate::audit::record(&db, now, event).await,
+        Ok(db) => crate::services::audit::record(&db, now, event).await,
         Err(e) => eprintln!("warning: the key change is done but not in the audit trail: {e}"),
     }
 }
@@ -346,7 +346,8 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
     let now = SystemClock.now();
     match cmd {
         ClientsCommand::InitialToken { expires_in } => {
-            let token = crate::clients::create_initial_token(&db, now, expires_in).await?;
+            let token =
+                crate::services::clients::create_initial_token(&db, now, expires_in).await?;
             print_json(&json!({
                 "initial_access_token": token,
                 "expires_at": now + expires_in,
@@ -385,7 +386,7 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
                     Err(ClientError::Store(e)) => return Err(e.into()),
                 };
             let row = &created.row;
-            crate::audit::record(&db, now, by_cli("client.created", &row.id)).await;
+            crate::services::audit::record(&db, now, by_cli("client.created", &row.id)).await;
             let mut out = client_json(row)?;
             if let Some(secret) = created.client_secret {
                 out["client_secret"] = json!(secret);
@@ -404,14 +405,18 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
             if !store::clients::delete_client(&db, &client_id).await? {
                 bail!("no client with id {client_id}");
             }
-            crate::audit::record(&db, now, by_cli("client.deleted", &client_id)).await;
+            crate::services::audit::record(&db, now, by_cli("client.deleted", &client_id)).await;
             print_json(&json!({ "deleted": client_id }))
         }
         ClientsCommand::RotateSecret { client_id } => {
             match clients::rotate_secret(&db, &client_id, now).await? {
                 Some(secret) => {
-                    crate::audit::record(&db, now, by_cli("client.secret_rotated", &client_id))
-                        .await;
+                    crate::services::audit::record(
+                        &db,
+                        now,
+                        by_cli("client.secret_rotated", &client_id),
+                    )
+                    .await;
                     print_json(&json!({ "client_id": client_id, "client_secret": secret }))
                 }
                 None => bail!("no confidential client with id {client_id}"),
@@ -435,11 +440,11 @@ async fn users_command(settings: Settings, cmd: UsersCommand) -> anyhow::Result<
                 .read_line(&mut password)
                 .context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\n', '\r']).to_owned();
-            match crate::users::create_user(
+            match crate::services::users::create_user(
                 &db,
                 &username,
                 password,
-                crate::users::Profile {
+                crate::services::users::Profile {
                     email,
                     email_verified,
                     name,
@@ -531,7 +536,7 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr} (metrics_bind)"))?;
         let route = poem::Route::new()
-            .at("/metrics", poem::get(crate::metrics::scrape))
+            .at("/metrics", poem::get(crate::services::metrics::scrape))
             .data(state.clone());
         tracing::info!(%addr, "serving metrics at /metrics");
         tokio::spawn(async move {

@@ -10,8 +10,8 @@ mod common;
 mod product;
 
 use common::{Backend, TestApp, pkce_pair, query_of};
-use latchkey::clients::Origin;
 use latchkey::oauth::registration::ClientMetadata;
+use latchkey::services::clients::Origin;
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -623,7 +623,7 @@ async fn sign_in_to_consent(b: &Driver, app: &TestApp, authorize: &str, username
 
 /// A public client registered by `origin` (a user's, or self-registered).
 async fn client_by(app: &TestApp, meta: ClientMetadata, origin: Origin) -> String {
-    latchkey::clients::create_client(
+    latchkey::services::clients::create_client(
         &app.state.db,
         &app.state.settings.scopes,
         meta,
@@ -737,11 +737,11 @@ async fn names_are_text_in_chromium(backend: Backend) {
         .config("[[scopes]]\nname = \"notes\"\ndescription = \"<img src=x onerror=alert(3)>\"\n")
         .spawn(&backend)
         .await;
-    let user_id = latchkey::users::create_user(
+    let user_id = latchkey::services::users::create_user(
         &app.state.db,
         "ivan",
         "correct horse battery".into(),
-        latchkey::users::Profile {
+        latchkey::services::users::Profile {
             name: Some("<img src=x onerror=alert(2)>".into()),
             ..Default::default()
         },

@@ -290,7 +290,7 @@ async fn rotated_secret_replaces_the_old_one(backend: Backend) {
     let mut client = app.client(None).await;
     let form = [("grant_type", "client_credentials")];
     assert_eq!(app.token_basic(&client, &form).await.status(), 200);
-    let new_secret = latchkey::clients::rotate_secret(&app.state.db, &client.id, START)
+    let new_secret = latchkey::services::clients::rotate_secret(&app.state.db, &client.id, START)
         .await
         .unwrap()
         .unwrap();

@@ -4,7 +4,8 @@
 // Test helpers unwrap freely: an unexpected error should fail the test loudly.
 #![allow(clippy::unwrap_used)]
 
-use latchkey::limits::{Limit, Limiter, address_key};
+use latchkey::config::limits::Limit;
+use latchkey::services::limits::{Limiter, address_key};
 use std::time::Duration;
 
 fn flood(limiter: &Limiter, n: u32) -> usize {

@@ -362,7 +362,7 @@ async fn registration_policies(backend: Backend) {
     );
     expect_oauth_error(resp, 401, "invalid_token").await;
     let now = latchkey::clock::Clock::now(&gated.clock);
-    let token = latchkey::clients::create_initial_token(&gated.state.db, now, 60)
+    let token = latchkey::services::clients::create_initial_token(&gated.state.db, now, 60)
         .await
         .unwrap();
     let with = |t: &str, b: &Value| {

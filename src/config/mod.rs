@@ -2,14 +2,16 @@
 //! then an optional `latchkey.toml`, then defaults; validated, then passed explicitly.
 
 pub mod brand;
+pub mod limits;
 
+use crate::cidr::Cidr;
 use crate::fetch::FetchSettings;
 use crate::keys::Alg;
-use crate::limits::{self, Cidr, Limit, Limits};
 use crate::oauth::resource::ResourceSet;
 use crate::oauth::scope::{ScopeCatalogue, ScopeEntry};
 pub use crate::store::DatabaseUrl;
 use brand::{BrandArgs, BrandSettings};
+use limits::{Limits, limit_setting};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -507,16 +509,6 @@ fn fetch_settings(args: &FetchArgs, file: &mut FileConfig) -> Result<FetchSettin
         cache_min,
         cache_max,
     })
-}
-
-fn limit_setting(
-    name: &str,
-    arg: Option<&str>,
-    file: Option<&str>,
-    default: &str,
-) -> Result<Option<Limit>, ConfigError> {
-    Limit::parse(arg.or(file).unwrap_or(default))
-        .map_err(|e| ConfigError(format!("rate_limit_{name}: {e}")))
 }
 
 const MAX_ACCESS_TOKEN_TTL: u64 = 86_400;

@@ -2,7 +2,7 @@
 //! operator allowed a private network (RFC 9700 §4.13's spirit: a server that
 //! fetches URLs chosen by strangers must not become their way into its own network).
 
-use crate::limits::Cidr;
+use crate::cidr::Cidr;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The kind of non-public address `ip` is, or `None` for a public unicast address.

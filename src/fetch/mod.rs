@@ -14,9 +14,8 @@
 
 pub mod address;
 pub mod cache;
-pub mod documents;
 
-use crate::limits::Cidr;
+use crate::cidr::Cidr;
 use crate::oauth::client_metadata::{Refusal, Rule};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

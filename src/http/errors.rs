@@ -240,8 +240,8 @@ pub enum Failure {
     Internal(String),
 }
 
-impl From<crate::limits::RetryAfter> for Failure {
-    fn from(r: crate::limits::RetryAfter) -> Self {
+impl From<crate::services::limits::RetryAfter> for Failure {
+    fn from(r: crate::services::limits::RetryAfter) -> Self {
         Self::Limited(r.seconds())
     }
 }

@@ -4,7 +4,7 @@
 
 use super::errors::rate_limited_response;
 use crate::app::AppState;
-use crate::limits::{Limiter, address_key, client_address};
+use crate::services::limits::{Limiter, address_key, client_address};
 use poem::http::Method;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use std::net::IpAddr;

@@ -279,7 +279,7 @@ pub async fn security_headers<E: Endpoint>(ep: E, req: Request) -> poem::Result<
 pub async fn access_log<E: Endpoint>(
     ep: E,
     req: Request,
-    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    metrics: std::sync::Arc<crate::services::metrics::Metrics>,
 ) -> poem::Result<Response> {
     use tracing::Instrument;
     let id = crate::request_id::next_request_id();

@@ -348,7 +348,7 @@ impl OAuthApi {
         state
             .limits
             .revoke
-            .check(&crate::limits::client_key(client.id.as_str()))?;
+            .check(&crate::services::limits::client_key(client.id.as_str()))?;
         let now = state.clock.now();
         if token.starts_with(RefreshToken::PREFIX) {
             let hash = RefreshToken::new(token).hash();

@@ -4,7 +4,6 @@ use super::errors::{Failure, OAuthResponse};
 use super::payloads::OAuthForm;
 use super::{ApiTags, ClientAuthHeader};
 use crate::app::AppState;
-use crate::audit::{Actor, Event};
 use crate::keys::SigningKey;
 use crate::oauth::claims::{AccessTokenClaims, family_jti};
 use crate::oauth::form::FormParams;
@@ -15,6 +14,7 @@ use crate::oauth::token::{authorization_code, client_credentials, refresh_token}
 use crate::oauth::types::{GrantType, RefreshToken, RegisteredClient, sha256};
 use crate::oauth::{OAuthError, token};
 use crate::random::url_token;
+use crate::services::audit::{Actor, Event};
 use crate::store;
 use crate::store::models::RefreshTokenRow;
 use crate::store::tokens::Replacement;
@@ -123,7 +123,7 @@ impl TokenApi {
         state
             .limits
             .token
-            .check(&crate::limits::client_key(client.id.as_str()))?;
+            .check(&crate::services::limits::client_key(client.id.as_str()))?;
         let now = state.clock.now();
 
         match grant {

@@ -1,4 +1,4 @@
-//! Queries on `audit_events` (see `crate::audit`).
+//! Queries on `audit_events` (see `crate::services::audit`).
 
 use super::models::AuditRow;
 use super::schema::audit_events;

@@ -1,7 +1,7 @@
 //! Change counters: one row per kind of change that every instance must notice
 //! (`change_counters`). A write moves its counter in the same connection; each
 //! instance reads all counters with one query every `client_cache::POLL` and reloads
-//! what moved (`crate::client_cache`, `crate::revocations`).
+//! what moved (`crate::services::client_cache`, `crate::services::revocations`).
 
 use super::schema::change_counters as cc;
 use super::{Db, StoreError};

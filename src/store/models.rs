@@ -335,7 +335,7 @@ impl CodeRow {
     }
 }
 
-/// A row of `audit_events` (see `crate::audit`).
+/// A row of `audit_events` (see `crate::services::audit`).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = super::schema::audit_events)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]

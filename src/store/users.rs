@@ -7,6 +7,11 @@ use crate::with_conn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+/// `source` of a password account.
+pub const LOCAL: &str = "local";
+/// `source` of an identity vouched for by the product through delegated sign-in.
+pub const DELEGATED: &str = "delegated";
+
 /// Inserts a user; `false` when the username is taken.
 pub async fn insert_user(db: &Db, row: &UserRow) -> Result<bool, StoreError> {
     with_conn!(db, |conn| {
@@ -153,14 +158,10 @@ pub async fn set_password_hash(
     now: i64,
 ) -> Result<bool, StoreError> {
     with_conn!(db, |conn| {
-        let n = diesel::update(
-            users::table
-                .find(id)
-                .filter(users::source.eq(crate::users::LOCAL)),
-        )
-        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
-        .execute(conn)
-        .await?;
+        let n = diesel::update(users::table.find(id).filter(users::source.eq(LOCAL)))
+            .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+            .execute(conn)
+            .await?;
         Ok(n == 1)
     })
 }

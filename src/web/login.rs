@@ -3,11 +3,11 @@
 use super::session::{self, LOGIN_CSRF_COOKIE};
 use super::{error_page, is_local_path, render};
 use crate::app::AppState;
-use crate::audit::{Actor, Event};
 use crate::http::payloads::MAX_BODY_BYTES;
 use crate::oauth::form::FormParams;
 use crate::pages::views::{ErrorPage, LoginPage};
 use crate::random::url_token;
+use crate::services::audit::{Actor, Event};
 use poem::http::{StatusCode, header};
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};
@@ -127,7 +127,7 @@ pub async fn login_submit(req: &Request, body: Body, Data(state): Data<&AppState
         return crate::http::limits::limited(req, retry.seconds());
     }
     let password = field("password").unwrap_or("").to_owned();
-    match crate::users::authenticate(&state.db, &username, password).await {
+    match crate::services::users::authenticate(&state.db, &username, password).await {
         // A sign-in replaces any session this browser had (signing in again for
         // `prompt=login`, or as someone else): the old one ends, and the new one
         // has a fresh id, so a session id planted before sign-in is worth nothing.

@@ -1,13 +1,11 @@
 //! `/settings/apps` and `/settings/authorized`: the management API's two halves as
 //! pages. Plain forms posting back here, each carrying the session's CSRF token; the
-//! same client rules as the API and the CLI (`crate::clients`).
+//! same client rules as the API and the CLI (`crate::services::clients`).
 
 use super::login::{internal, read_form, see_other};
 use super::session::{self, SignedIn};
 use super::{error_page, render};
 use crate::app::AppState;
-use crate::audit::{Actor, Event};
-use crate::clients::{self, ClientError, Origin};
 use crate::oauth::form::FormParams;
 use crate::oauth::registration::ClientMetadata;
 use crate::oauth::types::{ClientType, GrantType};
@@ -15,6 +13,8 @@ use crate::pages::views::{
     AppForm, AppItem, AppPage, AppSummary, AppsPage, AuthorizedPage, Choice, ErrorPage, GrantItem,
     SecretPage,
 };
+use crate::services::audit::{Actor, Event};
+use crate::services::clients::{self, ClientError, Origin};
 use crate::store::models::ClientRow;
 use crate::store::{self, StoreError};
 use poem::http::{StatusCode, header};

@@ -299,7 +299,7 @@ impl TestApp {
 
     /// A confidential client registered with `meta`, as the CLI would register it.
     pub async fn client_from(&self, meta: ClientMetadata) -> TestClient {
-        let created = latchkey::clients::create_client(
+        let created = latchkey::services::clients::create_client(
             &self.state.db,
             &self.state.settings.scopes,
             meta,
@@ -536,11 +536,11 @@ pub fn location(resp: &reqwest::Response) -> String {
 
 impl TestApp {
     pub async fn user(&self, username: &str, password: &str) -> String {
-        latchkey::users::create_user(
+        latchkey::services::users::create_user(
             &self.state.db,
             username,
             password.to_owned(),
-            latchkey::users::Profile {
+            latchkey::services::users::Profile {
                 email: Some(format!("{username}@example.com")),
                 email_verified: true,
                 name: Some(format!("{username} example")),
@@ -554,7 +554,7 @@ impl TestApp {
 
     /// A public client using the code flow with `redirect`.
     pub async fn public_client(&self, redirect: &str, scope: &str) -> String {
-        let created = latchkey::clients::create_client(
+        let created = latchkey::services::clients::create_client(
             &self.state.db,
             &self.state.settings.scopes,
             ClientMetadata {
@@ -666,7 +666,7 @@ impl TestApp {
     /// An operator client allowed `latchkey:admin`, as `latchkey clients create
     /// --scope latchkey:admin` makes one.
     pub async fn admin_client(&self) -> TestClient {
-        let created = latchkey::clients::create_client(
+        let created = latchkey::services::clients::create_client(
             &self.state.db,
             &self.state.settings.scopes,
             ClientMetadata {
@@ -675,7 +675,7 @@ impl TestApp {
                 scope: Some("latchkey:admin".into()),
                 ..Default::default()
             },
-            latchkey::clients::Origin {
+            latchkey::services::clients::Origin {
                 operator: true,
                 ..Default::default()
             },

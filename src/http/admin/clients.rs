@@ -1,13 +1,13 @@
 //! `/admin/clients`: every client, whoever owns it — the same rules as the apps API
-//! and the CLI (one implementation in `crate::clients`), plus the admin scope,
+//! and the CLI (one implementation in `crate::services::clients`), plus the admin scope,
 //! which only an operator may give.
 
 use super::{AdminCaller, AdminError, AdminResult, AdminScope, by, page_size, paged};
 use crate::app::AppState;
-use crate::clients::{self, Origin};
 use crate::http::ApiTags;
 use crate::http::api::{App, AppChanges, Deleted, Done, NewApp, app_of};
 use crate::oauth::types::ClientType;
+use crate::services::clients::{self, Origin};
 use crate::store::models::ClientRow;
 use crate::store::{self, StoreError};
 use poem_openapi::param::{Path, Query};

@@ -15,10 +15,10 @@ use super::bearer::active_access_token;
 use super::errors::Problem;
 use super::payloads::ProblemJson;
 use crate::app::AppState;
-use crate::audit::{Actor, Event};
-use crate::clients::ClientError;
 use crate::oauth::claims::{AccessTokenClaims, family_of_jti};
 use crate::oauth::scope::ADMIN_SCOPE;
+use crate::services::audit::{Actor, Event};
+use crate::services::clients::ClientError;
 use crate::store::StoreError;
 use poem::Request;
 use poem::http::StatusCode;
@@ -141,9 +141,9 @@ impl From<ClientError> for AdminError {
     }
 }
 
-impl From<crate::users::UserError> for AdminError {
-    fn from(e: crate::users::UserError) -> Self {
-        use crate::users::UserError;
+impl From<crate::services::users::UserError> for AdminError {
+    fn from(e: crate::services::users::UserError) -> Self {
+        use crate::services::users::UserError;
         match e {
             UserError::Invalid(m) => Self::bad_request(m),
             UserError::Taken => Self::conflict("the username is already taken"),

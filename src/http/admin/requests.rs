@@ -16,9 +16,9 @@ use crate::oauth::redirect_uri;
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::types::sha256;
 use crate::random::url_token;
+use crate::services::users::IdentityError;
 use crate::store::models::{ChallengeRow, ClientRow};
 use crate::store::{self, StoreError};
-use crate::users::IdentityError;
 use poem::http::StatusCode;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -341,7 +341,7 @@ impl AdminRequestsApi {
         })
         .map_err(AdminError::bad_request)?;
         let now = self.state.clock.now();
-        let user = match crate::users::accept_identity(
+        let user = match crate::services::users::accept_identity(
             &self.state.db,
             &body.subject,
             identity_claims,

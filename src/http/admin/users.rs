@@ -1,13 +1,13 @@
 //! `/admin/users`: local accounts and delegated identities, their grants and
-//! sessions. Creation and password rules are `crate::users`', shared with the CLI.
+//! sessions. Creation and password rules are `crate::services::users`', shared with the CLI.
 
 use super::{AdminCaller, AdminError, AdminResult, AdminScope, by, page_size, paged};
 use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::api::{Deleted, Done, Grant, GrantList};
+use crate::services::users::{self, DELEGATED, Profile};
 use crate::store::models::UserRow;
 use crate::store::{self};
-use crate::users::{self, DELEGATED, Profile};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;

@@ -17,10 +17,8 @@ const MEMORY_KIB: u32 = 19 * 1024;
 const PASSES: u32 = 2;
 const LANES: u32 = 1;
 pub const MIN_PASSWORD_CHARS: usize = 8;
-/// `source` of a password account.
-pub const LOCAL: &str = "local";
-/// `source` of an identity vouched for by the product through delegated sign-in.
-pub const DELEGATED: &str = "delegated";
+/// The `source` of an account (its column belongs to the store).
+pub use crate::store::users::{DELEGATED, LOCAL};
 /// Stands where a delegated identity's password hash would be: not a PHC string,
 /// so no password ever matches it.
 const NO_PASSWORD: &str = "!";

@@ -1,5 +1,5 @@
 //! Clients known by their Client ID Metadata Document: a `client_id` that is an
-//! `https` URL is resolved by fetching the document (safely, see `super`),
+//! `https` URL is resolved by fetching the document (safely, see `fetch`),
 //! validating it (`oauth::client_metadata`) and caching the outcome per
 //! `Cache-Control` within the operator's bounds. Refusals are cached briefly too,
 //! so a stranger cannot make this server fetch one URL over and over.
@@ -8,8 +8,8 @@
 //! authorizes it, so consents and token families can refer to it; the document,
 //! not the row, is what the server believes.
 
-use super::cache::CoalescingCache;
-use super::{FetchSettings, Fetcher};
+use crate::fetch::cache::CoalescingCache;
+use crate::fetch::{FetchSettings, Fetcher};
 use crate::oauth::client_metadata::{self, DocumentClient, Refusal, Rule};
 use crate::oauth::scope::ScopeCatalogue;
 use crate::oauth::types::RegisteredClient;
@@ -101,7 +101,7 @@ fn resolved(client_id: &str, doc: DocumentClient, now: i64) -> Outcome {
     let application_type = Some(doc.client.application_type);
     let row = ClientRow {
         document_fetched_at: Some(now),
-        ..crate::clients::new_row(
+        ..crate::services::clients::new_row(
             client_id.to_owned(),
             &doc.client,
             Some("none".to_owned()),

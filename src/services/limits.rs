@@ -3,93 +3,23 @@
 //! Counters live in each instance's memory: with N instances behind a balancer, a
 //! caller gets up to N times the configured rate (README, "Rate limits").
 
+use crate::cidr::{Cidr, canonical};
+use crate::config::limits::{Limit, Limits};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
-/// A limit as configured: `N/period` (period `30s`, `15m`, `1h`, a bare number of
-/// seconds) or `off`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limit {
-    pub count: NonZeroU32,
-    pub period: Duration,
+/// The governor quota of a limit: `count` requests at once, refilled evenly over
+/// `period`.
+fn quota(limit: Limit) -> Quota {
+    // `count` requests at once, refilled evenly over `period`.
+    let per_cell = limit.period / limit.count.get();
+    Quota::with_period(per_cell.max(Duration::from_nanos(1)))
+        .unwrap_or_else(|| Quota::per_second(limit.count))
+        .allow_burst(limit.count)
 }
-
-impl Limit {
-    /// `None` for `off`.
-    pub fn parse(raw: &str) -> Result<Option<Self>, String> {
-        let raw = raw.trim();
-        if raw.eq_ignore_ascii_case("off") {
-            return Ok(None);
-        }
-        let bad = || {
-            format!(
-                "`{}` is not `N/period` (e.g. 20/15m) or `off`",
-                raw.escape_default()
-            )
-        };
-        let (count, period) = raw.split_once('/').ok_or_else(bad)?;
-        let count: u32 = count.trim().parse().map_err(|_| bad())?;
-        let count =
-            NonZeroU32::new(count).ok_or_else(|| "the count must be at least 1".to_owned())?;
-        let period = period.trim();
-        let (digits, unit) = match period.find(|c: char| !c.is_ascii_digit()) {
-            Some(i) => period.split_at(i),
-            None => (period, "s"),
-        };
-        let n: u64 = if digits.is_empty() {
-            1
-        } else {
-            digits.parse().map_err(|_| bad())?
-        };
-        let seconds = match unit {
-            "s" => n,
-            "m" => n * 60,
-            "h" => n * 3600,
-            "d" => n * 86_400,
-            _ => return Err(bad()),
-        };
-        if seconds == 0 || seconds > 7 * 86_400 {
-            return Err("the period must be between 1 second and 7 days".to_owned());
-        }
-        Ok(Some(Self {
-            count,
-            period: Duration::from_secs(seconds),
-        }))
-    }
-
-    fn quota(self) -> Quota {
-        // `count` requests at once, refilled evenly over `period`.
-        let per_cell = self.period / self.count.get();
-        Quota::with_period(per_cell.max(Duration::from_nanos(1)))
-            .unwrap_or_else(|| Quota::per_second(self.count))
-            .allow_burst(self.count)
-    }
-}
-
-impl std::fmt::Display for Limit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}s", self.count, self.period.as_secs())
-    }
-}
-
-/// The configured limit of each limited endpoint (`None`: off).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub token: Option<Limit>,
-    pub register: Option<Limit>,
-    pub login: Option<Limit>,
-    pub revoke: Option<Limit>,
-}
-
-/// Defaults: generous for machines, tight for registration and sign-in.
-pub const DEFAULT_TOKEN: &str = "6000/1m";
-pub const DEFAULT_REGISTER: &str = "20/15m";
-pub const DEFAULT_LOGIN: &str = "10/1m";
-pub const DEFAULT_REVOKE: &str = "600/1m";
 
 /// Keys a limiter may hold. Reaching it forgets keys that are back to a full
 /// allowance; if that is not enough the limiter starts over, so a flood of distinct
@@ -123,7 +53,7 @@ impl Limiter {
     pub fn with_max_keys(limit: Option<Limit>, max_keys: usize) -> Self {
         Self {
             inner: limit.map(|l| {
-                let quota = l.quota();
+                let quota = quota(l);
                 (quota, RwLock::new(DefaultKeyedRateLimiter::keyed(quota)))
             }),
             max_keys: max_keys.max(1),
@@ -206,7 +136,7 @@ impl RateLimits {
     pub fn count_refusals(
         &mut self,
         family: &prometheus_client::metrics::family::Family<
-            crate::metrics::NameLabel,
+            crate::services::metrics::NameLabel,
             prometheus_client::metrics::counter::Counter,
         >,
     ) {
@@ -217,7 +147,7 @@ impl RateLimits {
             ("revoke", &mut self.revoke),
         ] {
             limiter.refused = family
-                .get_or_create(&crate::metrics::NameLabel { name })
+                .get_or_create(&crate::services::metrics::NameLabel { name })
                 .clone();
         }
     }
@@ -226,66 +156,6 @@ impl RateLimits {
         for l in [&self.token, &self.register, &self.login, &self.revoke] {
             l.sweep();
         }
-    }
-}
-
-/// A CIDR block, e.g. `10.0.0.0/8` or `::1/128`; a bare address is a single host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        let bad = || {
-            format!(
-                "`{}` is not an IP address or CIDR block",
-                raw.escape_default()
-            )
-        };
-        let (addr, prefix) = match raw.split_once('/') {
-            Some((a, p)) => (a, Some(p.parse::<u8>().map_err(|_| bad())?)),
-            None => (raw, None),
-        };
-        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        if prefix > max {
-            return Err(bad());
-        }
-        Ok(Self { addr, prefix })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, canonical(ip)) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                masked(u32::from(net).into(), self.prefix, 32)
-                    == masked(u32::from(ip).into(), self.prefix, 32)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(u128::from(net), self.prefix, 128)
-                    == masked(u128::from(ip), self.prefix, 128)
-            }
-            _ => false,
-        }
-    }
-}
-
-fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
-    if prefix == 0 {
-        0
-    } else {
-        bits >> (width - prefix)
-    }
-}
-
-/// IPv4-mapped IPv6 addresses as IPv4, so one rule covers both forms.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
     }
 }
 
@@ -339,18 +209,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limits_parse() {
-        let l = Limit::parse("20/15m").unwrap().unwrap();
-        assert_eq!((l.count.get(), l.period.as_secs()), (20, 900));
-        assert_eq!(Limit::parse("5/30").unwrap().unwrap().period.as_secs(), 30);
-        assert_eq!(Limit::parse("5/h").unwrap().unwrap().period.as_secs(), 3600);
-        assert_eq!(Limit::parse("OFF").unwrap(), None);
-        for bad in ["", "20", "0/1m", "x/1m", "5/1y", "5/0s", "5/-1m", "5/30d"] {
-            assert!(Limit::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn burst_then_refused_with_a_retry_time() {
         let l = Limiter::new(Limit::parse("3/1h").unwrap());
         for _ in 0..3 {
@@ -363,25 +221,6 @@ mod tests {
         );
         assert!(l.check("b").is_ok(), "keys are independent");
         assert!(Limiter::new(None).check("a").is_ok());
-    }
-
-    #[test]
-    fn cidr_matching() {
-        let net = Cidr::parse("10.1.0.0/16").unwrap();
-        assert!(net.contains("10.1.200.3".parse().unwrap()));
-        assert!(!net.contains("10.2.0.1".parse().unwrap()));
-        assert!(net.contains("::ffff:10.1.0.9".parse().unwrap()));
-        let v6 = Cidr::parse("fd00::/8").unwrap();
-        assert!(v6.contains("fd12::1".parse().unwrap()));
-        assert!(!v6.contains("fe80::1".parse().unwrap()));
-        assert!(
-            Cidr::parse("0.0.0.0/0")
-                .unwrap()
-                .contains("8.8.8.8".parse().unwrap())
-        );
-        for bad in ["10.0.0.0/33", "x", "10.0.0.0/", "::/129"] {
-            assert!(Cidr::parse(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]
