@@ -1,116 +1,18 @@
-//! Application state and the one constructor of the HTTP application, used by
-//! `serve` and by the integration tests alike.
+//! The composition root: the one constructor of the HTTP application (every route
+//! and middleware) and the background tasks each instance runs, used by `serve` and
+//! by the integration tests alike. Nothing but `cli`, `server` and tests imports it.
 
-use crate::clock::Clock;
-use crate::config::Settings;
 use crate::http::{self, discovery::Documents};
-use crate::keys::{KeyRing, KeySet};
-use crate::oauth::claims::TokenPolicy;
-use crate::store::Db;
+use crate::keys::KeySet;
+use crate::services::state::AppState;
 use crate::web;
 use poem::{Endpoint, EndpointExt, Route, get, post};
 use std::sync::Arc;
 
-/// Everything a request handler may need, cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    /// Reloaded when the keys directory or the time changes what signs.
-    pub keys: Arc<KeyRing>,
-    pub clock: Arc<dyn Clock>,
-    /// Derived from settings once, not per request.
-    pub policy: Arc<TokenPolicy>,
-    pub documents: Arc<Documents>,
-    /// Registered clients in memory (see `client_cache` for invalidation).
-    pub client_cache: Arc<crate::services::client_cache::ClientCache>,
-    /// Revoked access-token ids in memory (see `revocations`).
-    pub revoked: Arc<crate::services::revocations::RevokedSet>,
-    /// This instance's rate limiters.
-    pub limits: Arc<crate::services::limits::RateLimits>,
-    /// Page templates, the brand and its files.
-    pub pages: Arc<crate::pages::Pages>,
-    /// Clients known by their Client ID Metadata Document (see `fetch`).
-    pub client_documents: Arc<crate::services::client_documents::ClientDocuments>,
-    /// Serving or shutting down (`/readyz` turns 503 while draining).
-    pub lifecycle: Arc<Lifecycle>,
-    /// This instance's Prometheus metrics.
-    pub metrics: Arc<crate::services::metrics::Metrics>,
-}
-
-/// Whether this instance is shutting down.
-#[derive(Debug, Default)]
-pub struct Lifecycle {
-    draining: std::sync::atomic::AtomicBool,
-}
-
-impl Lifecycle {
-    /// From now on readiness fails, so balancers send traffic elsewhere.
-    pub fn start_draining(&self) {
-        self.draining
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-impl AppState {
-    pub fn new(
-        settings: Settings,
-        pages: crate::pages::Pages,
-        db: Db,
-        keys: KeySet,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, crate::config::ConfigError> {
-        let client_documents =
-            crate::services::client_documents::ClientDocuments::new(settings.fetch.clone())
-                .map_err(|e| {
-                    crate::config::ConfigError(format!(
-                        "the outbound HTTP client cannot start: {e}"
-                    ))
-                })?;
-        let policy = TokenPolicy {
-            issuer: settings.issuer.clone(),
-            resources: settings.resources.clone(),
-            default_audience: settings.default_audience.clone(),
-            access_token_ttl: settings.access_token_ttl,
-        };
-        let documents = Documents::build(&settings);
-        let metrics = crate::services::metrics::Metrics::new();
-        let mut limits = crate::services::limits::RateLimits::new(&settings.limits);
-        limits.count_refusals(&metrics.rate_limited);
-        let limits = Arc::new(limits);
-        let lookups = |outcome| {
-            metrics
-                .client_cache
-                .get_or_create(&crate::services::metrics::OutcomeLabel { outcome })
-                .clone()
-        };
-        let client_cache =
-            crate::services::client_cache::ClientCache::counted(lookups("hit"), lookups("miss"));
-        Ok(Self {
-            client_documents: Arc::new(client_documents),
-            settings: Arc::new(settings),
-            db,
-            keys: Arc::new(KeyRing::new(keys)),
-            clock,
-            policy: Arc::new(policy),
-            documents: Arc::new(documents),
-            limits,
-            pages: Arc::new(pages),
-            client_cache: Arc::new(client_cache),
-            revoked: Arc::default(),
-            lifecycle: Arc::default(),
-            metrics: Arc::new(metrics),
-        })
-    }
-}
-
 /// Builds the whole HTTP application.
 pub fn build(state: &AppState) -> impl Endpoint + 'static {
-    let api = http::api_service(state);
+    let documents = Arc::new(Documents::build(&state.settings));
+    let api = http::api_service(state, documents.clone());
     state.metrics.set_routes(http::route_templates(&api));
     let spec = api.spec_endpoint();
     let docs = api.rapidoc();
@@ -127,7 +29,7 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
             );
     }
     if state.settings.metrics_public {
-        route = route.at("/metrics", get(crate::services::metrics::scrape));
+        route = route.at("/metrics", get(http::health::scrape));
     }
     let metrics = state.metrics.clone();
     route
@@ -176,6 +78,7 @@ pub fn build(state: &AppState) -> impl Endpoint + 'static {
         .around(http::limits::address_limits)
         .around(http::outage::answer_outages)
         .data(state.clone())
+        .data(documents)
         // Boxed so the middleware stack's type stays within the compiler's limits.
         .boxed()
         .around(http::errors::shape_errors)

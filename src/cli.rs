@@ -2,13 +2,14 @@
 //!
 //! Commands that print data print JSON on stdout; logs go to stderr.
 
-use crate::app::{self, AppState};
+use crate::app;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Settings, SettingsArgs};
 use crate::keys::KeySet;
 use crate::oauth::registration::ClientMetadata;
 use crate::oauth::types::GrantType;
 use crate::services::clients::{self, ClientError};
+use crate::services::state::AppState;
 use crate::store::{self, Db};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -536,7 +537,7 @@ async fn serve(settings: Settings, no_migrate: bool) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr} (metrics_bind)"))?;
         let route = poem::Route::new()
-            .at("/metrics", poem::get(crate::services::metrics::scrape))
+            .at("/metrics", poem::get(crate::http::health::scrape))
             .data(state.clone());
         tracing::info!(%addr, "serving metrics at /metrics");
         tokio::spawn(async move {

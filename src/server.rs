@@ -5,8 +5,8 @@
 //! connections, so this loop drives hyper directly and hands each request to the
 //! poem application.
 
-use crate::app::Lifecycle;
 use crate::http::limits::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES};
+use crate::services::state::Lifecycle;
 use http_body_util::combinators::BoxBody;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use poem::{Endpoint, EndpointExt, IntoEndpoint};

@@ -1,8 +1,8 @@
 //! Is an access token active right now? Shared by introspection, userinfo and (later)
 //! the management API.
 
-use crate::app::AppState;
 use crate::oauth::claims::{AccessTokenClaims, family_of_jti};
+use crate::services::state::AppState;
 use crate::store::{self, StoreError};
 
 /// The claims of `token` if it is active: issued and signed by this server, not

@@ -3,11 +3,11 @@
 
 use super::ApiTags;
 use super::payloads::PreSerialized;
-use crate::app::AppState;
 use crate::config::Settings;
 use crate::keys::etag_for;
 use crate::keys::jwks::JwkSet;
 use crate::oauth::token::SUPPORTED_GRANTS;
+use crate::services::state::AppState;
 use bytes::Bytes;
 use poem_openapi::param::Header;
 use poem_openapi::types::ToJSON;
@@ -323,9 +323,9 @@ pub fn issuer_path(issuer: &str) -> Option<String> {
 #[poem::handler]
 pub fn server_metadata_at_path(
     req: &poem::Request,
-    state: poem::web::Data<&AppState>,
+    documents: poem::web::Data<&std::sync::Arc<Documents>>,
 ) -> poem::Response {
-    let doc = &state.0.documents.server_metadata;
+    let doc = &documents.0.server_metadata;
     document_response(req, &doc.body, &doc.etag)
 }
 
@@ -334,11 +334,9 @@ pub fn server_metadata_at_path(
 pub fn openid_configuration_at_path(
     req: &poem::Request,
     state: poem::web::Data<&AppState>,
+    documents: poem::web::Data<&std::sync::Arc<Documents>>,
 ) -> poem::Response {
-    let doc = state
-        .0
-        .documents
-        .openid(state.0.keys.get().published_algs());
+    let doc = documents.0.openid(state.0.keys.get().published_algs());
     document_response(req, &doc.body, &doc.etag)
 }
 
@@ -364,6 +362,8 @@ fn document_response(req: &poem::Request, body: &Bytes, etag: &str) -> poem::Res
 
 pub struct DiscoveryApi {
     pub state: AppState,
+    /// Built once by the composition root, shared with the path-inserted routes.
+    pub documents: std::sync::Arc<Documents>,
 }
 
 #[OpenApi(tag = "ApiTags::Discovery")]
@@ -380,7 +380,7 @@ impl DiscoveryApi {
         &self,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> CachedResponse<AuthorizationServerMetadata> {
-        let doc = &self.state.documents.server_metadata;
+        let doc = &self.documents.server_metadata;
         cached(&doc.body, &doc.etag, if_none_match.0.as_deref())
     }
 
@@ -399,7 +399,7 @@ impl DiscoveryApi {
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> CachedResponse<OpenIdProviderMetadata> {
         let algs = self.state.keys.get().published_algs();
-        let doc = self.state.documents.openid(algs);
+        let doc = self.documents.openid(algs);
         cached(&doc.body, &doc.etag, if_none_match.0.as_deref())
     }
 
@@ -415,7 +415,7 @@ impl DiscoveryApi {
         &self,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> CachedResponse<ProtectedResourceMetadata> {
-        let doc = &self.state.documents.resource_metadata;
+        let doc = &self.documents.resource_metadata;
         cached(&doc.body, &doc.etag, if_none_match.0.as_deref())
     }
 
@@ -446,7 +446,7 @@ impl DiscoveryApi {
         &self,
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> CachedResponse<ScopeList> {
-        let doc = &self.state.documents.scopes;
+        let doc = &self.documents.scopes;
         cached(&doc.body, &doc.etag, if_none_match.0.as_deref())
     }
 }

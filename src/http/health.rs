@@ -1,7 +1,7 @@
 //! Liveness and readiness probes for orchestrators and load balancers.
 
 use super::ApiTags;
-use crate::app::AppState;
+use crate::services::state::AppState;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
@@ -99,4 +99,13 @@ impl HealthApi {
             ReadyResponse::NotReady(body)
         }
     }
+}
+
+/// `GET /metrics`: the exposition for Prometheus.
+#[poem::handler]
+pub fn scrape(poem::web::Data(state): poem::web::Data<&AppState>) -> poem::Response {
+    poem::Response::builder()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .header(poem::http::header::CACHE_CONTROL, "no-store")
+        .body(state.metrics.render(&state.db, &state.keys))
 }

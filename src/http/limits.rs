@@ -3,8 +3,8 @@
 //! checked by the handlers, once they know who is asking.
 
 use super::errors::rate_limited_response;
-use crate::app::AppState;
 use crate::services::limits::{Limiter, address_key, client_address};
+use crate::services::state::AppState;
 use poem::http::Method;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use std::net::IpAddr;

@@ -16,7 +16,7 @@ pub mod payloads;
 pub mod register;
 pub mod token;
 
-use crate::app::AppState;
+use crate::services::state::AppState;
 use poem::http::header;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::registry::{MetaSecurityScheme, Registry};
@@ -194,7 +194,10 @@ pub fn route_templates(api: &OpenApiService<Apis, ()>) -> Vec<String> {
 }
 
 /// The combined API, with `issuer` as its server URL.
-pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
+pub fn api_service(
+    state: &AppState,
+    documents: std::sync::Arc<discovery::Documents>,
+) -> OpenApiService<Apis, ()> {
     let apis = (
         api::AppsApi {
             state: state.clone(),
@@ -225,6 +228,7 @@ pub fn api_service(state: &AppState) -> OpenApiService<Apis, ()> {
         },
         discovery::DiscoveryApi {
             state: state.clone(),
+            documents,
         },
         health::HealthApi {
             state: state.clone(),

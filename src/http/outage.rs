@@ -8,7 +8,7 @@
 
 use super::errors::{OAuthErrorBody, Problem};
 use super::payloads::ProblemJson;
-use crate::app::AppState;
+use crate::services::state::AppState;
 use poem::http::{StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use poem_openapi::types::ToJSON;

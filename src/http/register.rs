@@ -6,7 +6,6 @@
 
 use super::ApiTags;
 use super::errors::OAuthErrorBody;
-use crate::app::AppState;
 use crate::config::RegistrationPolicy;
 use crate::oauth::client_auth::hash_secret;
 use crate::oauth::registration::{self, ApplicationType, ClientMetadata};
@@ -14,6 +13,7 @@ use crate::oauth::types::{ClientType, GrantType};
 use crate::oauth::{ErrorCode, OAuthError};
 use crate::services::audit::{Actor, Event};
 use crate::services::clients::{self, ClientError, Origin};
+use crate::services::state::AppState;
 use crate::store::models::ClientRow;
 use crate::store::{self, StoreError};
 use poem::Request;

@@ -3,7 +3,6 @@
 use super::errors::{Failure, OAuthResponse};
 use super::payloads::OAuthForm;
 use super::{ApiTags, ClientAuthHeader};
-use crate::app::AppState;
 use crate::keys::SigningKey;
 use crate::oauth::claims::{AccessTokenClaims, family_jti};
 use crate::oauth::form::FormParams;
@@ -15,6 +14,7 @@ use crate::oauth::types::{GrantType, RefreshToken, RegisteredClient, sha256};
 use crate::oauth::{OAuthError, token};
 use crate::random::url_token;
 use crate::services::audit::{Actor, Event};
+use crate::services::state::AppState;
 use crate::store;
 use crate::store::models::RefreshTokenRow;
 use crate::store::tokens::Replacement;

@@ -121,7 +121,7 @@ pub async fn record(db: &Db, now: i64, event: Event<'_>) {
     }
 }
 
-impl crate::app::AppState {
+impl crate::services::state::AppState {
     /// Records `event` at this instance's clock time (see `record`).
     pub async fn audit(&self, event: Event<'_>) {
         record(&self.db, self.clock.now(), event).await;

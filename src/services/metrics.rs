@@ -256,9 +256,9 @@ impl Metrics {
             .inc();
     }
 
-    /// The text exposition, gauges refreshed from `state` first.
-    pub fn render(&self, state: &crate::app::AppState) -> String {
-        let pool = state.db.pool_status();
+    /// The text exposition, gauges refreshed from the pool and the keys first.
+    pub fn render(&self, db: &crate::store::Db, keys: &crate::keys::KeyRing) -> String {
+        let pool = db.pool_status();
         for (name, value) in [
             ("open", pool.size),
             ("idle", pool.available),
@@ -269,8 +269,7 @@ impl Metrics {
                 .get_or_create(&StateLabel { state: name })
                 .set(value as i64);
         }
-        let keys = state.keys.get();
-        for (name, count) in keys.state_counts() {
+        for (name, count) in keys.get().state_counts() {
             self.signing_keys
                 .get_or_create(&StateLabel { state: name })
                 .set(count as i64);
@@ -301,15 +300,6 @@ impl From<&poem::http::Method> for Method {
             _ => Self::OTHER,
         }
     }
-}
-
-/// `GET /metrics`: the exposition for Prometheus.
-#[poem::handler]
-pub fn scrape(poem::web::Data(state): poem::web::Data<&crate::app::AppState>) -> poem::Response {
-    poem::Response::builder()
-        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .header(poem::http::header::CACHE_CONTROL, "no-store")
-        .body(state.metrics.render(state))
 }
 
 #[cfg(test)]

@@ -8,4 +8,5 @@ pub mod clients;
 pub mod limits;
 pub mod metrics;
 pub mod revocations;
+pub mod state;
 pub mod users;

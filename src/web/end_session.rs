@@ -10,10 +10,10 @@
 use super::login::{internal, read_form, see_other};
 use super::session;
 use super::{error_page, render};
-use crate::app::AppState;
 use crate::oauth::form::FormParams;
 use crate::oauth::id_token::IdTokenClaims;
 use crate::pages::views::{ErrorPage, LogoutPage, SignedOutPage};
+use crate::services::state::AppState;
 use crate::store::{self, StoreError};
 use poem::http::StatusCode;
 use poem::web::Data;

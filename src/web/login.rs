@@ -2,12 +2,12 @@
 
 use super::session::{self, LOGIN_CSRF_COOKIE};
 use super::{error_page, is_local_path, render};
-use crate::app::AppState;
 use crate::http::payloads::MAX_BODY_BYTES;
 use crate::oauth::form::FormParams;
 use crate::pages::views::{ErrorPage, LoginPage};
 use crate::random::url_token;
 use crate::services::audit::{Actor, Event};
+use crate::services::state::AppState;
 use poem::http::{StatusCode, header};
 use poem::web::Data;
 use poem::{Body, Request, Response, handler};

@@ -6,9 +6,9 @@ pub mod login;
 pub mod session;
 pub mod settings;
 
-use crate::app::AppState;
 use crate::pages::SignedInView;
 use crate::pages::views::ErrorPage;
+use crate::services::state::AppState;
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Path};
 use poem::{Response, handler};

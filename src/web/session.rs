@@ -2,9 +2,9 @@
 //! instance serves any session and a database copy holds no usable cookie.
 //! Sessions end after an idle timeout and an absolute lifetime.
 
-use crate::app::AppState;
 use crate::oauth::types::sha256;
 use crate::random::url_token;
+use crate::services::state::AppState;
 use crate::store::models::{SessionRow, UserRow};
 use crate::store::{self, StoreError};
 use poem::Request;

@@ -5,7 +5,6 @@
 use super::login::{internal, read_form, see_other};
 use super::session::{self, SignedIn};
 use super::{error_page, render};
-use crate::app::AppState;
 use crate::oauth::form::FormParams;
 use crate::oauth::registration::ClientMetadata;
 use crate::oauth::types::{ClientType, GrantType};
@@ -15,6 +14,7 @@ use crate::pages::views::{
 };
 use crate::services::audit::{Actor, Event};
 use crate::services::clients::{self, ClientError, Origin};
+use crate::services::state::AppState;
 use crate::store::models::ClientRow;
 use crate::store::{self, StoreError};
 use poem::http::{StatusCode, header};

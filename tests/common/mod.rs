@@ -3,12 +3,13 @@
 #![allow(dead_code)]
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use latchkey::app::{self, AppState};
+use latchkey::app;
 use latchkey::clock::ManualClock;
 use latchkey::config::{Settings, SettingsArgs};
 use latchkey::keys::KeySet;
 use latchkey::oauth::registration::ClientMetadata;
 use latchkey::oauth::types::GrantType;
+use latchkey::services::state::AppState;
 use latchkey::store::Db;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

@@ -1,9 +1,9 @@
 //! `/admin/audit`: the audit trail, for operators (the CLI reads the same table).
 
 use super::{AdminCaller, AdminError, AdminResult, AdminScope, page_size};
-use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::api::Done;
+use crate::services::state::AppState;
 use crate::store;
 use crate::store::models::AuditRow;
 use poem_openapi::param::Query;

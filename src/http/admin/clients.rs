@@ -3,11 +3,11 @@
 //! which only an operator may give.
 
 use super::{AdminCaller, AdminError, AdminResult, AdminScope, by, page_size, paged};
-use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::api::{App, AppChanges, Deleted, Done, NewApp, app_of};
 use crate::oauth::types::ClientType;
 use crate::services::clients::{self, Origin};
+use crate::services::state::AppState;
 use crate::store::models::ClientRow;
 use crate::store::{self, StoreError};
 use poem_openapi::param::{Path, Query};

@@ -6,7 +6,6 @@
 
 use super::users::{User, user_of};
 use super::{AdminCaller, AdminError, AdminResult, AdminScope, by};
-use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::api::Done;
 use crate::http::discovery::ScopeInfo;
@@ -16,6 +15,7 @@ use crate::oauth::redirect_uri;
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::types::sha256;
 use crate::random::url_token;
+use crate::services::state::AppState;
 use crate::services::users::IdentityError;
 use crate::store::models::{ChallengeRow, ClientRow};
 use crate::store::{self, StoreError};

@@ -2,9 +2,9 @@
 //! sessions. Creation and password rules are `crate::services::users`', shared with the CLI.
 
 use super::{AdminCaller, AdminError, AdminResult, AdminScope, by, page_size, paged};
-use crate::app::AppState;
 use crate::http::ApiTags;
 use crate::http::api::{Deleted, Done, Grant, GrantList};
+use crate::services::state::AppState;
 use crate::services::users::{self, DELEGATED, Profile};
 use crate::store::models::UserRow;
 use crate::store::{self};

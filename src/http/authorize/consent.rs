@@ -3,12 +3,12 @@
 //! (on a step-up only the new ones) and those allowed before.
 
 use super::json_response;
-use crate::app::AppState;
 use crate::oauth::authorize::AuthorizeRequest;
 use crate::oauth::form::FormParams;
 use crate::oauth::redirect_uri;
 use crate::oauth::scope::ScopeSet;
 use crate::pages::views::{ConsentClient, ConsentPage, ScopeView};
+use crate::services::state::AppState;
 use crate::store::models::ClientRow;
 use crate::web::render;
 use crate::web::session::SignedIn;

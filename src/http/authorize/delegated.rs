@@ -9,7 +9,6 @@
 //! (login CSRF), and a leaked verifier is useless on its own.
 
 use super::{Step, resume};
-use crate::app::AppState;
 use crate::oauth::authorize::after_sign_in;
 use crate::oauth::challenge::{self, Answer, ChallengeError, Kind};
 use crate::oauth::form::FormParams;
@@ -17,6 +16,7 @@ use crate::oauth::scope::ScopeSet;
 use crate::oauth::types::sha256;
 use crate::pages::views::ErrorPage;
 use crate::random::url_token;
+use crate::services::state::AppState;
 use crate::store::models::ChallengeRow;
 use crate::store::{self, StoreError};
 use crate::web::error_page;

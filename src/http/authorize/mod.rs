@@ -8,7 +8,6 @@
 mod consent;
 pub mod delegated;
 
-use crate::app::AppState;
 use crate::oauth::authorize::{self, AuthorizeRequest, Decision, NoRedirect, NoRedirectKind};
 use crate::oauth::challenge::Kind;
 use crate::oauth::client_metadata;
@@ -19,6 +18,7 @@ use crate::oauth::{ErrorCode, OAuthError};
 use crate::pages::views::ErrorPage;
 use crate::random::url_token;
 use crate::services::audit::{Actor, Event};
+use crate::services::state::AppState;
 use crate::store::models::{ClientRow, CodeRow, ConsentRow, FamilyRow};
 use crate::store::{self, StoreError};
 use crate::web::error_page;
