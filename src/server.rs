@@ -5,7 +5,7 @@
 //! connections, so this loop drives hyper directly and hands each request to the
 //! poem application.
 
-use crate::http::limits::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES};
+use crate::config::listener::{ConnectionLimits, MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES};
 use crate::services::state::Lifecycle;
 use http_body_util::combinators::BoxBody;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -17,21 +17,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
-
-/// What the listener allows; from `Settings` (see README "Settings").
-#[derive(Debug, Clone, Copy)]
-pub struct ConnectionLimits {
-    /// Open connections served at once; more wait in the kernel's backlog.
-    pub max_connections: usize,
-    /// A request's head must arrive within this; a keep-alive connection idle this
-    /// long is closed.
-    pub header_timeout: Duration,
-    /// Once shutdown starts, connections keep being accepted this long with
-    /// `/readyz` already 503, so balancers take the instance out first.
-    pub shutdown_delay: Duration,
-    /// In-flight requests get this long to finish once accepting stops.
-    pub shutdown_grace: Duration,
-}
 
 /// How the server stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

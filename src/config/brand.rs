@@ -4,6 +4,7 @@
 //! whatever colour the operator picks.
 
 use super::ConfigError;
+use super::file::FileConfig;
 use std::path::PathBuf;
 use url::Url;
 
@@ -289,6 +290,21 @@ impl Palette {
             dark_on_accent: on(dark_accent),
         }
     }
+}
+
+/// The brand from its flags, then the file.
+pub(super) fn brand(b: &BrandArgs, file: &mut FileConfig) -> Result<BrandSettings, ConfigError> {
+    BrandSettings::validate(BrandArgs {
+        product_name: b.product_name.clone().or(file.product_name.take()),
+        logo_url: b.logo_url.clone().or(file.logo_url.take()),
+        accent_color: b.accent_color.clone().or(file.accent_color.take()),
+        support_url: b.support_url.clone().or(file.support_url.take()),
+        terms_url: b.terms_url.clone().or(file.terms_url.take()),
+        privacy_url: b.privacy_url.clone().or(file.privacy_url.take()),
+        brand_dir: b.brand_dir.clone().or(file.brand_dir.take()),
+        templates_dir: b.templates_dir.clone().or(file.templates_dir.take()),
+        locale: b.locale.clone().or(file.locale.take()),
+    })
 }
 
 #[cfg(test)]

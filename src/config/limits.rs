@@ -1,7 +1,10 @@
 //! The rate-limit settings (`rate_limit_*`): how a limit is written and each limited
-//! endpoint's default. The limiters themselves are `services::limits`.
+//! endpoint's default; and which peers are proxies whose `X-Forwarded-For` names the
+//! caller (`trusted_proxies`). The limiters themselves are `services::limits`.
 
-use super::ConfigError;
+use super::file::{FileConfig, list_setting};
+use super::{ConfigError, SettingsArgs};
+use crate::cidr::Cidr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -78,8 +81,47 @@ pub const DEFAULT_REGISTER: &str = "20/15m";
 pub const DEFAULT_LOGIN: &str = "10/1m";
 pub const DEFAULT_REVOKE: &str = "600/1m";
 
+/// The limits of every limited endpoint, and the trusted proxies.
+pub(super) fn limits(
+    args: &SettingsArgs,
+    file: &mut FileConfig,
+) -> Result<(Limits, Vec<Cidr>), ConfigError> {
+    let limits = Limits {
+        token: limit_setting(
+            "token",
+            args.rate_limit_token.as_deref(),
+            file.rate_limit_token.as_deref(),
+            DEFAULT_TOKEN,
+        )?,
+        register: limit_setting(
+            "register",
+            args.rate_limit_register.as_deref(),
+            file.rate_limit_register.as_deref(),
+            DEFAULT_REGISTER,
+        )?,
+        login: limit_setting(
+            "login",
+            args.rate_limit_login.as_deref(),
+            file.rate_limit_login.as_deref(),
+            DEFAULT_LOGIN,
+        )?,
+        revoke: limit_setting(
+            "revoke",
+            args.rate_limit_revoke.as_deref(),
+            file.rate_limit_revoke.as_deref(),
+            DEFAULT_REVOKE,
+        )?,
+    };
+    let proxies = list_setting(args.trusted_proxies.as_deref(), file.trusted_proxies.take());
+    let trusted_proxies = proxies
+        .iter()
+        .map(|p| Cidr::parse(p).map_err(|e| ConfigError(format!("trusted_proxies: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((limits, trusted_proxies))
+}
+
 /// A `rate_limit_{name}` setting: flag/environment, then file, then `default`.
-pub(super) fn limit_setting(
+fn limit_setting(
     name: &str,
     arg: Option<&str>,
     file: Option<&str>,

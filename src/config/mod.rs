@@ -2,20 +2,28 @@
 //! then an optional `latchkey.toml`, then defaults; validated, then passed explicitly.
 
 pub mod brand;
+pub mod fetch;
+mod file;
+mod keys;
 pub mod limits;
+pub mod listener;
+pub mod registration;
+mod sign_in;
+mod tokens;
 
 use crate::cidr::Cidr;
 use crate::fetch::FetchSettings;
 use crate::keys::Alg;
 use crate::oauth::resource::ResourceSet;
-use crate::oauth::scope::{ScopeCatalogue, ScopeEntry};
+use crate::oauth::scope::ScopeCatalogue;
 pub use crate::store::DatabaseUrl;
 use brand::{BrandArgs, BrandSettings};
-use limits::{Limits, limit_setting};
-use serde::Deserialize;
+pub use fetch::FetchArgs;
+use file::{FileConfig, read_file_config, seconds};
+use limits::Limits;
+pub use registration::RegistrationPolicy;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use url::Url;
+use std::path::PathBuf;
 
 /// A configuration value that cannot be used; the message names the setting.
 #[derive(Debug, thiserror::Error)]
@@ -162,155 +170,6 @@ pub struct SettingsArgs {
     pub fetch: FetchArgs,
 }
 
-/// Outbound fetches of Client ID Metadata Documents (see `fetch`).
-#[derive(clap::Args, Debug, Default, Clone)]
-pub struct FetchArgs {
-    /// Resolve client_ids that are https URLs by fetching their metadata document [default: true]
-    #[arg(
-        long,
-        global = true,
-        env = "LATCHKEY_CLIENT_ID_METADATA_DOCUMENTS",
-        value_name = "BOOL"
-    )]
-    pub client_id_metadata_documents: Option<bool>,
-    /// Comma-separated hosts (app.example, *.example.com) or https:// URL prefixes that may be fetched [default: any]
-    #[arg(long, global = true, env = "LATCHKEY_FETCH_ALLOW", value_name = "LIST")]
-    pub fetch_allow: Option<String>,
-    /// Comma-separated hosts or https:// URL prefixes that are never fetched
-    #[arg(long, global = true, env = "LATCHKEY_FETCH_DENY", value_name = "LIST")]
-    pub fetch_deny: Option<String>,
-    /// PEM file of CA certificates trusted for fetches besides the built-in web roots
-    #[arg(
-        long,
-        global = true,
-        env = "LATCHKEY_FETCH_EXTRA_CA",
-        value_name = "FILE"
-    )]
-    pub fetch_extra_ca: Option<PathBuf>,
-    /// Comma-separated CIDRs fetches may reach although they are not public [default: none]
-    #[arg(
-        long,
-        global = true,
-        env = "LATCHKEY_FETCH_ALLOW_PRIVATE",
-        value_name = "CIDRS"
-    )]
-    pub fetch_allow_private: Option<String>,
-    /// Seconds a whole fetch may take [default: 5]
-    #[arg(
-        long,
-        global = true,
-        env = "LATCHKEY_FETCH_TIMEOUT",
-        value_name = "SECONDS"
-    )]
-    pub fetch_timeout: Option<u64>,
-    /// Shortest time a fetched document is used, whatever its Cache-Control [default: 300]
-    #[arg(
-        long,
-        global = true,
-        env = "LATCHKEY_FETCH_CACHE_MIN",
-        value_name = "SECONDS"
-    )]
-    pub fetch_cache_min: Option<u64>,
-    /// Longest time a fetched document is used [default: 86400]
-    #[arg(
-        long,
-        global = true,
-        env = "LATCHKEY_FETCH_CACHE_MAX",
-        value_name = "SECONDS"
-    )]
-    pub fetch_cache_max: Option<u64>,
-}
-
-/// Who may use `POST /oauth/register`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RegistrationPolicy {
-    /// Anyone (rate-limited).
-    Open,
-    /// Callers with an initial access token (`latchkey clients initial-token`).
-    Token,
-    /// Nobody: the endpoint answers 403 and discovery does not advertise it.
-    Disabled,
-}
-
-impl RegistrationPolicy {
-    fn parse(raw: &str) -> Result<Self, ConfigError> {
-        match raw {
-            "open" => Ok(Self::Open),
-            "token" => Ok(Self::Token),
-            "disabled" => Ok(Self::Disabled),
-            other => Err(ConfigError(format!(
-                "registration `{}` is not one of open, token, disabled",
-                other.escape_default()
-            ))),
-        }
-    }
-}
-
-/// The optional TOML file. Unknown keys are errors, so a typo never goes unnoticed.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    bind: Option<String>,
-    issuer: Option<String>,
-    database_url: Option<String>,
-    keys_dir: Option<PathBuf>,
-    access_token_ttl: Option<u64>,
-    id_token_ttl: Option<u64>,
-    refresh_token_ttl: Option<u64>,
-    code_ttl: Option<u64>,
-    refresh_reuse_interval: Option<u64>,
-    session_idle_timeout: Option<u64>,
-    session_lifetime: Option<u64>,
-    key_poll_interval: Option<u64>,
-    signing_alg: Option<String>,
-    registration: Option<String>,
-    rate_limit_token: Option<String>,
-    rate_limit_register: Option<String>,
-    rate_limit_login: Option<String>,
-    rate_limit_revoke: Option<String>,
-    trusted_proxies: Option<Vec<String>>,
-    login_url: Option<String>,
-    consent_url: Option<String>,
-    #[serde(default)]
-    scopes: Vec<ScopeEntry>,
-    resources: Option<Vec<String>>,
-    default_audience: Option<String>,
-    product_name: Option<String>,
-    logo_url: Option<String>,
-    accent_color: Option<String>,
-    support_url: Option<String>,
-    terms_url: Option<String>,
-    privacy_url: Option<String>,
-    brand_dir: Option<PathBuf>,
-    templates_dir: Option<PathBuf>,
-    locale: Option<String>,
-    client_id_metadata_documents: Option<bool>,
-    fetch_allow: Option<Vec<String>>,
-    fetch_deny: Option<Vec<String>>,
-    fetch_extra_ca: Option<PathBuf>,
-    fetch_allow_private: Option<Vec<String>>,
-    fetch_timeout: Option<u64>,
-    fetch_cache_min: Option<u64>,
-    fetch_cache_max: Option<u64>,
-    shutdown_grace: Option<u64>,
-    shutdown_delay: Option<u64>,
-    header_timeout: Option<u64>,
-    max_connections: Option<u64>,
-    metrics_bind: Option<String>,
-    metrics_public: Option<bool>,
-    audit_retention: Option<u64>,
-}
-
-/// Parses the `signing_alg` setting.
-fn parse_signing_alg(raw: &str) -> Result<Alg, ConfigError> {
-    Alg::parse(raw).ok_or_else(|| {
-        ConfigError(format!(
-            "signing_alg `{}` is not supported (supported: RS256, ES256, EdDSA)",
-            raw.escape_default()
-        ))
-    })
-}
-
 impl Settings {
     /// The longest lifetime of anything signed with the keys: a retired key stays
     /// published this long, so every token it signed can still be verified.
@@ -362,175 +221,13 @@ pub struct Settings {
     /// Delegated consent: the product's page that answers consent challenges.
     pub consent_url: Option<String>,
     /// Connection cap, header timeout and shutdown grace of the listener.
-    pub connections: crate::server::ConnectionLimits,
+    pub connections: listener::ConnectionLimits,
     /// Where `GET /metrics` is served on its own listener, if anywhere.
     pub metrics_bind: Option<SocketAddr>,
     /// Serve `GET /metrics` on the public listener too (explicit opt-in).
     pub metrics_public: bool,
     /// Audit records older than this many seconds are deleted.
     pub audit_retention: i64,
-}
-
-/// A page of the product the browser is sent to (`login_url`, `consent_url`):
-/// https, or http on a loopback host for development; no fragment, since the
-/// challenge is added to its query.
-fn product_page(name: &str, raw: Option<String>) -> Result<Option<String>, ConfigError> {
-    let Some(raw) = raw else { return Ok(None) };
-    let ok = Url::parse(&raw).is_ok_and(|u| {
-        let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-        u.fragment().is_none()
-            && u.host_str().is_some()
-            && (u.scheme() == "https" || (u.scheme() == "http" && loopback))
-    });
-    if !ok {
-        return Err(ConfigError(format!(
-            "{name} `{}` must be an https URL (http only on a loopback host) without a fragment",
-            raw.escape_default()
-        )));
-    }
-    Ok(Some(raw))
-}
-
-/// A list setting: comma-separated from a flag or the environment, an array in the
-/// file.
-fn list_setting(arg: Option<&str>, file: Option<Vec<String>>) -> Vec<String> {
-    match (arg, file) {
-        (Some(list), _) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        (None, Some(list)) => list,
-        (None, None) => Vec::new(),
-    }
-}
-
-/// The hosts and URL prefixes of `fetch_allow` / `fetch_deny`.
-fn fetch_rules(name: &str, rules: Vec<String>) -> Result<Vec<String>, ConfigError> {
-    for r in &rules {
-        let ok = if r.starts_with("https://") {
-            Url::parse(r).is_ok()
-        } else {
-            let host = r.strip_prefix("*.").unwrap_or(r);
-            !host.is_empty()
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        };
-        if !ok {
-            return Err(ConfigError(format!(
-                "{name}: `{}` is neither a host name (app.example, *.example.com) nor an https:// URL prefix",
-                r.escape_default()
-            )));
-        }
-    }
-    Ok(rules.into_iter().map(|r| r.to_ascii_lowercase()).collect())
-}
-
-fn fetch_settings(args: &FetchArgs, file: &mut FileConfig) -> Result<FetchSettings, ConfigError> {
-    let extra_ca = match args.fetch_extra_ca.clone().or(file.fetch_extra_ca.take()) {
-        None => Vec::new(),
-        Some(path) => {
-            let pem = std::fs::read(&path).map_err(|e| {
-                ConfigError(format!(
-                    "fetch_extra_ca: cannot read {}: {e}",
-                    path.display()
-                ))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                ConfigError(format!(
-                    "fetch_extra_ca: {} is not a PEM certificate file: {e}",
-                    path.display()
-                ))
-            })?;
-            if certs.is_empty() {
-                return Err(ConfigError(format!(
-                    "fetch_extra_ca: {} holds no certificate",
-                    path.display()
-                )));
-            }
-            certs
-        }
-    };
-    let allow_private = list_setting(
-        args.fetch_allow_private.as_deref(),
-        file.fetch_allow_private.take(),
-    )
-    .iter()
-    .map(|c| Cidr::parse(c).map_err(|e| ConfigError(format!("fetch_allow_private: {e}"))))
-    .collect::<Result<Vec<_>, _>>()?;
-    let timeout = seconds(
-        "fetch_timeout",
-        args.fetch_timeout,
-        file.fetch_timeout,
-        5,
-        1..=30,
-        "",
-    )?;
-    let cache_min = seconds(
-        "fetch_cache_min",
-        args.fetch_cache_min,
-        file.fetch_cache_min,
-        300,
-        0..=86_400,
-        "",
-    )?;
-    let cache_max = seconds(
-        "fetch_cache_max",
-        args.fetch_cache_max,
-        file.fetch_cache_max,
-        86_400,
-        1..=604_800,
-        "",
-    )?;
-    if cache_min > cache_max {
-        return Err(ConfigError(format!(
-            "fetch_cache_min {cache_min} is above fetch_cache_max {cache_max}"
-        )));
-    }
-    Ok(FetchSettings {
-        documents_enabled: args
-            .client_id_metadata_documents
-            .or(file.client_id_metadata_documents)
-            .unwrap_or(true),
-        allow: fetch_rules(
-            "fetch_allow",
-            list_setting(args.fetch_allow.as_deref(), file.fetch_allow.take()),
-        )?,
-        deny: fetch_rules(
-            "fetch_deny",
-            list_setting(args.fetch_deny.as_deref(), file.fetch_deny.take()),
-        )?,
-        extra_ca,
-        allow_private,
-        timeout: std::time::Duration::from_secs(timeout as u64),
-        max_bytes: crate::fetch::MAX_BYTES,
-        cache_min,
-        cache_max,
-    })
-}
-
-const MAX_ACCESS_TOKEN_TTL: u64 = 86_400;
-
-/// A duration setting: flag/environment, then file, then default, within `range`.
-fn seconds(
-    name: &str,
-    arg: Option<u64>,
-    file: Option<u64>,
-    default: u64,
-    range: std::ops::RangeInclusive<u64>,
-    why: &str,
-) -> Result<i64, ConfigError> {
-    let value = arg.or(file).unwrap_or(default);
-    if !range.contains(&value) {
-        return Err(ConfigError(format!(
-            "{name} {value} is out of range: use {} to {} seconds{why}",
-            range.start(),
-            range.end()
-        )));
-    }
-    Ok(value as i64)
 }
 
 impl Settings {
@@ -554,151 +251,18 @@ impl Settings {
         mut file: FileConfig,
         env_database_url: Option<String>,
     ) -> Result<Self, ConfigError> {
-        let fetch = fetch_settings(&args.fetch, &mut file)?;
-        let bind_raw = args
-            .bind
-            .clone()
-            .or(file.bind)
-            .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-        let bind: SocketAddr = bind_raw.parse().map_err(|_| {
-            ConfigError(format!(
-                "bind `{bind_raw}` is not a socket address such as 127.0.0.1:8080 or [::]:8080"
-            ))
-        })?;
-
-        let issuer_raw = args
-            .issuer
-            .clone()
-            .or(file.issuer)
-            .unwrap_or_else(|| format!("http://{bind}"));
-        let issuer = validate_issuer(&issuer_raw)?;
-
+        let fetch = fetch::fetch_settings(&args.fetch, &mut file)?;
+        let listener = listener::listener(args, &mut file)?;
+        let tokens = tokens::tokens(args, &mut file, listener.bind)?;
         let database_raw = args
             .database_url
             .clone()
             .or(env_database_url)
-            .or(file.database_url)
+            .or(file.database_url.take())
             .unwrap_or_else(|| "sqlite://latchkey.db".to_owned());
         let database = DatabaseUrl::parse(&database_raw).map_err(ConfigError)?;
-
-        let keys_dir = args
-            .keys_dir
-            .clone()
-            .or(file.keys_dir)
-            .unwrap_or_else(|| PathBuf::from("keys"));
-
-        let ttl = seconds(
-            "access_token_ttl",
-            args.access_token_ttl,
-            file.access_token_ttl,
-            3600,
-            1..=MAX_ACCESS_TOKEN_TTL,
-            " (access tokens cannot be recalled from resource servers, so keep them short)",
-        )?;
-        let id_token_ttl = seconds(
-            "id_token_ttl",
-            args.id_token_ttl,
-            file.id_token_ttl,
-            3600,
-            1..=86_400,
-            " (an ID token proves a sign-in; relying parties keep their own session)",
-        )?;
-        let refresh_token_ttl = seconds(
-            "refresh_token_ttl",
-            args.refresh_token_ttl,
-            file.refresh_token_ttl,
-            2_592_000,
-            60..=31_536_000,
-            "",
-        )?;
-        let code_ttl = seconds(
-            "code_ttl",
-            args.code_ttl,
-            file.code_ttl,
-            60,
-            1..=600,
-            " (RFC 9700 §4.1: codes should live minutes at most)",
-        )?;
-        let refresh_reuse_interval = seconds(
-            "refresh_reuse_interval",
-            args.refresh_reuse_interval,
-            file.refresh_reuse_interval,
-            0,
-            0..=300,
-            "",
-        )?;
-        let session_idle_timeout = seconds(
-            "session_idle_timeout",
-            None,
-            file.session_idle_timeout,
-            7_200,
-            60..=2_592_000,
-            "",
-        )?;
-        let session_lifetime = seconds(
-            "session_lifetime",
-            None,
-            file.session_lifetime,
-            86_400,
-            60..=31_536_000,
-            "",
-        )?;
-        let key_poll_interval = seconds(
-            "key_poll_interval",
-            None,
-            file.key_poll_interval,
-            5,
-            1..=300,
-            "",
-        )?;
-
-        let shutdown_grace = seconds(
-            "shutdown_grace",
-            args.shutdown_grace,
-            file.shutdown_grace,
-            10,
-            0..=3_600,
-            "",
-        )?;
-        let shutdown_delay = seconds("shutdown_delay", None, file.shutdown_delay, 0, 0..=600, "")?;
-        let header_timeout = seconds(
-            "header_timeout",
-            None,
-            file.header_timeout,
-            10,
-            1..=300,
-            " (slow clients holding connections open are cut off after it)",
-        )?;
-        let max_connections = args
-            .max_connections
-            .or(file.max_connections)
-            .unwrap_or(1024);
-        if !(1..=1_000_000).contains(&max_connections) {
-            return Err(ConfigError(format!(
-                "max_connections {max_connections} is out of range: use 1 to 1000000"
-            )));
-        }
-        let connections = crate::server::ConnectionLimits {
-            max_connections: max_connections as usize,
-            header_timeout: std::time::Duration::from_secs(header_timeout as u64),
-            shutdown_delay: std::time::Duration::from_secs(shutdown_delay as u64),
-            shutdown_grace: std::time::Duration::from_secs(shutdown_grace as u64),
-        };
-        let metrics_bind = match args.metrics_bind.clone().or(file.metrics_bind) {
-            None => None,
-            Some(raw) if raw.is_empty() || raw == "off" => None,
-            Some(raw) => Some(raw.parse::<SocketAddr>().map_err(|_| {
-                ConfigError(format!(
-                    "metrics_bind `{raw}` is not a socket address such as 127.0.0.1:9090"
-                ))
-            })?),
-        };
-        if metrics_bind == Some(bind) {
-            return Err(ConfigError(format!(
-                "metrics_bind {bind} is the public address: choose another, or set metrics_public = true to serve /metrics there"
-            )));
-        }
-        let metrics_public = file.metrics_public.unwrap_or(false);
+        let keys = keys::keys(args, &mut file)?;
+        let sign_in = sign_in::sign_in(args, &mut file)?;
         let audit_retention = seconds(
             "audit_retention",
             None,
@@ -707,156 +271,45 @@ impl Settings {
             86_400..=315_360_000,
             " (one day to ten years)",
         )?;
-
-        let signing_alg = parse_signing_alg(
-            args.signing_alg
-                .as_deref()
-                .or(file.signing_alg.as_deref())
-                .unwrap_or("RS256"),
-        )?;
-
-        let scopes = ScopeCatalogue::new(file.scopes).map_err(ConfigError)?;
-
-        let resources = ResourceSet::new(file.resources.unwrap_or_else(|| vec![issuer.clone()]))
-            .map_err(|e| {
-                ConfigError(format!("{e} (RFC 8707: absolute URIs without a fragment)"))
-            })?;
-        let default_audience = match file.default_audience {
-            Some(a) => a,
-            None => resources.configured().next().unwrap_or_default().to_owned(),
-        };
-        if !resources.contains(&default_audience) {
-            return Err(ConfigError(format!(
-                "default_audience `{default_audience}` must be one of the configured resources"
-            )));
-        }
-
         let registration = RegistrationPolicy::parse(
             args.registration
                 .as_deref()
                 .or(file.registration.as_deref())
                 .unwrap_or("open"),
         )?;
-        let limits = Limits {
-            token: limit_setting(
-                "token",
-                args.rate_limit_token.as_deref(),
-                file.rate_limit_token.as_deref(),
-                limits::DEFAULT_TOKEN,
-            )?,
-            register: limit_setting(
-                "register",
-                args.rate_limit_register.as_deref(),
-                file.rate_limit_register.as_deref(),
-                limits::DEFAULT_REGISTER,
-            )?,
-            login: limit_setting(
-                "login",
-                args.rate_limit_login.as_deref(),
-                file.rate_limit_login.as_deref(),
-                limits::DEFAULT_LOGIN,
-            )?,
-            revoke: limit_setting(
-                "revoke",
-                args.rate_limit_revoke.as_deref(),
-                file.rate_limit_revoke.as_deref(),
-                limits::DEFAULT_REVOKE,
-            )?,
-        };
-        let proxies = list_setting(args.trusted_proxies.as_deref(), file.trusted_proxies);
-        let trusted_proxies = proxies
-            .iter()
-            .map(|p| Cidr::parse(p).map_err(|e| ConfigError(format!("trusted_proxies: {e}"))))
-            .collect::<Result<Vec<_>, _>>()?;
-
-        let login_url = product_page("login_url", args.login_url.clone().or(file.login_url))?;
-        let consent_url =
-            product_page("consent_url", args.consent_url.clone().or(file.consent_url))?;
-
-        let b = &args.brand;
-        let brand = BrandSettings::validate(BrandArgs {
-            product_name: b.product_name.clone().or(file.product_name),
-            logo_url: b.logo_url.clone().or(file.logo_url),
-            accent_color: b.accent_color.clone().or(file.accent_color),
-            support_url: b.support_url.clone().or(file.support_url),
-            terms_url: b.terms_url.clone().or(file.terms_url),
-            privacy_url: b.privacy_url.clone().or(file.privacy_url),
-            brand_dir: b.brand_dir.clone().or(file.brand_dir),
-            templates_dir: b.templates_dir.clone().or(file.templates_dir),
-            locale: b.locale.clone().or(file.locale),
-        })?;
-
+        let (limits, trusted_proxies) = limits::limits(args, &mut file)?;
+        let brand = brand::brand(&args.brand, &mut file)?;
         Ok(Self {
-            bind,
-            issuer,
+            bind: listener.bind,
+            issuer: tokens.issuer,
             database,
-            keys_dir,
-            access_token_ttl: ttl,
-            id_token_ttl,
-            refresh_token_ttl,
-            code_ttl,
-            refresh_reuse_interval,
-            session_idle_timeout,
-            session_lifetime,
-            key_poll_interval: key_poll_interval as u64,
+            keys_dir: keys.keys_dir,
+            access_token_ttl: tokens.access_token_ttl,
+            id_token_ttl: tokens.id_token_ttl,
+            refresh_token_ttl: tokens.refresh_token_ttl,
+            code_ttl: tokens.code_ttl,
+            refresh_reuse_interval: tokens.refresh_reuse_interval,
+            session_idle_timeout: sign_in.session_idle_timeout,
+            session_lifetime: sign_in.session_lifetime,
+            key_poll_interval: keys.key_poll_interval,
             key_encryption: None,
-            signing_alg,
-            scopes,
-            resources,
-            default_audience,
+            signing_alg: keys.signing_alg,
+            scopes: tokens.scopes,
+            resources: tokens.resources,
+            default_audience: tokens.default_audience,
             registration,
             limits,
             trusted_proxies,
             brand,
             fetch,
-            login_url,
-            consent_url,
-            connections,
-            metrics_bind,
-            metrics_public,
+            login_url: sign_in.login_url,
+            consent_url: sign_in.consent_url,
+            connections: listener.connections,
+            metrics_bind: listener.metrics_bind,
+            metrics_public: listener.metrics_public,
             audit_retention,
         })
     }
-}
-
-fn read_file_config(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
-    let (path, must_exist) = match explicit {
-        Some(p) => (p.to_path_buf(), true),
-        None => (PathBuf::from("latchkey.toml"), false),
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
-            return Ok(FileConfig::default());
-        }
-        Err(e) => {
-            return Err(ConfigError(format!(
-                "cannot read config file {}: {e}",
-                path.display()
-            )));
-        }
-    };
-    toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
-}
-
-/// RFC 8414 §2: an http(s) URL with no query or fragment.
-fn validate_issuer(raw: &str) -> Result<String, ConfigError> {
-    let url = Url::parse(raw)
-        .map_err(|e| ConfigError(format!("issuer `{raw}` is not a valid URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(ConfigError(format!(
-            "issuer `{raw}` must be an http or https URL"
-        )));
-    }
-    if url.query().is_some() || url.fragment().is_some() || raw.contains('#') {
-        return Err(ConfigError(format!(
-            "issuer `{raw}` must not have a query or fragment (RFC 8414 §2)"
-        )));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError(format!("issuer `{raw}` needs a host")));
-    }
-    Ok(raw.trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]

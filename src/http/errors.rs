@@ -90,7 +90,7 @@ pub fn fallback_error_response(path: &str, err: &poem::Error) -> Response {
             "URI Too Long",
             format!(
                 "the path and query are limited to {} bytes; send long parameters in a POST body",
-                super::limits::MAX_URI_BYTES
+                crate::config::listener::MAX_URI_BYTES
             ),
         ),
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
@@ -98,8 +98,8 @@ pub fn fallback_error_response(path: &str, err: &poem::Error) -> Response {
             "Request Header Fields Too Large",
             format!(
                 "request headers are limited to {} fields and {} bytes in all",
-                super::limits::MAX_HEADERS,
-                super::limits::MAX_HEADER_BYTES
+                crate::config::listener::MAX_HEADERS,
+                crate::config::listener::MAX_HEADER_BYTES
             ),
         ),
         s if s.is_server_error() => (

@@ -3,19 +3,12 @@
 //! checked by the handlers, once they know who is asking.
 
 use super::errors::rate_limited_response;
+use crate::config::listener::{MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES};
 use crate::services::limits::{Limiter, address_key, client_address};
 use crate::services::state::AppState;
 use poem::http::Method;
 use poem::{Endpoint, IntoResponse, Request, Response};
 use std::net::IpAddr;
-
-/// The longest request target (path and query) served; longer gets 414. Browsers
-/// and proxies commonly stop at 8 KiB too.
-pub const MAX_URI_BYTES: usize = 8 * 1024;
-/// The largest header block (names, values, separators) served; larger gets 431.
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
-/// The most header fields served; more gets 431.
-pub const MAX_HEADERS: usize = 100;
 
 /// Refuses requests whose target or headers are larger than any client of ours
 /// sends (RFC 9110 §15.5.15, RFC 6585 §5) before any handler sees them: nothing
