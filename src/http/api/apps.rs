@@ -1,0 +1,423 @@
+//! `/api/apps`: the signed-in user's OAuth applications, and the rules that turn the
+//! API's shapes into client metadata (shared with the settings pages).
+
+use super::*;
+
+/// Whether an app keeps a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum AppType {
+    /// Runs on a server and authenticates with its secret.
+    Confidential,
+    /// Runs where a secret cannot be kept (browser, desktop, CLI); must use PKCE.
+    Public,
+}
+
+/// An OAuth application.
+#[derive(Debug, Clone, Object)]
+pub struct App {
+    /// The OAuth `client_id`.
+    pub client_id: String,
+    /// Shown to people on the consent page.
+    pub name: String,
+    /// What the app does.
+    pub description: String,
+    /// The app's home page.
+    #[oai(skip_serializing_if_is_none)]
+    pub website: Option<String>,
+    /// An https URL of the app's icon.
+    #[oai(skip_serializing_if_is_none)]
+    pub icon_url: Option<String>,
+    /// Registered redirect URIs (exact match; loopback URIs match any port).
+    pub redirect_uris: Vec<String>,
+    /// Where the app may send people after signing them out (OpenID Connect
+    /// RP-Initiated Logout; exact match).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Scopes the app may ask for.
+    pub scopes: Vec<String>,
+    /// Grants the app may use.
+    pub grant_types: Vec<TokenGrantType>,
+    pub client_type: AppType,
+    /// Creation time, seconds since the epoch.
+    pub created_at: i64,
+    /// Last change, seconds since the epoch.
+    pub updated_at: i64,
+    /// The client secret: only in the responses that create or rotate it. Store it
+    /// now; it cannot be shown again.
+    #[oai(skip_serializing_if_is_none)]
+    pub client_secret: Option<String>,
+}
+
+/// A new application.
+#[derive(Debug, Clone, Object)]
+pub struct NewApp {
+    /// 1 to 100 characters.
+    pub name: String,
+    /// Up to 1000 characters.
+    #[oai(skip_serializing_if_is_none)]
+    pub description: Option<String>,
+    /// An http(s) URL.
+    #[oai(skip_serializing_if_is_none)]
+    pub website: Option<String>,
+    /// An http(s) URL.
+    #[oai(skip_serializing_if_is_none)]
+    pub icon_url: Option<String>,
+    /// https, or http on a loopback host; no fragments or wildcards. Needed for
+    /// `authorization_code`.
+    #[oai(skip_serializing_if_is_none)]
+    pub redirect_uris: Option<Vec<String>>,
+    /// Where the app may send people after signing them out (OpenID Connect
+    /// RP-Initiated Logout); the same rules as redirect URIs.
+    #[oai(skip_serializing_if_is_none)]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Default: every scope in the catalogue.
+    #[oai(skip_serializing_if_is_none)]
+    pub scopes: Option<Vec<String>>,
+    /// Default: `authorization_code` + `refresh_token` with redirect URIs (or for a
+    /// public app), otherwise `client_credentials`.
+    #[oai(skip_serializing_if_is_none)]
+    pub grant_types: Option<Vec<TokenGrantType>>,
+    // Default `confidential`; no doc comment (a described `$ref` becomes `allOf`).
+    #[oai(skip_serializing_if_is_none)]
+    pub client_type: Option<AppType>,
+}
+
+/// Changes to an application: absent fields stay as they are; `null` clears
+/// `website` and `icon_url`. The client type cannot change.
+#[derive(Debug, Clone, Object)]
+pub struct AppChanges {
+    /// 1 to 100 characters.
+    #[oai(skip_serializing_if_is_none)]
+    pub name: Option<String>,
+    /// Up to 1000 characters.
+    #[oai(skip_serializing_if_is_none)]
+    pub description: Option<String>,
+    /// An http(s) URL, or `null` to remove it.
+    pub website: MaybeUndefined<String>,
+    /// An http(s) URL, or `null` to remove it.
+    pub icon_url: MaybeUndefined<String>,
+    /// Replaces the redirect URIs.
+    #[oai(skip_serializing_if_is_none)]
+    pub redirect_uris: Option<Vec<String>>,
+    /// Replaces the post-logout redirect URIs.
+    #[oai(skip_serializing_if_is_none)]
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// Replaces the allowed scopes.
+    #[oai(skip_serializing_if_is_none)]
+    pub scopes: Option<Vec<String>>,
+    /// Replaces the allowed grants.
+    #[oai(skip_serializing_if_is_none)]
+    pub grant_types: Option<Vec<TokenGrantType>>,
+}
+
+/// The caller's applications.
+#[derive(Debug, Clone, Object)]
+pub struct AppList {
+    /// Oldest first.
+    pub apps: Vec<App>,
+}
+
+/// A new client secret.
+#[derive(Debug, Clone, Object)]
+pub struct AppSecret {
+    /// The app's `client_id`.
+    pub client_id: String,
+    /// The new secret; the previous one no longer works. Shown only here.
+    pub client_secret: String,
+}
+
+#[derive(ApiResponse)]
+pub enum Created {
+    /// The app, with its `client_secret` if it is confidential.
+    #[oai(status = 201)]
+    Created(Json<App>),
+}
+
+fn grant_type_of(g: GrantType) -> TokenGrantType {
+    match g {
+        GrantType::AuthorizationCode => TokenGrantType::AuthorizationCode,
+        GrantType::RefreshToken => TokenGrantType::RefreshToken,
+        GrantType::ClientCredentials => TokenGrantType::ClientCredentials,
+    }
+}
+
+fn grant_type_from(g: TokenGrantType) -> GrantType {
+    match g {
+        TokenGrantType::AuthorizationCode => GrantType::AuthorizationCode,
+        TokenGrantType::RefreshToken => GrantType::RefreshToken,
+        TokenGrantType::ClientCredentials => GrantType::ClientCredentials,
+    }
+}
+
+/// The API view of a client row.
+pub fn app_of(row: &ClientRow, client_secret: Option<String>) -> Result<App, StoreError> {
+    let meta = clients::metadata_of(row)?;
+    Ok(App {
+        client_id: row.id.clone(),
+        name: meta.name,
+        description: meta.description,
+        website: meta.website,
+        icon_url: meta.icon_url,
+        redirect_uris: meta.redirect_uris,
+        post_logout_redirect_uris: meta.post_logout_redirect_uris,
+        scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
+        grant_types: meta.grant_types.into_iter().map(grant_type_of).collect(),
+        client_type: if meta.public {
+            AppType::Public
+        } else {
+            AppType::Confidential
+        },
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        client_secret,
+    })
+}
+
+/// A scope list as the space-separated string of client metadata; the error is
+/// an `invalid_client_metadata` description.
+fn scope_string(scopes: Option<Vec<String>>) -> Result<Option<String>, String> {
+    match scopes {
+        None => Ok(None),
+        Some(list) => {
+            if list.iter().any(|s| s.is_empty() || s.contains(' ')) {
+                return Err("each scope must be one non-empty token without spaces".to_owned());
+            }
+            Ok(Some(list.join(" ")))
+        }
+    }
+}
+
+fn bad_metadata(detail: String) -> ApiError {
+    ApiError::problem(
+        StatusCode::BAD_REQUEST,
+        "invalid-client-metadata",
+        "Invalid Client Metadata",
+        detail,
+    )
+}
+
+/// Applies `changes` to stored metadata (absent fields stay; `null` clears the
+/// website and icon). Shared by the apps API and the admin API.
+pub fn apply_changes(meta: &mut ClientMetadata, changes: AppChanges) -> Result<(), String> {
+    if let Some(name) = changes.name {
+        meta.name = name;
+    }
+    if let Some(d) = changes.description {
+        meta.description = d;
+    }
+    match changes.website {
+        MaybeUndefined::Value(w) => meta.website = Some(w),
+        MaybeUndefined::Null => meta.website = None,
+        MaybeUndefined::Undefined => {}
+    }
+    match changes.icon_url {
+        MaybeUndefined::Value(w) => meta.icon_url = Some(w),
+        MaybeUndefined::Null => meta.icon_url = None,
+        MaybeUndefined::Undefined => {}
+    }
+    if let Some(uris) = changes.redirect_uris {
+        meta.redirect_uris = uris;
+    }
+    if let Some(uris) = changes.post_logout_redirect_uris {
+        meta.post_logout_redirect_uris = uris;
+    }
+    if let Some(scopes) = scope_string(changes.scopes)? {
+        meta.scope = Some(scopes);
+    }
+    if let Some(grants) = changes.grant_types {
+        meta.grant_types = grants.into_iter().map(grant_type_from).collect();
+    }
+    Ok(())
+}
+
+/// The caller's app `id`, or 404 (also for other people's apps: their existence is
+/// not revealed).
+async fn owned_app(state: &AppState, user: &UserRow, id: &str) -> ApiResult<ClientRow> {
+    match store::clients::find_client(&state.db, id).await? {
+        Some(row) if row.owner_id.as_deref() == Some(user.id.as_str()) => Ok(row),
+        _ => Err(ApiError::not_found("app")),
+    }
+}
+
+/// Metadata for a new app from the API's shape; the error is an
+/// `invalid_client_metadata` description.
+pub fn new_app_metadata(body: NewApp) -> Result<ClientMetadata, String> {
+    Ok(ClientMetadata {
+        name: body.name,
+        description: body.description.unwrap_or_default(),
+        website: body.website,
+        icon_url: body.icon_url,
+        redirect_uris: body.redirect_uris.unwrap_or_default(),
+        post_logout_redirect_uris: body.post_logout_redirect_uris.unwrap_or_default(),
+        grant_types: body
+            .grant_types
+            .unwrap_or_default()
+            .into_iter()
+            .map(grant_type_from)
+            .collect(),
+        scope: scope_string(body.scopes)?,
+        public: body.client_type == Some(AppType::Public),
+        application_type: None,
+    })
+}
+
+pub struct AppsApi {
+    pub state: AppState,
+}
+
+#[OpenApi(tag = "ApiTags::Apps")]
+impl AppsApi {
+    /// List your apps
+    #[oai(path = "/api/apps", method = "get", operation_id = "listApps")]
+    async fn list(
+        &self,
+        #[oai(scope = "ApiScope::AppsRead")] caller: ApiCaller,
+    ) -> ApiResult<Done<AppList>> {
+        let user = caller.user(&self.state, ApiScope::AppsRead).await?;
+        let rows = store::clients::list_owned(&self.state.db, &user.id).await?;
+        let apps = rows
+            .iter()
+            .map(|r| app_of(r, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Done::Ok(Json(AppList { apps })))
+    }
+
+    /// Create an app
+    ///
+    /// The response is the only time a confidential app's `client_secret` is shown.
+    #[oai(path = "/api/apps", method = "post", operation_id = "createApp")]
+    async fn create(
+        &self,
+        #[oai(scope = "ApiScope::AppsWrite")] caller: ApiCaller,
+        body: Json<NewApp>,
+    ) -> ApiResult<Created> {
+        let user = caller.user(&self.state, ApiScope::AppsWrite).await?;
+        let meta = new_app_metadata(body.0).map_err(bad_metadata)?;
+        let origin = Origin {
+            owner_id: Some(user.id.clone()),
+            ..Origin::default()
+        };
+        let created = clients::create_client(
+            &self.state.db,
+            &self.state.settings.scopes,
+            meta,
+            origin,
+            self.state.clock.now(),
+        )
+        .await?;
+        self.state
+            .audit(Event::new("client.created", Actor::User(&user.id)).subject(&created.row.id))
+            .await;
+        tracing::info!(client_id = %created.row.id, user_id = %user.id, "app created");
+        Ok(Created::Created(Json(app_of(
+            &created.row,
+            created.client_secret,
+        )?)))
+    }
+
+    /// Get an app
+    #[oai(path = "/api/apps/:id", method = "get", operation_id = "getApp")]
+    async fn get(
+        &self,
+        #[oai(scope = "ApiScope::AppsRead")] caller: ApiCaller,
+        /// The app's `client_id`.
+        id: Path<String>,
+    ) -> ApiResult<Done<App>> {
+        let user = caller.user(&self.state, ApiScope::AppsRead).await?;
+        let row = owned_app(&self.state, &user, &id.0).await?;
+        Ok(Done::Ok(Json(app_of(&row, None)?)))
+    }
+
+    /// Change an app
+    ///
+    /// Fields left out keep their values. The result is validated like a new app.
+    #[oai(path = "/api/apps/:id", method = "patch", operation_id = "updateApp")]
+    async fn update(
+        &self,
+        #[oai(scope = "ApiScope::AppsWrite")] caller: ApiCaller,
+        /// The app's `client_id`.
+        id: Path<String>,
+        body: Json<AppChanges>,
+    ) -> ApiResult<Done<App>> {
+        let user = caller.user(&self.state, ApiScope::AppsWrite).await?;
+        let row = owned_app(&self.state, &user, &id.0).await?;
+        let mut meta = clients::metadata_of(&row)?;
+        apply_changes(&mut meta, body.0).map_err(bad_metadata)?;
+        let updated = clients::update_client(
+            &self.state.db,
+            &self.state.settings.scopes,
+            &row,
+            meta,
+            row.token_endpoint_auth_method.clone(),
+            false,
+            self.state.clock.now(),
+        )
+        .await?;
+        self.state.client_cache.invalidate(&row.id);
+        self.state
+            .audit(Event::new("client.updated", Actor::User(&user.id)).subject(&row.id))
+            .await;
+        tracing::info!(client_id = %row.id, user_id = %user.id, "app updated");
+        Ok(Done::Ok(Json(app_of(&updated, None)?)))
+    }
+
+    /// Delete an app
+    ///
+    /// Its refresh tokens die at once, and introspection reports its access tokens
+    /// inactive.
+    #[oai(path = "/api/apps/:id", method = "delete", operation_id = "deleteApp")]
+    async fn delete(
+        &self,
+        #[oai(scope = "ApiScope::AppsWrite")] caller: ApiCaller,
+        /// The app's `client_id`.
+        id: Path<String>,
+    ) -> ApiResult<Deleted> {
+        let user = caller.user(&self.state, ApiScope::AppsWrite).await?;
+        let row = owned_app(&self.state, &user, &id.0).await?;
+        store::clients::delete_client(&self.state.db, &row.id).await?;
+        self.state.client_cache.invalidate(&row.id);
+        self.state
+            .audit(Event::new("client.deleted", Actor::User(&user.id)).subject(&row.id))
+            .await;
+        tracing::info!(client_id = %row.id, user_id = %user.id, "app deleted");
+        Ok(Deleted::NoContent)
+    }
+
+    /// Rotate an app's secret
+    ///
+    /// The old secret stops working at once. Public apps have no secret (409).
+    #[oai(
+        path = "/api/apps/:id/secret",
+        method = "post",
+        operation_id = "rotateAppSecret"
+    )]
+    async fn rotate_secret(
+        &self,
+        #[oai(scope = "ApiScope::AppsWrite")] caller: ApiCaller,
+        /// The app's `client_id`.
+        id: Path<String>,
+    ) -> ApiResult<Done<AppSecret>> {
+        let user = caller.user(&self.state, ApiScope::AppsWrite).await?;
+        let row = owned_app(&self.state, &user, &id.0).await?;
+        if row.client_type != ClientType::Confidential.as_str() {
+            return Err(ApiError::problem(
+                StatusCode::CONFLICT,
+                "no-secret",
+                "Conflict",
+                "public apps have no secret to rotate",
+            ));
+        }
+        let secret = clients::rotate_secret(&self.state.db, &row.id, self.state.clock.now())
+            .await?
+            .ok_or_else(|| ApiError::not_found("app"))?;
+        self.state.client_cache.invalidate(&row.id);
+        self.state
+            .audit(Event::new("client.secret_rotated", Actor::User(&user.id)).subject(&row.id))
+            .await;
+        tracing::info!(client_id = %row.id, user_id = %user.id, "app secret rotated");
+        Ok(Done::Ok(Json(AppSecret {
+            client_id: row.id,
+            client_secret: secret,
+        })))
+    }
+}
