@@ -1,4 +1,11 @@
 //! Latchkey: a self-hostable OAuth 2.1 authorization server.
+//!
+//! Rooms, top to bottom; each imports only rooms below it (README, "Layout", has one
+//! line per room and keeps it true):
+//! `cli` → `server` → `app` (the composition root) → `http`, `web` (handlers) →
+//! `services` (`AppState` and what handlers call) → `pages` → `config` → `store`,
+//! `fetch`, `keys` → `oauth` (pure protocol rules) → leaves (`clock`, `random`,
+//! `cidr`, `request_id`).
 
 pub mod app;
 pub mod cidr;

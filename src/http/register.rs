@@ -3,6 +3,9 @@
 //! use them. Policy `open` lets anyone register (rate-limited per address, and
 //! never for `client_credentials`), `token` needs an initial access token, and
 //! `disabled` turns the endpoint off.
+//!
+//! One file at ~650 lines: RFC 7591 and RFC 7592 share one request shape, one set of
+//! checks and one error mapping; read apart they would have to be read together.
 
 use super::ApiTags;
 use super::errors::OAuthErrorBody;

@@ -1,6 +1,9 @@
 //! `/settings/apps` and `/settings/authorized`: the management API's two halves as
 //! pages. Plain forms posting back here, each carrying the session's CSRF token; the
 //! same client rules as the API and the CLI (`crate::services::clients`).
+//!
+//! One file at ~630 lines: the settings pages share one form shape, one CSRF check and
+//! one error rendering; their tests are the last few lines.
 
 use super::login::{internal, read_form, see_other};
 use super::session::{self, SignedIn};

@@ -4,6 +4,9 @@
 //! A browser gets a redirect to sign in, then the consent page; a client asking with
 //! `Accept: application/json` (an SPA's own consent screen) gets the same data as JSON
 //! and posts the decision back as JSON.
+//!
+//! One file at ~620 lines: the GET and POST halves of the authorization endpoint share
+//! their parsing and redirect decisions (consent and delegated sign-in are children).
 
 mod consent;
 pub mod delegated;
