@@ -183,6 +183,11 @@ pub fn spawn_background(state: &AppState, key_poll: std::time::Duration) {
                 Ok(purged) => tracing::debug!(?purged, "purged expired rows"),
                 Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
             }
+            match crate::store::jtis::purge_expired(&purge_state.db, purge_state.clock.now()).await
+            {
+                Ok(n) => tracing::debug!(deleted = n, "expired assertion ids swept"),
+                Err(e) => tracing::warn!(error = %e, "sweeping expired assertion ids failed"),
+            }
             let before = purge_state.clock.now() - purge_state.settings.audit_retention;
             match crate::store::audit::purge_before(&purge_state.db, before).await {
                 Ok(0) => {}

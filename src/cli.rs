@@ -84,6 +84,8 @@ pub enum AuditCommand {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process; boxing the big variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ClientsCommand {
     /// Register a client; prints its id and (for confidential clients) its secret, once
     Create {
@@ -113,6 +115,17 @@ pub enum ClientsCommand {
         /// OpenID Connect RP-Initiated Logout)
         #[arg(long = "post-logout-redirect-uri")]
         post_logout_redirect_uris: Vec<String>,
+        /// How the client authenticates: client_secret_basic (a secret, the
+        /// default), or private_key_jwt (an assertion signed with its own key: no
+        /// secret; needs --jwks or --jwks-uri)
+        #[arg(long, value_name = "METHOD")]
+        token_endpoint_auth_method: Option<String>,
+        /// private_key_jwt: a file holding the client's public JWK Set
+        #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
+        jwks: Option<std::path::PathBuf>,
+        /// private_key_jwt: the https URL where the client publishes its JWK Set
+        #[arg(long, value_name = "URL")]
+        jwks_uri: Option<String>,
     },
     /// List clients (never their secrets)
     List,
@@ -366,7 +379,29 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
             description,
             website,
             post_logout_redirect_uris,
+            token_endpoint_auth_method,
+            jwks,
+            jwks_uri,
         } => {
+            let jwks = match jwks {
+                None => None,
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    Some(
+                        serde_json::from_str(&text)
+                            .with_context(|| format!("{} is not a JSON JWK Set", path.display()))?,
+                    )
+                }
+            };
+            let method = token_endpoint_auth_method.as_deref();
+            if method == Some("none") && !public {
+                bail!("token_endpoint_auth_method none is a public client: pass --public");
+            }
+            let keys = match crate::oauth::registration::keys_metadata(method, jwks, jwks_uri) {
+                Ok(keys) => keys,
+                Err(e) => bail!("{}", e.description),
+            };
             let meta = ClientMetadata {
                 name,
                 description,
@@ -378,6 +413,7 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
                 scope,
                 public,
                 application_type: None,
+                keys,
             };
             let origin = clients::Origin {
                 operator: true,
@@ -489,6 +525,12 @@ fn client_json(row: &store::models::ClientRow) -> anyhow::Result<serde_json::Val
         "post_logout_redirect_uris": row.post_logout_redirect_uri_list()?,
         "grant_types": row.grant_types.split_whitespace().collect::<Vec<_>>(),
         "scope": row.scopes,
+        "token_endpoint_auth_method": row.to_registered()?.auth_method(),
+        "jwks": crate::services::clients::keys_of(row)?.and_then(|k| match k {
+            crate::oauth::registration::KeysMetadata::Jwks(set) => Some(set),
+            crate::oauth::registration::KeysMetadata::Uri(_) => None,
+        }),
+        "jwks_uri": row.jwks_uri,
         "created_at": row.created_at,
     }))
 }

@@ -75,7 +75,9 @@ async fn serve_then_client_credentials_with_the_cli(backend: Backend) {
     let listed = run_ok(latchkey(dir.path(), &db.url).args(["clients", "list"]));
     let text = listed.to_string();
     assert!(text.contains(&id));
-    assert!(!text.contains(&secret) && !text.contains("secret"));
+    assert!(!text.contains(&secret));
+    assert!(!text.contains("\"client_secret\"") && !text.contains("secret_hash"));
+    assert!(text.contains("\"token_endpoint_auth_method\":\"client_secret_basic\""));
 
     // keys list names the active key.
     let keys = run_ok(latchkey(dir.path(), &db.url).args(["keys", "list"]));

@@ -29,6 +29,7 @@ both_backends!(
     python_sdk_with_a_client_metadata_document,
     python_sdk_with_dynamic_registration,
     conformance_authorization_scenarios,
+    sdk_private_key_jwt_client_credentials,
 );
 
 /// The scope the example server asks for.
@@ -859,4 +860,55 @@ async fn conformance_authorization_scenarios(backend: Backend) {
         }
     }
     assert_eq!(docs.hits("/conformance.json"), 1);
+}
+
+/// The SDK's `PrivateKeyJwtProvider`: a service with a key pair and no secret
+/// reaches the tools by client credentials, each token request authenticated by a
+/// fresh assertion (the provider signs for 300 s, for the issuer).
+async fn sdk_private_key_jwt_client_credentials(backend: Backend) {
+    let Some(sdk) = mcp_sdk() else {
+        return;
+    };
+    let stack = Stack::start(&backend, |_| {}).await;
+    let key = common::jose::TestKey::es256("machine-1");
+    let created = latchkey::services::clients::create_client(
+        &stack.app.state.db,
+        &stack.app.state.settings.scopes,
+        latchkey::oauth::registration::ClientMetadata {
+            name: "MCP machine".into(),
+            grant_types: vec![latchkey::oauth::types::GrantType::ClientCredentials],
+            scope: Some(format!("{SCOPE} {WRITE}")),
+            keys: Some(latchkey::oauth::registration::KeysMetadata::Jwks(
+                common::jose::TestKey::set(&[&key]),
+            )),
+            ..Default::default()
+        },
+        Default::default(),
+        real_now(),
+    )
+    .await
+    .unwrap();
+    let id = created.row.id;
+    let mut node = std::process::Command::new("node");
+    node.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/mcp/machine.mjs"
+    ))
+    .env("MCP_SDK", &sdk)
+    .env("MCP_URL", &stack.mcp)
+    .env("ISSUER", &stack.app.base)
+    .env("CLIENT_ID", &id)
+    .env("KEY_PEM", key.pkcs8_pem())
+    .env("KEY_ALG", key.alg());
+    let seen = run_node_script(node).await;
+    assert_eq!(seen["tools"], json!(["add", "save_note", "whoami"]));
+    assert!(seen["whoami"].as_str().unwrap().contains(&id), "{seen}");
+    assert_eq!(seen["token_scope"], SCOPE);
+    let claims = common::jwt_claims(seen["access_token"].as_str().unwrap());
+    assert_eq!(
+        claims["aud"],
+        stack.mcp.as_str(),
+        "a token for the MCP server"
+    );
+    assert_eq!(claims["client_id"], id.as_str());
 }

@@ -25,6 +25,8 @@ pub(super) struct FileConfig {
     pub(super) key_poll_interval: Option<u64>,
     pub(super) signing_alg: Option<String>,
     pub(super) registration: Option<String>,
+    pub(super) client_assertion_audience: Option<String>,
+    pub(super) client_assertion_max_lifetime: Option<u64>,
     pub(super) rate_limit_token: Option<String>,
     pub(super) rate_limit_register: Option<String>,
     pub(super) rate_limit_login: Option<String>,

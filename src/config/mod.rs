@@ -2,6 +2,7 @@
 //! then an optional `latchkey.toml`, then defaults; validated, then passed explicitly.
 
 pub mod brand;
+pub mod client_auth;
 pub mod fetch;
 mod file;
 mod keys;
@@ -94,6 +95,25 @@ pub struct SettingsArgs {
         value_name = "POLICY"
     )]
     pub registration: Option<String>,
+    /// Which `aud` a private_key_jwt client assertion may carry: issuer (the issuer
+    /// identifier alone, RFC 7523bis) or issuer-or-token-endpoint (also the token
+    /// endpoint URL, for older clients) [default: issuer]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_CLIENT_ASSERTION_AUDIENCE",
+        value_name = "RULE"
+    )]
+    pub client_assertion_audience: Option<String>,
+    /// The longest a client assertion may live: exp at most this many seconds after
+    /// iat and after now [default: 600]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_CLIENT_ASSERTION_MAX_LIFETIME",
+        value_name = "SECONDS"
+    )]
+    pub client_assertion_max_lifetime: Option<u64>,
     /// Token endpoint limit per address and per client, N/period or off [default: 6000/1m]
     #[arg(
         long,
@@ -228,6 +248,8 @@ pub struct Settings {
     pub metrics_public: bool,
     /// Audit records older than this many seconds are deleted.
     pub audit_retention: i64,
+    /// What `private_key_jwt` client assertions must satisfy.
+    pub client_assertions: client_auth::ClientAssertions,
 }
 
 impl Settings {
@@ -277,6 +299,7 @@ impl Settings {
                 .or(file.registration.as_deref())
                 .unwrap_or("open"),
         )?;
+        let client_assertions = client_auth::client_assertions(args, &mut file)?;
         let (limits, trusted_proxies) = limits::limits(args, &mut file)?;
         let brand = brand::brand(&args.brand, &mut file)?;
         Ok(Self {
@@ -298,6 +321,7 @@ impl Settings {
             resources: tokens.resources,
             default_audience: tokens.default_audience,
             registration,
+            client_assertions,
             limits,
             trusted_proxies,
             brand,

@@ -87,6 +87,18 @@ impl<V: Clone> CoalescingCache<V> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Drops the finished outcome for `key` if `stale` says so of it, so that the
+    /// next `get_or_fetch` fetches again. Judged under the lock: of many callers
+    /// who saw the same old outcome, one drops it, and the rest find the new one.
+    pub fn drop_if(&self, key: &str, stale: impl FnOnce(&V) -> bool) -> bool {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if inner.ready.get(key).is_some_and(|(value, _)| stale(value)) {
+            inner.ready.remove(key);
+            return true;
+        }
+        false
+    }
 }
 
 #[cfg(test)]

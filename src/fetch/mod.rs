@@ -1,5 +1,5 @@
-//! Outbound fetches of URLs that strangers choose (Client ID Metadata Documents),
-//! made safe against server-side request forgery:
+//! Outbound fetches of URLs that strangers choose (Client ID Metadata Documents,
+//! clients' `jwks_uri`), made safe against server-side request forgery:
 //!
 //! - `https` only, to the operator's allowed hosts (if any) minus the denied ones;
 //! - to public addresses only: an IP literal is checked before anything is sent,
@@ -185,12 +185,17 @@ impl Fetcher {
 
     /// GETs a JSON document from `url` under every rule above.
     pub async fn get_json(&self, url: &Url) -> Result<Fetched, Refusal> {
+        self.get(url, &["application/json"]).await
+    }
+
+    /// GETs from `url` under every rule above, accepting only `media_types`.
+    pub async fn get(&self, url: &Url, media_types: &[&str]) -> Result<Fetched, Refusal> {
         self.precheck(url)?;
         let fetch = |m: String| Refusal::new(Rule::Fetch, m);
         let mut resp = self
             .client
             .get(url.as_str())
-            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::ACCEPT, media_types.join(", "))
             .send()
             .await
             .map_err(|e| describe(url, &e))?;
@@ -214,12 +219,13 @@ impl Fetcher {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let essence = media_type.split(';').next().unwrap_or("").trim();
-        if !essence.eq_ignore_ascii_case("application/json") {
+        if !media_types.iter().any(|m| essence.eq_ignore_ascii_case(m)) {
             return Err(Refusal::new(
                 Rule::Response,
                 format!(
-                    "{url} answered with Content-Type `{}`, not application/json",
-                    media_type.escape_default()
+                    "{url} answered with Content-Type `{}`, not {}",
+                    media_type.escape_default(),
+                    media_types.join(" or ")
                 ),
             ));
         }

@@ -48,6 +48,12 @@ pub struct AuthorizationServerMetadata {
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
     /// Client authentication methods the introspection endpoint accepts.
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    /// JWS algorithms of `private_key_jwt` client assertions at the token endpoint.
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    /// JWS algorithms of client assertions at the revocation endpoint.
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    /// JWS algorithms of client assertions at the introspection endpoint.
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<String>,
     /// PKCE methods: `S256` only (`plain` is refused).
     pub code_challenge_methods_supported: Vec<String>,
     /// RFC 9207: authorization responses carry `iss`.
@@ -174,17 +180,29 @@ impl Documents {
             token_endpoint_auth_methods_supported: strings(&[
                 "client_secret_basic",
                 "client_secret_post",
+                "private_key_jwt",
                 "none",
             ]),
             revocation_endpoint_auth_methods_supported: strings(&[
                 "client_secret_basic",
                 "client_secret_post",
+                "private_key_jwt",
                 "none",
             ]),
             introspection_endpoint_auth_methods_supported: strings(&[
                 "client_secret_basic",
                 "client_secret_post",
+                "private_key_jwt",
             ]),
+            token_endpoint_auth_signing_alg_values_supported: strings(
+                &crate::oauth::jwk::ALGORITHMS,
+            ),
+            revocation_endpoint_auth_signing_alg_values_supported: strings(
+                &crate::oauth::jwk::ALGORITHMS,
+            ),
+            introspection_endpoint_auth_signing_alg_values_supported: strings(
+                &crate::oauth::jwk::ALGORITHMS,
+            ),
             code_challenge_methods_supported: strings(&["S256"]),
             authorization_response_iss_parameter_supported: true,
             client_id_metadata_document_supported: settings.fetch.documents_enabled,

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod authorize;
 pub mod bearer;
+pub mod client_auth;
 pub mod cors;
 pub mod discovery;
 pub mod errors;
@@ -119,32 +120,7 @@ pub async fn find_client(
     Ok(Ok(state.client_cache.get(&state.db, id).await?))
 }
 
-/// Authenticates the client calling an OAuth endpoint (RFC 6749 §2.3): credentials
-/// from the `Authorization` header or the form, checked against the stored client.
-/// Public clients pass with their `client_id` alone; callers decide whether that is
-/// enough for them.
-pub async fn authenticate_client(
-    state: &AppState,
-    authorization: Option<&str>,
-    form: &crate::oauth::form::FormParams,
-) -> Result<std::sync::Arc<crate::oauth::types::RegisteredClient>, errors::Failure> {
-    use crate::oauth::client_auth;
-    let credentials = client_auth::extract(authorization, form)?;
-    let client = match find_client(state, credentials.client_id().as_str()).await? {
-        Ok(client) => client,
-        Err(refusal) => {
-            return Err(crate::oauth::OAuthError::invalid_client(format!(
-                "the client's metadata document was refused ({refusal})"
-            ))
-            .into());
-        }
-    };
-    client_auth::authenticate(client.as_deref(), &credentials)?;
-    // Authentication fails for an unknown client, so there is one here.
-    client.ok_or_else(|| {
-        crate::oauth::OAuthError::invalid_client("client authentication failed").into()
-    })
-}
+pub use client_auth::authenticate_client;
 
 pub type Apis = (
     api::AppsApi,

@@ -8,6 +8,7 @@
 //! checks and one error mapping; read apart they would have to be read together.
 
 use super::ApiTags;
+use super::api::PublicJwks;
 use super::errors::OAuthErrorBody;
 use crate::config::RegistrationPolicy;
 use crate::oauth::client_auth::hash_secret;
@@ -37,10 +38,19 @@ pub struct ClientRegistration {
     /// RP-Initiated Logout §3.1); the same rules as redirect URIs, exact match.
     #[oai(skip_serializing_if_is_none)]
     pub post_logout_redirect_uris: Option<Vec<String>>,
-    /// `none` (public client, PKCE), `client_secret_basic` (default) or
-    /// `client_secret_post`.
+    /// `none` (public client, PKCE), `client_secret_basic` (default),
+    /// `client_secret_post`, or `private_key_jwt` (assertions signed with the
+    /// client's own key; needs `jwks` or `jwks_uri`). `client_secret_jwt` is not
+    /// supported.
     #[oai(skip_serializing_if_is_none)]
     pub token_endpoint_auth_method: Option<String>,
+    // `private_key_jwt`: the client's public keys by value.
+    // (No doc comment: a described `$ref` becomes `allOf`.)
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks: Option<PublicJwks>,
+    /// `private_key_jwt`: an https URL where the client publishes its JWK Set.
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks_uri: Option<String>,
     /// `authorization_code`, `refresh_token`, `client_credentials` (the last only
     /// under the `token` policy). Default: `authorization_code` and `refresh_token`.
     #[oai(skip_serializing_if_is_none)]
@@ -101,6 +111,13 @@ pub struct ClientInformation {
     pub response_types: Vec<String>,
     /// How the client authenticates at the token endpoint.
     pub token_endpoint_auth_method: String,
+    // `private_key_jwt`: its public keys, when registered by value.
+    // (No doc comment: a described `$ref` becomes `allOf`.)
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks: Option<PublicJwks>,
+    /// `private_key_jwt`: where it publishes its public keys.
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks_uri: Option<String>,
     /// Space-separated scopes the client may request.
     pub scope: String,
     /// The client's home page.
@@ -301,8 +318,6 @@ impl<'a> ApiExtractor<'a> for OptionalRegistrationBearer {
     }
 }
 
-const AUTH_METHODS: [&str; 3] = ["none", "client_secret_basic", "client_secret_post"];
-
 /// RFC 7591 metadata as the core's client metadata, plus the auth method.
 fn to_metadata(
     body: ClientRegistration,
@@ -311,12 +326,8 @@ fn to_metadata(
     let method = body
         .token_endpoint_auth_method
         .unwrap_or_else(|| "client_secret_basic".to_owned());
-    if !AUTH_METHODS.contains(&method.as_str()) {
-        return Err(OAuthError::invalid_client_metadata(format!(
-            "token_endpoint_auth_method `{}` is not supported (use none, client_secret_basic or client_secret_post)",
-            method.escape_default()
-        )));
-    }
+    let jwks = body.jwks.map(|set| serde_json::json!({ "keys": set.keys }));
+    let keys = registration::keys_metadata(Some(&method), jwks, body.jwks_uri)?;
     let grant_types = match body.grant_types {
         None => Vec::new(),
         Some(list) => list
@@ -380,6 +391,7 @@ fn to_metadata(
         scope: body.scope,
         public: method == "none",
         application_type,
+        keys,
     };
     Ok((meta, method))
 }
@@ -415,7 +427,15 @@ fn information(
         .unwrap_or_else(|| registration::inferred_application_type(&meta.redirect_uris))
         .as_str()
         .to_owned();
+    let jwks = match meta.keys {
+        Some(registration::KeysMetadata::Jwks(set)) => Some(PublicJwks {
+            keys: set["keys"].as_array().cloned().unwrap_or_default(),
+        }),
+        _ => None,
+    };
     Ok(ClientInformation {
+        jwks,
+        jwks_uri: row.jwks_uri.clone(),
         application_type,
         registration_client_uri: format!("{}/oauth/register/{}", state.settings.issuer, row.id),
         client_id: row.id.clone(),

@@ -12,6 +12,7 @@
 //! algorithm the token was validated for, so it can only ever stand in for the key it
 //! was made from.
 
+use crate::oauth::jwk::rsa_public_key_der;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256,
 };
@@ -123,73 +124,5 @@ impl Verifier<Vec<u8>> for Parsed {
 impl JwtVerifier for Parsed {
     fn algorithm(&self) -> Algorithm {
         self.alg
-    }
-}
-
-/// RFC 8017 `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.
-fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
-    fn length(out: &mut Vec<u8>, len: usize) {
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            let bytes: Vec<u8> = len
-                .to_be_bytes()
-                .into_iter()
-                .skip_while(|b| *b == 0)
-                .collect();
-            out.push(0x80 | bytes.len() as u8);
-            out.extend_from_slice(&bytes);
-        }
-    }
-    fn integer(out: &mut Vec<u8>, magnitude: &[u8]) {
-        let trimmed = match magnitude.iter().position(|b| *b != 0) {
-            Some(i) => &magnitude[i..],
-            None => &[0u8][..],
-        };
-        let pad = trimmed[0] & 0x80 != 0;
-        out.push(0x02);
-        length(out, trimmed.len() + usize::from(pad));
-        if pad {
-            out.push(0);
-        }
-        out.extend_from_slice(trimmed);
-    }
-    let mut body = Vec::with_capacity(n.len() + e.len() + 16);
-    integer(&mut body, n);
-    integer(&mut body, e);
-    let mut out = Vec::with_capacity(body.len() + 4);
-    out.push(0x30);
-    length(&mut out, body.len());
-    out.extend_from_slice(&body);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn der_of_small_rsa_public_key() {
-        // n = 0x80 01 needs a leading zero; e = 65537.
-        assert_eq!(
-            rsa_public_key_der(&[0x80, 0x01], &[0x01, 0x00, 0x01]),
-            [
-                0x30, 0x0a, 0x02, 0x03, 0x00, 0x80, 0x01, 0x02, 0x03, 0x01, 0x00, 0x01
-            ]
-        );
-        // Leading zero bytes of the magnitude are dropped.
-        assert_eq!(
-            rsa_public_key_der(&[0x00, 0x7f], &[0x03]),
-            [0x30, 0x06, 0x02, 0x01, 0x7f, 0x02, 0x01, 0x03]
-        );
-    }
-
-    #[test]
-    fn long_lengths_use_the_long_form() {
-        let n = vec![0x7f; 256];
-        let der = rsa_public_key_der(&n, &[0x01, 0x00, 0x01]);
-        assert_eq!(&der[..4], &[0x30, 0x82, 0x01, 0x09]);
-        assert_eq!(&der[4..8], &[0x02, 0x82, 0x01, 0x00]);
-        assert_eq!(der.len(), 4 + 0x109);
     }
 }

@@ -487,6 +487,7 @@ mod tests {
                 "http://127.0.0.1/cb".into(),
             ],
             self_described: false,
+            keys: None,
         }
     }
 

@@ -1,8 +1,10 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3.1, OAuth 2.1 §2.4).
 //!
-//! Confidential clients use `client_secret_basic` or `client_secret_post`; public
-//! clients send only `client_id` (`none`). Secrets are high-entropy random strings,
-//! so one SHA-256 is enough to store them safely; the comparison is constant-time.
+//! Confidential clients use `client_secret_basic`, `client_secret_post` or
+//! `private_key_jwt` (a signed assertion, RFC 7523 §2.2, checked by
+//! `client_assertion` once the caller has the client's keys); public clients send
+//! only `client_id` (`none`). Secrets are high-entropy random strings, so one
+//! SHA-256 is enough to store them safely; the comparison is constant-time.
 
 use super::OAuthError;
 use super::form::FormParams;
@@ -20,12 +22,36 @@ pub enum ClientCredentials {
     Post { id: ClientId, secret: ClientSecret },
     /// `client_id` alone: a public client (`token_endpoint_auth_method=none`).
     None { id: ClientId },
+    /// `client_assertion` (`private_key_jwt`); the client is the assertion's
+    /// `sub`, which `client_id`, when sent, must equal.
+    Assertion {
+        id: Option<ClientId>,
+        assertion: ClientAssertion,
+    },
+}
+
+/// A client assertion as presented. Never printed: `Debug` redacts it.
+pub struct ClientAssertion(String);
+
+impl ClientAssertion {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ClientAssertion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientAssertion(<redacted>)")
+    }
 }
 
 impl ClientCredentials {
-    pub fn client_id(&self) -> &ClientId {
+    /// The client named by the request; for an assertion, the `client_id`
+    /// parameter if sent (the assertion's `sub` decides).
+    pub fn client_id(&self) -> Option<&ClientId> {
         match self {
-            Self::Basic { id, .. } | Self::Post { id, .. } | Self::None { id } => id,
+            Self::Basic { id, .. } | Self::Post { id, .. } | Self::None { id } => Some(id),
+            Self::Assertion { id, .. } => id.as_ref(),
         }
     }
 
@@ -35,6 +61,7 @@ impl ClientCredentials {
             Self::Basic { .. } => "client_secret_basic",
             Self::Post { .. } => "client_secret_post",
             Self::None { .. } => "none",
+            Self::Assertion { .. } => super::types::PRIVATE_KEY_JWT,
         }
     }
 }
@@ -53,6 +80,41 @@ pub fn extract(
 ) -> Result<ClientCredentials, OAuthError> {
     let form_id = form.single("client_id")?;
     let form_secret = form.single("client_secret")?;
+    let assertion_type = form.single("client_assertion_type")?;
+    let assertion = form.single("client_assertion")?;
+
+    if assertion_type.is_some() || assertion.is_some() {
+        // RFC 6749 §2.3: one method per request.
+        if authorization.is_some() || form_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "the client sent a client_assertion and a client secret; use one authentication method",
+            ));
+        }
+        match assertion_type {
+            Some(super::client_assertion::JWT_BEARER) => {}
+            Some(other) => {
+                return Err(OAuthError::invalid_request(format!(
+                    "client_assertion_type `{}` is not supported: use {}",
+                    other.escape_default(),
+                    super::client_assertion::JWT_BEARER
+                )));
+            }
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "client_assertion was sent without client_assertion_type",
+                ));
+            }
+        }
+        let Some(assertion) = assertion else {
+            return Err(OAuthError::invalid_request(
+                "client_assertion_type was sent without client_assertion",
+            ));
+        };
+        return Ok(ClientCredentials::Assertion {
+            id: form_id.map(ClientId::new),
+            assertion: ClientAssertion(assertion.to_owned()),
+        });
+    }
 
     if let Some(header) = authorization {
         let (id, secret) = parse_basic(header)?;
@@ -124,6 +186,11 @@ pub fn authenticate<'a>(
     // One message for unknown client and wrong secret, so the answer does not reveal
     // which client ids exist.
     let failed = || OAuthError::invalid_client("client authentication failed");
+    if let ClientCredentials::Assertion { .. } = credentials {
+        // Assertions are checked against the client's keys (`client_assertion`),
+        // never here.
+        return Err(failed());
+    }
     let Some(client) = client else {
         // Do the same hashing work as for a known client.
         if let ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. } =
@@ -134,6 +201,14 @@ pub fn authenticate<'a>(
         return Err(failed());
     };
     match (credentials, client.client_type, &client.secret_hash) {
+        (ClientCredentials::Assertion { .. }, _, _) => Err(failed()),
+        (
+            ClientCredentials::Basic { .. } | ClientCredentials::Post { .. },
+            ClientType::Confidential,
+            _,
+        ) if client.keys.is_some() => Err(OAuthError::invalid_client(
+            "this client authenticates with private_key_jwt: send a client_assertion signed with its key",
+        )),
         (
             ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. },
             ClientType::Confidential,
@@ -155,6 +230,7 @@ pub fn authenticate<'a>(
         (_, ClientType::Public, _) => Err(OAuthError::invalid_client(
             "this client is public and has no secret: send only client_id",
         )),
+
         (_, ClientType::Confidential, None) => Err(failed()),
     }
 }
@@ -175,6 +251,7 @@ mod tests {
             scopes: ScopeSet::default(),
             redirect_uris: vec![],
             self_described: false,
+            keys: None,
         }
     }
 

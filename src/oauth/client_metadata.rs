@@ -181,17 +181,33 @@ pub fn validate_document(
             "it contains `{m}`: a published document cannot hold a secret"
         )));
     }
-    // Only public clients: without a key of its own (private_key_jwt, not
-    // implemented here) a document client has nothing to authenticate with.
-    match string("token_endpoint_auth_method")?.as_deref() {
-        None | Some("none") => {}
+    // A document cannot hold a secret, so a document client is public (`none`) or
+    // proves itself with its own key (`private_key_jwt`, with the public keys in
+    // `jwks` or at `jwks_uri`: MCP 2026-07-28).
+    let method = string("token_endpoint_auth_method")?;
+    let keys = match method.as_deref() {
+        None | Some("none") => {
+            if obj.contains_key("jwks") || obj.contains_key("jwks_uri") {
+                return Err(doc(
+                    "it has jwks or jwks_uri but token_endpoint_auth_method is not private_key_jwt"
+                        .to_owned(),
+                ));
+            }
+            None
+        }
+        Some(super::types::PRIVATE_KEY_JWT) => registration::keys_metadata(
+            method.as_deref(),
+            obj.get("jwks").cloned(),
+            string("jwks_uri")?,
+        )
+        .map_err(|e| doc(e.description.into_owned()))?,
         Some(other) => {
             return Err(doc(format!(
-                "token_endpoint_auth_method `{}` is not supported for metadata document clients (use none)",
+                "token_endpoint_auth_method `{}` is not supported for metadata document clients (use none or private_key_jwt)",
                 other.escape_default()
             )));
         }
-    }
+    };
     let redirect_uris = strings("redirect_uris")?
         .filter(|r| !r.is_empty())
         .ok_or_else(|| doc("it has no redirect_uris".to_owned()))?;
@@ -242,8 +258,9 @@ pub fn validate_document(
         post_logout_redirect_uris: strings("post_logout_redirect_uris")?.unwrap_or_default(),
         grant_types,
         scope,
-        public: true,
+        public: keys.is_none(),
         application_type,
+        keys,
     };
     let client = registration::validate(meta, catalogue, false)
         .map_err(|e| doc(e.description.into_owned()))?;

@@ -237,6 +237,7 @@ mod tests {
             scopes: ScopeSet::default(),
             redirect_uris: vec![],
             self_described: false,
+            keys: None,
         };
         let both = client(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
         let code_only = client(vec![GrantType::AuthorizationCode]);

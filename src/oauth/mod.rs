@@ -8,11 +8,13 @@
 pub mod authorize;
 pub mod challenge;
 pub mod claims;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod client_metadata;
 pub mod error;
 pub mod form;
 pub mod id_token;
+pub mod jwk;
 pub mod pkce;
 pub mod redirect_uri;
 pub mod registration;

@@ -27,6 +27,96 @@ pub struct ClientMetadata {
     /// OpenID Connect Registration 1.0 §2 `application_type`; `None`: inferred from
     /// the redirect URIs (native when one uses a private-use scheme).
     pub application_type: Option<ApplicationType>,
+    /// For `token_endpoint_auth_method: private_key_jwt`: the client's public keys.
+    pub keys: Option<KeysMetadata>,
+}
+
+/// A `private_key_jwt` client's public keys as submitted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeysMetadata {
+    /// `jwks`: a JWK Set by value.
+    Jwks(serde_json::Value),
+    /// `jwks_uri`: where the client publishes its JWK Set.
+    Uri(String),
+}
+
+/// Why `client_secret_jwt` is refused, in every door that is asked for it.
+pub const CLIENT_SECRET_JWT_REFUSED: &str = "token_endpoint_auth_method `client_secret_jwt` is not supported: Latchkey keeps only a hash of each client secret, so it cannot check an HMAC made with one. Use private_key_jwt (a key pair) or client_secret_basic";
+
+/// The stored JWK Set may be at most this long (a few keys).
+const MAX_JWKS_BYTES: usize = 16 * 1024;
+const MAX_URL: usize = 2048;
+
+/// Reads the authentication members every door accepts alike:
+/// `token_endpoint_auth_method` with `jwks` or `jwks_uri`. `private_key_jwt`
+/// needs exactly one of the two, and no other method takes either; the secret
+/// methods and `none` are left to the door (they decide public or confidential).
+pub fn keys_metadata(
+    method: Option<&str>,
+    jwks: Option<serde_json::Value>,
+    jwks_uri: Option<String>,
+) -> Result<Option<KeysMetadata>, OAuthError> {
+    let jwks = jwks.filter(|v| !v.is_null());
+    match method {
+        Some(super::types::PRIVATE_KEY_JWT) => match (jwks, jwks_uri) {
+            (Some(set), None) => Ok(Some(KeysMetadata::Jwks(set))),
+            (None, Some(uri)) => Ok(Some(KeysMetadata::Uri(uri))),
+            (None, None) => Err(OAuthError::invalid_client_metadata(
+                "token_endpoint_auth_method private_key_jwt needs the client's public keys: jwks (a JWK Set) or jwks_uri",
+            )),
+            (Some(_), Some(_)) => Err(OAuthError::invalid_client_metadata(
+                "send jwks or jwks_uri, not both",
+            )),
+        },
+        Some("client_secret_jwt") => Err(OAuthError::invalid_client_metadata(
+            CLIENT_SECRET_JWT_REFUSED,
+        )),
+        Some("none" | "client_secret_basic" | "client_secret_post") | None => {
+            if jwks.is_some() || jwks_uri.is_some() {
+                return Err(OAuthError::invalid_client_metadata(
+                    "jwks and jwks_uri are only for token_endpoint_auth_method private_key_jwt",
+                ));
+            }
+            Ok(None)
+        }
+        Some(other) => Err(OAuthError::invalid_client_metadata(format!(
+            "token_endpoint_auth_method `{}` is not supported (use none, client_secret_basic, client_secret_post or private_key_jwt)",
+            other.escape_default()
+        ))),
+    }
+}
+
+/// Checks a client's keys; returns what is stored (`jwks` text, `jwks_uri`).
+fn validate_keys(keys: KeysMetadata) -> Result<(Option<String>, Option<String>), OAuthError> {
+    match keys {
+        KeysMetadata::Jwks(set) => {
+            super::jwk::ClientKeySet::parse(&set, super::jwk::Reading::Registration)
+                .map_err(|e| OAuthError::invalid_client_metadata(format!("jwks: {e}")))?;
+            let text = set.to_string();
+            if text.len() > MAX_JWKS_BYTES {
+                return Err(OAuthError::invalid_client_metadata(format!(
+                    "jwks is longer than {MAX_JWKS_BYTES} bytes: publish the keys at a jwks_uri instead"
+                )));
+            }
+            Ok((Some(text), None))
+        }
+        KeysMetadata::Uri(uri) => {
+            let ok = uri.len() <= MAX_URL
+                && Url::parse(&uri).is_ok_and(|u| {
+                    u.scheme() == "https"
+                        && u.host_str().is_some()
+                        && u.fragment().is_none()
+                        && u.username().is_empty()
+                        && u.password().is_none()
+                });
+            if !ok {
+                return Err(OAuthError::invalid_client_metadata(
+                    "jwks_uri must be an https URL with a host, no fragment and no user info",
+                ));
+            }
+            Ok((None, Some(uri)))
+        }
+    }
 }
 
 /// The `application_type` of a client that registered none: native when a redirect
@@ -55,6 +145,16 @@ pub struct ValidClient {
     pub scopes: ScopeSet,
     pub client_type: ClientType,
     pub application_type: ApplicationType,
+    /// A `private_key_jwt` client's JWK Set (JSON text), or its `jwks_uri`.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+}
+
+impl ValidClient {
+    /// Whether it authenticates with a signed assertion.
+    pub fn uses_keys(&self) -> bool {
+        self.jwks.is_some() || self.jwks_uri.is_some()
+    }
 }
 
 const MAX_NAME: usize = 100;
@@ -129,6 +229,15 @@ pub fn validate(
     let post_logout_redirect_uris =
         uri_list(meta.post_logout_redirect_uris, "post-logout redirect URIs")?;
 
+    let (jwks, jwks_uri) = match meta.keys {
+        None => (None, None),
+        Some(_) if meta.public => {
+            return Err(OAuthError::invalid_client_metadata(
+                "a public client has no credential: private_key_jwt is for confidential clients",
+            ));
+        }
+        Some(keys) => validate_keys(keys)?,
+    };
     let client_type = if meta.public {
         ClientType::Public
     } else {
@@ -203,6 +312,8 @@ pub fn validate(
         scopes,
         client_type,
         application_type,
+        jwks,
+        jwks_uri,
     })
 }
 

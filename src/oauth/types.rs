@@ -172,13 +172,37 @@ pub struct RegisteredClient {
     /// endpoint the list is its default, not a limit, and the person's consent
     /// decides. A list set by the operator or an app's owner is a limit.
     pub self_described: bool,
+    /// For a `private_key_jwt` client, where its public keys are; `None` for
+    /// clients with a secret and public clients.
+    pub keys: Option<ClientKeys>,
+}
+
+/// Where a `private_key_jwt` client's public keys come from.
+#[derive(Debug, Clone)]
+pub enum ClientKeys {
+    /// Registered by value (`jwks`), parsed once.
+    Set(std::sync::Arc<super::jwk::ClientKeySet>),
+    /// Published by the client (`jwks_uri`), fetched and cached.
+    Uri(String),
 }
 
 impl RegisteredClient {
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
     }
+
+    /// The RFC 7591 `token_endpoint_auth_method` it authenticates with.
+    pub fn auth_method(&self) -> &'static str {
+        match (self.client_type, &self.keys) {
+            (ClientType::Public, _) => "none",
+            (ClientType::Confidential, Some(_)) => PRIVATE_KEY_JWT,
+            (ClientType::Confidential, None) => "client_secret_basic",
+        }
+    }
 }
+
+/// The `token_endpoint_auth_method` of clients that sign assertions.
+pub const PRIVATE_KEY_JWT: &str = "private_key_jwt";
 
 /// A refresh token as presented (`lk_rt_…`). Never printed: `Debug` redacts it.
 pub struct RefreshToken(String);

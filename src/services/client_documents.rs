@@ -96,7 +96,8 @@ impl ClientDocuments {
 }
 
 fn resolved(client_id: &str, doc: DocumentClient, now: i64) -> Outcome {
-    // A document client is public (§4.1) and its application_type always stored:
+    // A document client is public (§4.1) unless it has keys (then `changes` makes
+    // it private_key_jwt); its application_type is always stored:
     // the document is the whole registration, there is nothing to infer later.
     let application_type = Some(doc.client.application_type);
     let row = ClientRow {

@@ -4,9 +4,9 @@
 
 use crate::oauth::OAuthError;
 use crate::oauth::client_auth::hash_secret;
-use crate::oauth::registration::{self, ClientMetadata, ValidClient};
+use crate::oauth::registration::{self, ClientMetadata, KeysMetadata, ValidClient};
 use crate::oauth::scope::ScopeCatalogue;
-use crate::oauth::types::{ApplicationType, ClientType, GrantType};
+use crate::oauth::types::{ApplicationType, ClientType, GrantType, PRIVATE_KEY_JWT};
 use crate::random::url_token;
 use crate::store::clients::ClientChanges;
 use crate::store::models::ClientRow;
@@ -75,7 +75,15 @@ fn changes(
             .collect::<Vec<_>>()
             .join(" "),
         scopes: valid.scopes.to_string(),
-        token_endpoint_auth_method: auth_method,
+        // The keys decide: a client with keys signs assertions, whatever the door
+        // said before, and one without cannot.
+        token_endpoint_auth_method: if valid.uses_keys() {
+            Some(PRIVATE_KEY_JWT.to_owned())
+        } else {
+            auth_method.filter(|m| m != PRIVATE_KEY_JWT)
+        },
+        jwks: valid.jwks.clone(),
+        jwks_uri: valid.jwks_uri.clone(),
         updated_at: now,
         post_logout_redirect_uris: serde_json::Value::from(valid.post_logout_redirect_uris.clone())
             .to_string(),
@@ -112,6 +120,8 @@ pub fn new_row(
         post_logout_redirect_uris: c.post_logout_redirect_uris,
         application_type: c.application_type,
         document_fetched_at: None,
+        jwks: c.jwks,
+        jwks_uri: c.jwks_uri,
     }
 }
 
@@ -126,6 +136,8 @@ pub async fn create_client(
     let valid =
         registration::validate(meta, catalogue, origin.operator).map_err(ClientError::Invalid)?;
     let (client_secret, secret_hash) = match valid.client_type {
+        // A client that signs with its key has no secret to leak.
+        ClientType::Confidential if valid.uses_keys() => (None, None),
         ClientType::Confidential => {
             let (secret, hash) = new_token(SECRET_PREFIX);
             (Some(secret), Some(hash))
@@ -182,11 +194,21 @@ pub async fn update_client(
     }
     let explicit = meta.application_type;
     let valid = registration::validate(meta, catalogue, operator).map_err(ClientError::Invalid)?;
+    let had_keys = row.jwks.is_some() || row.jwks_uri.is_some();
+    if had_keys && !valid.uses_keys() {
+        return Err(ClientError::Invalid(OAuthError::invalid_client_metadata(
+            "a private_key_jwt client cannot switch to a client secret; register its new keys instead, or create a new client",
+        )));
+    }
     let c = changes(&valid, token_endpoint_auth_method, explicit, now);
     if !store::clients::update_client(db, &row.id, &c).await? {
         return Err(
             StoreError::Corrupt(format!("client {} vanished during update", row.id)).into(),
         );
+    }
+    if valid.uses_keys() && row.secret_hash.is_some() {
+        // Moving from a secret to a key pair: the secret stops working now.
+        store::clients::clear_client_secret(db, &row.id, now).await?;
     }
     store::clients::find_client(db, &row.id)
         .await?
@@ -212,11 +234,27 @@ pub fn metadata_of(row: &ClientRow) -> Result<ClientMetadata, StoreError> {
         scope: Some(row.scopes.clone()),
         public: row.client_type == ClientType::Public.as_str(),
         application_type: row.application_type(),
+        keys: keys_of(row)?,
+    })
+}
+
+/// A `private_key_jwt` client's keys as registered.
+pub fn keys_of(row: &ClientRow) -> Result<Option<KeysMetadata>, StoreError> {
+    Ok(match (&row.jwks, &row.jwks_uri) {
+        (Some(set), _) => Some(KeysMetadata::Jwks(
+            serde_json::from_str(set)
+                .map_err(|e| StoreError::Corrupt(format!("client {}: jwks: {e}", row.id)))?,
+        )),
+        (None, Some(uri)) => Some(KeysMetadata::Uri(uri.clone())),
+        (None, None) => None,
     })
 }
 
 /// Replaces a confidential client's secret; the old one stops working at once.
 /// `None` when there is no such confidential client.
+///
+/// A `private_key_jwt` client has no secret to rotate (`None` too): its keys are
+/// rotated by registering new ones.
 pub async fn rotate_secret(db: &Db, id: &str, now: i64) -> Result<Option<String>, StoreError> {
     let (secret, hash) = new_token(SECRET_PREFIX);
     let updated = store::clients::update_client_secret(db, id, &hash, now).await?;

@@ -58,6 +58,14 @@ pub struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AssertionLabels {
+    /// `accepted` or `refused`.
+    pub outcome: &'static str,
+    /// The rule that failed (`client_assertion::Reason`), `none` when accepted.
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabel {
     pub state: &'static str,
 }
@@ -73,6 +81,7 @@ pub struct Metrics {
     pub code_replays: Counter,
     pub rate_limited: Family<NameLabel, Counter>,
     pub sign_ins: Family<OutcomeLabel, Counter>,
+    pub client_assertions: Family<AssertionLabels, Counter>,
     pub client_cache: Family<OutcomeLabel, Counter>,
     pub db_connections: Family<StateLabel, Gauge>,
     pub signing_keys: Family<StateLabel, Gauge>,
@@ -137,6 +146,12 @@ impl Metrics {
             "Password sign-ins at /login, by outcome",
             sign_ins.clone(),
         );
+        let client_assertions = Family::<AssertionLabels, Counter>::default();
+        registry.register(
+            "client_assertions",
+            "private_key_jwt client assertions, by outcome and (when refused) the rule that failed",
+            client_assertions.clone(),
+        );
         let client_cache = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "client_cache_lookups",
@@ -170,6 +185,7 @@ impl Metrics {
             code_replays,
             rate_limited,
             sign_ins,
+            client_assertions,
             client_cache,
             db_connections,
             signing_keys,
@@ -247,6 +263,21 @@ impl Metrics {
     pub fn sign_in(&self, succeeded: bool) {
         let outcome = if succeeded { "success" } else { "failure" };
         self.sign_ins.get_or_create(&OutcomeLabel { outcome }).inc();
+    }
+
+    /// A client assertion accepted (`None`) or refused for `reason`.
+    pub fn client_assertion(&self, refused: Option<&'static str>) {
+        let labels = match refused {
+            None => AssertionLabels {
+                outcome: "accepted",
+                reason: "none",
+            },
+            Some(reason) => AssertionLabels {
+                outcome: "refused",
+                reason,
+            },
+        };
+        self.client_assertions.get_or_create(&labels).inc();
     }
 
     pub fn cache_lookup(&self, hit: bool) {

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod client_cache;
 pub mod client_documents;
+pub mod client_keys;
 pub mod clients;
 pub mod limits;
 pub mod metrics;

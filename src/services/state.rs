@@ -3,11 +3,12 @@
 //! at start and cheap to clone. Handlers (`http`, `web`) and the CLI receive it; the
 //! services it holds never import it back.
 
-use super::{client_cache, client_documents, limits, metrics, revocations};
+use super::{client_cache, client_documents, client_keys, limits, metrics, revocations};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::keys::{KeyRing, KeySet};
 use crate::oauth::claims::TokenPolicy;
+use crate::oauth::client_assertion::AssertionRules;
 use crate::pages::Pages;
 use crate::store::Db;
 use std::sync::Arc;
@@ -32,6 +33,10 @@ pub struct AppState {
     pub pages: Arc<Pages>,
     /// Clients known by their Client ID Metadata Document (see `fetch`).
     pub client_documents: Arc<client_documents::ClientDocuments>,
+    /// `private_key_jwt` clients' keys published at a `jwks_uri`.
+    pub client_keys: Arc<client_keys::ClientKeyFetcher>,
+    /// What client assertions are checked against, derived from settings once.
+    pub assertion_rules: Arc<AssertionRules>,
     /// Serving or shutting down (`/readyz` turns 503 while draining).
     pub lifecycle: Arc<Lifecycle>,
     /// This instance's Prometheus metrics.
@@ -66,6 +71,14 @@ impl AppState {
     ) -> Result<Self, ConfigError> {
         let client_documents = client_documents::ClientDocuments::new(settings.fetch.clone())
             .map_err(|e| ConfigError(format!("the outbound HTTP client cannot start: {e}")))?;
+        let client_keys = client_keys::ClientKeyFetcher::new(settings.fetch.clone())
+            .map_err(|e| ConfigError(format!("the outbound HTTP client cannot start: {e}")))?;
+        let assertion_rules = AssertionRules {
+            issuer: settings.issuer.clone(),
+            token_endpoint: format!("{}/oauth/token", settings.issuer),
+            audience: settings.client_assertions.audience,
+            max_lifetime: settings.client_assertions.max_lifetime,
+        };
         let policy = TokenPolicy {
             issuer: settings.issuer.clone(),
             resources: settings.resources.clone(),
@@ -85,6 +98,8 @@ impl AppState {
         let client_cache = client_cache::ClientCache::counted(lookups("hit"), lookups("miss"));
         Ok(Self {
             client_documents: Arc::new(client_documents),
+            client_keys: Arc::new(client_keys),
+            assertion_rules: Arc::new(assertion_rules),
             settings: Arc::new(settings),
             db,
             keys: Arc::new(KeyRing::new(keys)),

@@ -49,6 +49,9 @@ pub async fn upsert_document_client(db: &Db, row: &ClientRow) -> Result<(), Stor
                 clients::scopes.eq(&row.scopes),
                 clients::post_logout_redirect_uris.eq(&row.post_logout_redirect_uris),
                 clients::application_type.eq(&row.application_type),
+                clients::token_endpoint_auth_method.eq(&row.token_endpoint_auth_method),
+                clients::jwks.eq(&row.jwks),
+                clients::jwks_uri.eq(&row.jwks_uri),
                 clients::updated_at.eq(row.updated_at),
                 clients::document_fetched_at.eq(row.document_fetched_at),
             ))
@@ -92,7 +95,9 @@ pub async fn update_client_secret(
         let n = diesel::update(
             clients::table
                 .find(id)
-                .filter(clients::client_type.eq("confidential")),
+                .filter(clients::client_type.eq("confidential"))
+                .filter(clients::jwks.is_null())
+                .filter(clients::jwks_uri.is_null()),
         )
         .set((
             clients::secret_hash.eq(secret_hash),
@@ -102,6 +107,21 @@ pub async fn update_client_secret(
         .await?;
         bump_counter!(conn, counters::CLIENTS);
         Ok(n > 0)
+    })
+}
+
+/// Removes a client's secret (it moved to `private_key_jwt`).
+pub async fn clear_client_secret(db: &Db, id: &str, now: i64) -> Result<(), StoreError> {
+    with_conn!(db, |conn| {
+        diesel::update(clients::table.find(id))
+            .set((
+                clients::secret_hash.eq(None::<Vec<u8>>),
+                clients::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+        bump_counter!(conn, counters::CLIENTS);
+        Ok(())
     })
 }
 
@@ -130,6 +150,8 @@ pub struct ClientChanges {
     pub grant_types: String,
     pub scopes: String,
     pub token_endpoint_auth_method: Option<String>,
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
     pub updated_at: i64,
     pub post_logout_redirect_uris: String,
     pub application_type: Option<String>,

@@ -12,6 +12,7 @@ pub mod codes;
 pub mod counters;
 mod database_url;
 pub mod grants;
+pub mod jtis;
 pub mod migrate;
 pub mod models;
 pub mod schema;

@@ -2,11 +2,13 @@
 
 use super::StoreError;
 use super::schema::clients;
+use crate::oauth::jwk::{ClientKeySet, Reading};
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::types::{
-    ApplicationType, ClientId, ClientType, GrantType, RegisteredClient, SecretHash,
+    ApplicationType, ClientId, ClientKeys, ClientType, GrantType, RegisteredClient, SecretHash,
 };
 use diesel::prelude::*;
+use std::sync::Arc;
 
 /// A row of `clients`.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -40,6 +42,10 @@ pub struct ClientRow {
     /// Set for a client known by its Client ID Metadata Document: when it was last
     /// fetched.
     pub document_fetched_at: Option<i64>,
+    /// A `private_key_jwt` client's public keys by value: a JSON JWK Set.
+    pub jwks: Option<String>,
+    /// A `private_key_jwt` client's public keys by reference.
+    pub jwks_uri: Option<String>,
 }
 
 impl ClientRow {
@@ -96,7 +102,16 @@ impl ClientRow {
                 })?))
             }
         };
+        let keys = match (&self.jwks, &self.jwks_uri) {
+            (Some(set), _) => Some(ClientKeys::Set(Arc::new(
+                ClientKeySet::parse_text(set, Reading::Registration)
+                    .map_err(|e| corrupt("jwks", e))?,
+            ))),
+            (None, Some(uri)) => Some(ClientKeys::Uri(uri.clone())),
+            (None, None) => None,
+        };
         Ok(RegisteredClient {
+            keys,
             id: ClientId::new(self.id.clone()),
             client_type,
             secret_hash,

@@ -20,6 +20,15 @@ diesel::table! {
         post_logout_redirect_uris -> Text,
         application_type -> Nullable<Text>,
         document_fetched_at -> Nullable<BigInt>,
+        jwks -> Nullable<Text>,
+        jwks_uri -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    used_jtis (jti_hash) {
+        jti_hash -> Binary,
+        expires_at -> BigInt,
     }
 }
 
@@ -181,4 +190,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     authorization_codes,
     refresh_tokens,
     revoked_access_tokens,
+    used_jtis,
 );

@@ -173,6 +173,7 @@ fn metadata_from(form: &FormParams, public: bool) -> Result<ClientMetadata, Stri
         scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
         public,
         application_type: None,
+        keys: None,
     })
 }
 
@@ -398,7 +399,14 @@ pub async fn update_app(
         Err(resp) => return resp,
     };
     let public = row.client_type == ClientType::Public.as_str();
-    let submitted = metadata_from(&form, public);
+    // The page does not edit keys: a private_key_jwt app keeps the ones it has
+    // (they are changed through the apps API).
+    let submitted = metadata_from(&form, public).and_then(|meta| {
+        Ok(ClientMetadata {
+            keys: clients::keys_of(&row).map_err(|e| e.to_string())?,
+            ..meta
+        })
+    });
     let refused = match &submitted {
         Ok(meta) => match clients::update_client(
             &state.db,

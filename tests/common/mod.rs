@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 use tempfile::TempDir;
 
 pub mod flow;
+pub mod jose;
 pub mod process;
 pub mod tls;
 
@@ -188,6 +189,7 @@ pub struct TestAppBuilder {
     args: SettingsArgs,
     key_alg: Option<latchkey::keys::Alg>,
     now: Option<i64>,
+    database_url: Option<String>,
 }
 
 impl TestAppBuilder {
@@ -211,13 +213,27 @@ impl TestAppBuilder {
         self
     }
 
+    /// Use another test app's database (a second instance), not a fresh one.
+    pub fn same_database_as(mut self, other: &TestApp) -> Self {
+        self.database_url = Some(other.db.url.clone());
+        self
+    }
+
     pub fn args(mut self, f: impl FnOnce(&mut SettingsArgs)) -> Self {
         f(&mut self.args);
         self
     }
 
-    pub async fn spawn(self, backend: &Backend) -> TestApp {
-        let db = TestDb::create(backend).await;
+    pub async fn spawn(mut self, backend: &Backend) -> TestApp {
+        let db = match self.database_url.take() {
+            // Owned (and dropped) by the app that made it.
+            Some(url) => TestDb {
+                url,
+                _dir: None,
+                pg: None,
+            },
+            None => TestDb::create(backend).await,
+        };
         let start = self.now.unwrap_or(START);
         let keys_dir = match self.key_alg {
             Some(alg) => {

@@ -292,6 +292,11 @@ impl AdminClientsApi {
                 "public clients have no secret to rotate",
             ));
         }
+        if row.jwks.is_some() || row.jwks_uri.is_some() {
+            return Err(AdminError::conflict(
+                "this client authenticates with private_key_jwt and has no secret: rotate its keys instead",
+            ));
+        }
         let secret = clients::rotate_secret(&self.state.db, &row.id, self.state.clock.now())
             .await?
             .ok_or_else(|| AdminError::not_found("client"))?;

@@ -2,6 +2,7 @@
 //! API's shapes into client metadata (shared with the settings pages).
 
 use super::*;
+use crate::oauth::registration::{KeysMetadata, keys_metadata};
 
 /// Whether an app keeps a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -11,6 +12,15 @@ pub enum AppType {
     Confidential,
     /// Runs where a secret cannot be kept (browser, desktop, CLI); must use PKCE.
     Public,
+}
+
+/// A JWK Set (RFC 7517 §5) of a client's public keys.
+#[derive(Debug, Clone, Object)]
+pub struct PublicJwks {
+    /// Public signing keys: RSA (2048 bits or more) for RS256/PS256, EC P-256 for
+    /// ES256, OKP Ed25519 for EdDSA. A key with a private member (`d`, `p`, …) or a
+    /// symmetric (`oct`) key is refused; `kid`s must differ.
+    pub keys: Vec<serde_json::Value>,
 }
 
 /// An OAuth application.
@@ -38,6 +48,17 @@ pub struct App {
     /// Grants the app may use.
     pub grant_types: Vec<TokenGrantType>,
     pub client_type: AppType,
+    /// How it authenticates at the token endpoint: `none` (public),
+    /// `client_secret_basic` (or `client_secret_post`; a secret), or
+    /// `private_key_jwt` (an assertion signed with its own key).
+    pub token_endpoint_auth_method: String,
+    // `private_key_jwt`: its public keys, when registered by value.
+    // (No doc comment: a described `$ref` becomes `allOf`.)
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks: Option<PublicJwks>,
+    /// `private_key_jwt`: where it publishes its public keys.
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks_uri: Option<String>,
     /// Creation time, seconds since the epoch.
     pub created_at: i64,
     /// Last change, seconds since the epoch.
@@ -80,6 +101,20 @@ pub struct NewApp {
     // Default `confidential`; no doc comment (a described `$ref` becomes `allOf`).
     #[oai(skip_serializing_if_is_none)]
     pub client_type: Option<AppType>,
+    /// `private_key_jwt` for a confidential app that signs assertions with its own
+    /// key instead of holding a secret (then `jwks` or `jwks_uri` is required);
+    /// default: a secret (`client_secret_basic`) for confidential apps, `none` for
+    /// public ones. `client_secret_jwt` is not supported.
+    #[oai(skip_serializing_if_is_none)]
+    pub token_endpoint_auth_method: Option<String>,
+    // `private_key_jwt`: the app's public keys by value.
+    // (No doc comment: a described `$ref` becomes `allOf`.)
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks: Option<PublicJwks>,
+    /// `private_key_jwt`: an https URL where the app publishes its JWK Set (fetched
+    /// under the server's outbound-fetch rules, cached per `Cache-Control`).
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks_uri: Option<String>,
 }
 
 /// Changes to an application: absent fields stay as they are; `null` clears
@@ -108,6 +143,18 @@ pub struct AppChanges {
     /// Replaces the allowed grants.
     #[oai(skip_serializing_if_is_none)]
     pub grant_types: Option<Vec<TokenGrantType>>,
+    /// `private_key_jwt` moves a confidential app from its secret (which stops
+    /// working) to its own keys; send `jwks` or `jwks_uri` with it.
+    #[oai(skip_serializing_if_is_none)]
+    pub token_endpoint_auth_method: Option<String>,
+    // Replaces a `private_key_jwt` app's keys (to rotate: publish the new key
+    // beside the old one, move the app to it, then drop the old one).
+    // (No doc comment: a described `$ref` becomes `allOf`.)
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks: Option<PublicJwks>,
+    /// Replaces where a `private_key_jwt` app publishes its keys.
+    #[oai(skip_serializing_if_is_none)]
+    pub jwks_uri: Option<String>,
 }
 
 /// The caller's applications.
@@ -167,10 +214,28 @@ pub fn app_of(row: &ClientRow, client_secret: Option<String>) -> Result<App, Sto
         } else {
             AppType::Confidential
         },
+        token_endpoint_auth_method: row.to_registered()?.auth_method().to_owned(),
+        jwks: match meta.keys {
+            Some(KeysMetadata::Jwks(set)) => Some(PublicJwks {
+                keys: set["keys"].as_array().cloned().unwrap_or_default(),
+            }),
+            _ => None,
+        },
+        jwks_uri: row.jwks_uri.clone(),
         created_at: row.created_at,
         updated_at: row.updated_at,
         client_secret,
     })
+}
+
+/// The key members of a request, checked alike in every door.
+fn keys_from(
+    method: Option<&str>,
+    jwks: Option<PublicJwks>,
+    jwks_uri: Option<String>,
+) -> Result<Option<KeysMetadata>, String> {
+    let jwks = jwks.map(|set| serde_json::json!({ "keys": set.keys }));
+    keys_metadata(method, jwks, jwks_uri).map_err(|e| e.description.into_owned())
 }
 
 /// A scope list as the space-separated string of client metadata; the error is
@@ -227,6 +292,19 @@ pub fn apply_changes(meta: &mut ClientMetadata, changes: AppChanges) -> Result<(
     if let Some(grants) = changes.grant_types {
         meta.grant_types = grants.into_iter().map(grant_type_from).collect();
     }
+    if changes.token_endpoint_auth_method.is_some()
+        || changes.jwks.is_some()
+        || changes.jwks_uri.is_some()
+    {
+        // New keys replace the old; without a method, a client that has keys keeps
+        // private_key_jwt.
+        let method = changes.token_endpoint_auth_method.or_else(|| {
+            meta.keys
+                .is_some()
+                .then(|| crate::oauth::types::PRIVATE_KEY_JWT.to_owned())
+        });
+        meta.keys = keys_from(method.as_deref(), changes.jwks, changes.jwks_uri)?;
+    }
     Ok(())
 }
 
@@ -242,7 +320,20 @@ async fn owned_app(state: &AppState, user: &UserRow, id: &str) -> ApiResult<Clie
 /// Metadata for a new app from the API's shape; the error is an
 /// `invalid_client_metadata` description.
 pub fn new_app_metadata(body: NewApp) -> Result<ClientMetadata, String> {
+    let public = body.client_type == Some(AppType::Public);
+    let method = body.token_endpoint_auth_method.as_deref();
+    if public && method.is_some_and(|m| m != "none") {
+        return Err("a public app authenticates with `none`: it has no secret or key".to_owned());
+    }
+    if !public && method == Some("none") {
+        return Err(
+            "token_endpoint_auth_method `none` is for public apps: set client_type public"
+                .to_owned(),
+        );
+    }
+    let keys = keys_from(method, body.jwks, body.jwks_uri)?;
     Ok(ClientMetadata {
+        keys,
         name: body.name,
         description: body.description.unwrap_or_default(),
         website: body.website,
@@ -256,7 +347,7 @@ pub fn new_app_metadata(body: NewApp) -> Result<ClientMetadata, String> {
             .map(grant_type_from)
             .collect(),
         scope: scope_string(body.scopes)?,
-        public: body.client_type == Some(AppType::Public),
+        public,
         application_type: None,
     })
 }
@@ -405,6 +496,14 @@ impl AppsApi {
                 "no-secret",
                 "Conflict",
                 "public apps have no secret to rotate",
+            ));
+        }
+        if row.jwks.is_some() || row.jwks_uri.is_some() {
+            return Err(ApiError::problem(
+                StatusCode::CONFLICT,
+                "no-secret",
+                "Conflict",
+                "this app authenticates with private_key_jwt and has no secret: rotate its keys instead",
             ));
         }
         let secret = clients::rotate_secret(&self.state.db, &row.id, self.state.clock.now())

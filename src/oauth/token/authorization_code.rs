@@ -139,6 +139,7 @@ mod tests {
             scopes: ScopeSet::parse("profile").unwrap(),
             redirect_uris: vec!["https://app.example/cb".into()],
             self_described: false,
+            keys: None,
         }
     }
 

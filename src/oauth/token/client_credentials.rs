@@ -121,6 +121,7 @@ mod tests {
             scopes: ScopeSet::parse("orders:read orders:write gone").unwrap(),
             redirect_uris: vec![],
             self_described: false,
+            keys: None,
         }
     }
 

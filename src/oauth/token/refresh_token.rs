@@ -166,6 +166,7 @@ mod tests {
             scopes: ScopeSet::parse("profile email").unwrap(),
             redirect_uris: vec![],
             self_described: false,
+            keys: None,
         }
     }
 
