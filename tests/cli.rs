@@ -611,4 +611,69 @@ both_backends!(
     users_with_the_cli,
     keys_encrypted_at_rest,
     keys_rotate_and_retire_with_the_cli,
+    key_clients_with_the_cli,
 );
+
+/// `clients create --token-endpoint-auth-method private_key_jwt` with `--jwks FILE`
+/// or `--jwks-uri URL`: no secret is printed, the keys are; bad keys are explained.
+async fn key_clients_with_the_cli(backend: Backend) {
+    let db = TestDb::create(&backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = common::jose::TestKey::es256("cli-1");
+    let jwks = dir.path().join("keys.json");
+    std::fs::write(&jwks, common::jose::TestKey::set(&[&key]).to_string()).unwrap();
+    let made = run_ok(latchkey(dir.path(), &db.url).args([
+        "clients",
+        "create",
+        "--name",
+        "worker",
+        "--token-endpoint-auth-method",
+        "private_key_jwt",
+        "--jwks",
+        jwks.to_str().unwrap(),
+    ]));
+    assert!(made.get("client_secret").is_none(), "{made}");
+    assert_eq!(made["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(made["jwks"]["keys"][0]["kid"], "cli-1");
+    let by_uri = run_ok(latchkey(dir.path(), &db.url).args([
+        "clients",
+        "create",
+        "--name",
+        "published",
+        "--token-endpoint-auth-method",
+        "private_key_jwt",
+        "--jwks-uri",
+        "https://worker.example/jwks.json",
+    ]));
+    assert_eq!(by_uri["jwks_uri"], "https://worker.example/jwks.json");
+
+    let mut private = key.jwk();
+    private["d"] = serde_json::json!("AAAA");
+    let leaked = dir.path().join("leaked.json");
+    std::fs::write(&leaked, serde_json::json!({"keys": [private]}).to_string()).unwrap();
+    for (args, needle) in [
+        (
+            vec![
+                "--token-endpoint-auth-method",
+                "private_key_jwt",
+                "--jwks",
+                leaked.to_str().unwrap(),
+            ],
+            "private member",
+        ),
+        (
+            vec!["--token-endpoint-auth-method", "private_key_jwt"],
+            "jwks",
+        ),
+        (
+            vec!["--token-endpoint-auth-method", "client_secret_jwt"],
+            "client_secret_jwt",
+        ),
+        (vec!["--jwks", jwks.to_str().unwrap()], "only for"),
+    ] {
+        let mut all = vec!["clients", "create", "--name", "x"];
+        all.extend(args.iter().copied());
+        let err = run_err(latchkey(dir.path(), &db.url).args(&all));
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
