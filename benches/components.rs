@@ -1,5 +1,6 @@
 //! The pieces of a token request, one at a time (criterion): signing and verification per algorithm,
-//! claims building, client authentication, PKCE verification, and one refresh
+//! claims building, client authentication (secret; a private_key_jwt assertion's
+//! parse, signature and claims; its jti insert), PKCE verification, and one refresh
 //! rotation's database write on SQLite and PostgreSQL.
 //!
 //! `cargo bench --bench components`. PostgreSQL runs when
@@ -266,5 +267,58 @@ fn refresh_rotation(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, token_pieces, refresh_rotation);
+/// A private_key_jwt assertion: parse + ES256 signature + claims, and the replay
+/// cache's insert (one fresh jti per iteration) on SQLite.
+fn client_assertion(c: &mut Criterion) {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use latchkey::oauth::client_assertion::{AssertionRules, AudienceRule, Jws};
+    use latchkey::oauth::jwk::{ClientKeySet, Reading};
+    let rng = SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+    let p = pair.public_key().as_ref();
+    let set = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1",
+        "x": B64.encode(&p[1..33]), "y": B64.encode(&p[33..])}]});
+    let keys = ClientKeySet::parse(&set, Reading::Registration).unwrap();
+    let claims = serde_json::json!({"iss": "c1", "sub": "c1", "aud": "https://as.example",
+        "iat": NOW, "exp": NOW + 60, "jti": "j1"});
+    let input = format!(
+        "{}.{}",
+        B64.encode(r#"{"alg":"ES256","kid":"k1","typ":"JWT"}"#),
+        B64.encode(claims.to_string())
+    );
+    let sig = pair.sign(&rng, input.as_bytes()).unwrap();
+    let assertion = format!("{input}.{}", B64.encode(sig.as_ref()));
+    let rules = AssertionRules {
+        issuer: "https://as.example".into(),
+        token_endpoint: "https://as.example/oauth/token".into(),
+        audience: AudienceRule::Issuer,
+        max_lifetime: 600,
+    };
+    c.bench_function("client_assertion/parse_verify_es256", |b| {
+        b.iter(|| {
+            let jws = Jws::parse(black_box(&assertion)).unwrap();
+            black_box(jws.verify("c1", &keys, &rules, NOW).unwrap())
+        })
+    });
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let db = rt.block_on(sqlite_db(dir.path()));
+    let mut n = 0u64;
+    c.bench_function("client_assertion/jti_insert_sqlite", |b| {
+        b.iter(|| {
+            n += 1;
+            let key = latchkey::oauth::client_assertion::replay_key("c1", &n.to_string());
+            assert!(
+                rt.block_on(store::jtis::remember(&db, &key, NOW + 60))
+                    .unwrap()
+            );
+        })
+    });
+}
+
+criterion_group!(benches, token_pieces, refresh_rotation, client_assertion);
 criterion_main!(benches);

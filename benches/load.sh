@@ -121,6 +121,9 @@ LUA
 }
 
 declare -A latchkey_cc peer_cc
+# Pre-made assertions per second of run: more than either server answers, so the
+# queue never runs dry.
+assertions_per_sec=${LOAD_ASSERTIONS_PER_SEC:-15000}
 want cc && for alg in RS256 ES256 EdDSA; do
   dir="$work/cc-$alg"
   start_latchkey "$dir" "$alg"
@@ -130,6 +133,17 @@ want cc && for alg in RS256 ES256 EdDSA; do
   run_wrk "latchkey client_credentials $alg" "$srv_pid" "$base/oauth/token" "$dir/cc.lua"
   latchkey_cc[$alg]=$last_rps
 
+  if [ "$alg" = ES256 ]; then
+    # private_key_jwt beside client_secret_basic on the same signing algorithm:
+    # pre-made ES256 assertions (benches/assertions.mjs), a fresh jti each.
+    node "$root/benches/assertions.mjs" key "$dir"
+    key_id=$(new_client "$dir" --name bench-pkjwt --scope profile \
+      --token-endpoint-auth-method private_key_jwt --jwks "$dir/jwks.json" | field client_id)
+    node "$root/benches/assertions.mjs" sign "$dir" "$key_id" "$base" $((secs * assertions_per_sec))
+    LK_LUA="$root/benches/lua" LK_ASSERTIONS="$dir/assertions" \
+      run_wrk "latchkey client_credentials private_key_jwt ES256" "$srv_pid" "$base" "$root/benches/lua/assertion.lua"
+    latchkey_pkjwt=$last_rps
+  fi
   if [ "$alg" = RS256 ]; then
     # Introspection of a JWT access token, by a resource server client.
     token=$(curl -fs -u "$(base64 -d <<<"$auth")" -d grant_type=client_credentials "$base/oauth/token" | field access_token)
@@ -208,7 +222,13 @@ peer_dir=$(bash "$root/benches/peer/install.sh" "$work/peer")
 want peer && for alg in RS256 ES256 EdDSA; do
   next_port
   secret="peer-secret-0123456789abcdef0123456789abcdef"
-  (cd "$peer_dir" && NODE_ENV=production exec taskset -c "$server_cpu" node provider.mjs "$port" bench "$secret" "$alg" 2>/dev/null) &
+  peer_keys=""
+  if [ "$alg" = ES256 ]; then
+    mkdir -p "$work/peer-pkjwt"
+    node "$root/benches/assertions.mjs" key "$work/peer-pkjwt"
+    peer_keys="$work/peer-pkjwt/jwks.json"
+  fi
+  (cd "$peer_dir" && NODE_ENV=production exec taskset -c "$server_cpu" node provider.mjs "$port" bench "$secret" "$alg" $peer_keys 2>/dev/null) &
   peer_pid=$!
   pids+=("$peer_pid")
   if [ "$alg" = RS256 ]; then
@@ -224,6 +244,12 @@ want peer && for alg in RS256 ES256 EdDSA; do
   if [ "$alg" = RS256 ]; then
     run_wrk "node-oidc-provider JWKS" "$peer_pid" "http://127.0.0.1:$port/jwks" ""
   fi
+  if [ "$alg" = ES256 ]; then
+    node "$root/benches/assertions.mjs" sign "$work/peer-pkjwt" bench-pkjwt "http://127.0.0.1:$port" $((secs * assertions_per_sec))
+    LK_LUA="$root/benches/lua" LK_ASSERTIONS="$work/peer-pkjwt/assertions" LK_TOKEN_PATH=/token LK_EXTRA="&scope=profile" \
+      run_wrk "node-oidc-provider client_credentials private_key_jwt ES256" "$peer_pid" "http://127.0.0.1:$port" "$root/benches/lua/assertion.lua"
+    peer_pkjwt=$last_rps
+  fi
   kill "$peer_pid"; wait "$peer_pid" 2>/dev/null || true
 done
 
@@ -237,6 +263,9 @@ echo
 want cc && want peer || exit 0
 echo "start to first 200: latchkey ${latchkey_start} ms (existing key and database), node-oidc-provider ${peer_start} ms (key generated at start)"
 echo "idle RSS: latchkey ${latchkey_idle} MB, node-oidc-provider ${peer_idle} MB"
+awk -v k="$latchkey_pkjwt" -v b="${latchkey_cc[ES256]}" -v p="$peer_pkjwt" 'BEGIN {
+  printf "private_key_jwt ES256: %.0f%% of client_secret_basic ES256; latchkey/node-oidc-provider = %.2fx\n",
+    100 * k / b, k / p }'
 for alg in RS256 ES256 EdDSA; do
   raw=$(sign_rate "$alg")
   awk -v a="$alg" -v l="${latchkey_cc[$alg]}" -v p="${peer_cc[$alg]}" -v r="$raw" 'BEGIN {

@@ -427,13 +427,27 @@ async fn a_jti_is_accepted_once_across_instances(backend: Backend) {
     claims["aud"] = json!(b.base);
     let at_b = key.sign(&key.header(), &claims);
     refused(token_with(&b, &at_b).await, "used before").await;
+    // Sent many times at once (to both instances), one copy wins; many different
+    // assertions at once all pass (they share the replay cache's statements).
+    let same = key.sign(&key.header(), &assertion_claims(&id, &a.base, START));
+    let statuses = all_at_once(&a, &vec![same; 24]).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    let distinct: Vec<String> = (0..48)
+        .map(|_| key.sign(&key.header(), &assertion_claims(&id, &a.base, START)))
+        .collect();
+    let statuses = all_at_once(&a, &distinct).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     // Expired ids are swept; a fresh one passes.
     let fresh = key.sign(&key.header(), &assertion_claims(&id, &b.base, START));
     assert_eq!(token_with(&b, &fresh).await.status(), 200);
     let swept = latchkey::store::jtis::purge_expired(&a.state.db, START + 3600)
         .await
         .unwrap();
-    assert_eq!(swept, 2);
+    assert_eq!(swept, 2 + 1 + 48);
 }
 
 /// An app that trusts `ca` and may reach loopback, where the key server runs.
@@ -973,4 +987,27 @@ async fn a_metadata_document_client_with_keys(backend: Backend) {
     assert_eq!(resp.status(), 400);
     let html = common::unescape(&resp.text().await.unwrap());
     assert!(html.contains("jwks"), "{html}");
+}
+
+/// Sends each assertion to `app`'s token endpoint at once; the statuses.
+async fn all_at_once(app: &TestApp, assertions: &[String]) -> Vec<u16> {
+    let mut set = tokio::task::JoinSet::new();
+    for a in assertions {
+        let (http, url, a) = (app.http.clone(), app.url("/oauth/token"), a.clone());
+        set.spawn(async move {
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", a.as_str()),
+            ];
+            http.post(url)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    set.join_all().await
 }

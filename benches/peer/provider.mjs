@@ -1,11 +1,14 @@
 // node-oidc-provider configured like Latchkey's benchmark server: client
 // credentials, RS256 (or PEER_ALG) JWT access tokens for one resource, in-memory
 // storage. Installed by benches/peer/install.sh; started by benches/load.sh.
-// Usage: node provider.mjs PORT CLIENT_ID CLIENT_SECRET [RS256|ES256|EdDSA]
+// Usage: node provider.mjs PORT CLIENT_ID CLIENT_SECRET [RS256|ES256|EdDSA] [JWKS_FILE]
+// With JWKS_FILE a second client, `bench-pkjwt`, authenticates with private_key_jwt
+// (ES256 assertions verified with the public keys in that file).
 import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
 
-const [port, clientId, clientSecret, alg = 'RS256'] = process.argv.slice(2);
+const [port, clientId, clientSecret, alg = 'RS256', keyClientJwks] = process.argv.slice(2);
 const issuer = `http://127.0.0.1:${port}`;
 const resource = 'https://api.example';
 
@@ -29,7 +32,17 @@ const provider = new Provider(issuer, {
     // The only key is of `alg`; the provider checks client metadata against it.
     id_token_signed_response_alg: alg,
     scope: 'profile',
-  }],
+  }, ...(keyClientJwks ? [{
+    client_id: 'bench-pkjwt',
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: 'ES256',
+    jwks: JSON.parse(readFileSync(keyClientJwks, 'utf8')),
+    id_token_signed_response_alg: alg,
+    scope: 'profile',
+  }] : [])],
   jwks: { keys: [signingKey(alg)] },
   scopes: ['profile'],
   ttl: { ClientCredentials: 3600 },

@@ -154,7 +154,7 @@ async fn by_assertion(
         Err(refused) => return refuse(refused),
     };
     let key = replay_key(&sub, &accepted.jti);
-    if !crate::store::jtis::remember(&state.db, &key, accepted.keep_until).await? {
+    if !state.replay.remember(key, accepted.keep_until).await? {
         return refuse(Refused::new(
             Reason::Replayed,
             "this client assertion was used before: every assertion needs a new jti",

@@ -75,6 +75,7 @@ pub fn all() -> Vec<(
                     name: "App".into(),
                     kind: "confidential".into(),
                     confidential: error.is_some(),
+                    signs_with_key: false,
                 },
                 form: form(false),
                 error,

@@ -98,6 +98,8 @@ pub struct AppSummary {
     pub name: String,
     pub kind: String,
     pub confidential: bool,
+    /// It authenticates with `private_key_jwt`: its own key, no secret.
+    pub signs_with_key: bool,
 }
 
 /// The fields of the app create and edit forms (`app_fields.html`).

@@ -8,6 +8,7 @@ pub mod client_keys;
 pub mod clients;
 pub mod limits;
 pub mod metrics;
+pub mod replay;
 pub mod revocations;
 pub mod state;
 pub mod users;

@@ -3,7 +3,7 @@
 //! at start and cheap to clone. Handlers (`http`, `web`) and the CLI receive it; the
 //! services it holds never import it back.
 
-use super::{client_cache, client_documents, client_keys, limits, metrics, revocations};
+use super::{client_cache, client_documents, client_keys, limits, metrics, replay, revocations};
 use crate::clock::Clock;
 use crate::config::{ConfigError, Settings};
 use crate::keys::{KeyRing, KeySet};
@@ -35,6 +35,8 @@ pub struct AppState {
     pub client_documents: Arc<client_documents::ClientDocuments>,
     /// `private_key_jwt` clients' keys published at a `jwks_uri`.
     pub client_keys: Arc<client_keys::ClientKeyFetcher>,
+    /// Records assertion ids (shared by every instance on the database).
+    pub replay: Arc<replay::ReplayCache>,
     /// What client assertions are checked against, derived from settings once.
     pub assertion_rules: Arc<AssertionRules>,
     /// Serving or shutting down (`/readyz` turns 503 while draining).
@@ -99,6 +101,7 @@ impl AppState {
         Ok(Self {
             client_documents: Arc::new(client_documents),
             client_keys: Arc::new(client_keys),
+            replay: Arc::new(replay::ReplayCache::start(db.clone())),
             assertion_rules: Arc::new(assertion_rules),
             settings: Arc::new(settings),
             db,

@@ -44,6 +44,10 @@ pub enum StoreError {
     Connect { url: String, reason: String },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// One failure reported to every request of a batched write (the replay
+    /// cache's group commit), which cannot each own the original error.
+    #[error("database write (batched): {message}")]
+    Batched { message: String, unavailable: bool },
 }
 
 impl StoreError {
@@ -59,6 +63,7 @@ impl StoreError {
         match self {
             Self::Pool(_) | Self::Connect { .. } => true,
             Self::Query(e) => query_error_is_outage(e),
+            Self::Batched { unavailable, .. } => *unavailable,
             Self::Migration(_) | Self::Corrupt(_) => false,
         }
     }

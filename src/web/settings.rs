@@ -361,6 +361,7 @@ fn edit_page(
             name: row.name.clone(),
             kind: row.client_type.clone(),
             confidential: row.client_type == ClientType::Confidential.as_str(),
+            signs_with_key: row.jwks.is_some() || row.jwks_uri.is_some(),
         },
         form: app_form(state, meta, false),
         error: error.map(str::to_owned),
@@ -488,7 +489,7 @@ pub async fn rotate_secret(
             ErrorPage::new(
                 StatusCode::CONFLICT,
                 "No secret",
-                "Public apps have no secret to rotate.",
+                "Public apps, and apps that sign with their own key (private_key_jwt), have no secret to rotate.",
                 "Go back to the app's page.",
             ),
         ),
