@@ -8,7 +8,9 @@
 # core 0, and drives it with wrk pinned to core 1 (-t1 -c32), reporting requests/s,
 # p50, p99, server CPU seconds (from /proc) and peak RSS. Client credentials run
 # against node-oidc-provider too (benches/peer/, installed from npm), with the same
-# wrk settings, and the ratio is printed. The code flow (authorize, code exchange)
+# wrk settings, and the ratio is printed. Client credentials with private_key_jwt
+# (pre-made ES256 assertions, benches/assertions.mjs, a fresh jti each) run beside
+# client_secret_basic ES256 on both servers. The code flow (authorize, code exchange)
 # and refresh rotation run on SQLite, and on
 # PostgreSQL when LATCHKEY_BENCH_POSTGRES_URL names a scratch database (and
 # LATCHKEY_BENCH_POSTGRES_OIDC_URL another, for the OpenID Connect run).
