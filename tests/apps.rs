@@ -720,6 +720,7 @@ both_backends!(
     credentials_are_checked,
     apps_with_the_session_cookie,
     deleting_apps_and_revoking_grants_kill_tokens,
+    an_app_with_its_own_key,
 );
 
 /// The refresh token in `issued` (tokens client `client_id` got) is refused with
@@ -744,4 +745,85 @@ async fn tokens_are_dead(
             .await,
         json!({"active": false})
     );
+}
+
+/// `/api/apps` makes a `private_key_jwt` app (no secret), rotates its keys, and
+/// refuses to rotate a secret it does not have; its settings page says so.
+async fn an_app_with_its_own_key(backend: Backend) {
+    use common::jose::{TestKey, assertion_claims};
+    let (flow, token) = user_with_token(&backend, API_SCOPES).await;
+    let app = &flow.app;
+    let old = TestKey::es256("app-1");
+    let resp = call(
+        app,
+        reqwest::Method::POST,
+        "/api/apps",
+        &token,
+        Some(
+            json!({"name": "keyed", "grant_types": ["client_credentials"],
+            "token_endpoint_auth_method": "private_key_jwt", "jwks": TestKey::set(&[&old])}),
+        ),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let made: Value = resp.json().await.unwrap();
+    assert!(made.get("client_secret").is_none(), "{made}");
+    assert_eq!(made["token_endpoint_auth_method"], "private_key_jwt");
+    let id = made["client_id"].as_str().unwrap().to_owned();
+    let assertion = |k: &TestKey| {
+        let a = k.sign(
+            &k.header(),
+            &assertion_claims(&id, &app.base, common::START),
+        );
+        app.http
+            .post(app.url("/oauth/token"))
+            .form(&[
+                ("grant_type", "client_credentials".to_owned()),
+                (
+                    "client_assertion_type",
+                    latchkey::oauth::client_assertion::JWT_BEARER.to_owned(),
+                ),
+                ("client_assertion", a),
+            ])
+            .send()
+    };
+    assert_eq!(assertion(&old).await.unwrap().status(), 200);
+
+    // Rotation: the new set replaces the old one.
+    let new = TestKey::es256("app-2");
+    let resp = call(
+        app,
+        reqwest::Method::PATCH,
+        &format!("/api/apps/{id}"),
+        &token,
+        Some(json!({"jwks": TestKey::set(&[&new])})),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(assertion(&new).await.unwrap().status(), 200);
+    expect_oauth_error(assertion(&old).await.unwrap(), 401, "invalid_client").await;
+
+    let resp = call(
+        app,
+        reqwest::Method::POST,
+        &format!("/api/apps/{id}/secret"),
+        &token,
+        None,
+    )
+    .await;
+    expect_problem(resp, 409, "no-secret").await;
+    let resp = call(
+        app,
+        reqwest::Method::POST,
+        "/api/apps",
+        &token,
+        Some(json!({"name": "x", "token_endpoint_auth_method": "client_secret_jwt"})),
+    )
+    .await;
+    let body = expect_problem(resp, 400, "invalid-client-metadata").await;
+    assert!(body["detail"].as_str().unwrap().contains("hash"), "{body}");
+
+    let page = flow.browser.page(&format!("/settings/apps/{id}")).await;
+    assert!(page.contains("private_key_jwt"), "{page}");
+    assert!(!page.contains("Rotate secret"), "{page}");
 }

@@ -35,6 +35,13 @@ pub struct TokenReference {
     /// For `client_secret_post`: the caller's client secret.
     #[oai(skip_serializing_if_is_none)]
     pub client_secret: Option<String>,
+    /// For `private_key_jwt`:
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    #[oai(skip_serializing_if_is_none)]
+    pub client_assertion_type: Option<String>,
+    /// For `private_key_jwt`: a JWT signed with one of the caller's registered keys.
+    #[oai(skip_serializing_if_is_none)]
+    pub client_assertion: Option<String>,
 }
 
 /// What the server knows about a token (RFC 7662 §2.2). Inactive tokens get

@@ -65,6 +65,15 @@ pub struct TokenRequest {
     /// For `client_secret_post`: the client secret. Prefer HTTP Basic.
     #[oai(skip_serializing_if_is_none)]
     pub client_secret: Option<String>,
+    /// For `private_key_jwt`:
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`.
+    #[oai(skip_serializing_if_is_none)]
+    pub client_assertion_type: Option<String>,
+    /// For `private_key_jwt` (RFC 7523 §2.2): a JWT signed with one of the client's
+    /// registered keys — `iss` and `sub` the client_id, `aud` the issuer, a short
+    /// `exp` and a `jti` never used before.
+    #[oai(skip_serializing_if_is_none)]
+    pub client_assertion: Option<String>,
 }
 
 /// A successful token response (RFC 6749 §5.1).
@@ -99,8 +108,9 @@ impl TokenApi {
     /// Obtain an access token
     ///
     /// The OAuth 2.0 token endpoint. Confidential clients authenticate with HTTP
-    /// Basic (`client_secret_basic`, preferred) or with `client_id` and
-    /// `client_secret` in the body (`client_secret_post`). The access token is a JWT
+    /// Basic (`client_secret_basic`, preferred), with `client_id` and
+    /// `client_secret` in the body (`client_secret_post`), or with a signed
+    /// `client_assertion` (`private_key_jwt`, no secret). The access token is a JWT
     /// (RFC 9068) that resource servers verify with the keys at `jwks_uri`.
     #[oai(path = "/oauth/token", method = "post", operation_id = "issueToken")]
     async fn token(&self, auth: ClientAuthHeader, form: OAuthForm<TokenRequest>) -> TokenResponse {
