@@ -378,6 +378,12 @@ async fn every_broken_rule_is_refused(backend: Backend) {
             .iter()
             .any(|e| e.subject.as_deref() == Some(id.as_str()))
     );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.address.as_deref() == Some("127.0.0.1")),
+        "the caller's address is recorded"
+    );
 }
 
 async fn the_compatibility_audience(backend: Backend) {

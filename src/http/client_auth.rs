@@ -16,12 +16,14 @@ use crate::services::state::AppState;
 use std::sync::Arc;
 
 /// Authenticates the client calling an OAuth endpoint: credentials from the
-/// `Authorization` header or the form, checked against the stored client. Public
+/// `Authorization` header or the form, checked against the stored client
+/// (`address`, the caller's, goes into the audit record of a refused assertion). Public
 /// clients pass with their `client_id` alone; callers decide whether that is
 /// enough for them.
 pub async fn authenticate_client(
     state: &AppState,
     authorization: Option<&str>,
+    address: Option<std::net::IpAddr>,
     form: &FormParams,
 ) -> Result<Arc<RegisteredClient>, Failure> {
     let credentials = client_auth::extract(authorization, form)?;
@@ -43,7 +45,8 @@ pub async fn authenticate_client(
                 );
                 let mut event = Event::new("client.assertion_refused", Actor::Anonymous)
                     .detail("reason", refused.reason.as_str())
-                    .detail("description", refused.message.clone());
+                    .detail("description", refused.message.clone())
+                    .address(address);
                 if let Some(id) = &client_id {
                     event = event.subject(id);
                 }

@@ -204,10 +204,14 @@ impl OAuthApi {
     #[oai(path = "/oauth/revoke", method = "post", operation_id = "revokeToken")]
     async fn revoke(
         &self,
+        req: &poem::Request,
         auth: ClientAuthHeader,
         form: OAuthForm<TokenReference>,
     ) -> RevokeResponse {
-        let outcome = self.do_revoke(auth.0.as_deref(), &form.params).await;
+        let address = super::limits::caller_address(&self.state, req);
+        let outcome = self
+            .do_revoke(auth.0.as_deref(), address, &form.params)
+            .await;
         RevokeResponse::from_outcome(
             "revocation",
             outcome.map(|()| Json(Revoked { accepted: true })),
@@ -226,10 +230,14 @@ impl OAuthApi {
     )]
     async fn introspect(
         &self,
+        req: &poem::Request,
         auth: ClientAuthHeader,
         form: OAuthForm<TokenReference>,
     ) -> IntrospectResponse {
-        let outcome = self.do_introspect(auth.0.as_deref(), &form.params).await;
+        let address = super::limits::caller_address(&self.state, req);
+        let outcome = self
+            .do_introspect(auth.0.as_deref(), address, &form.params)
+            .await;
         IntrospectResponse::from_outcome("introspection", outcome.map(Json))
     }
 
@@ -347,10 +355,11 @@ impl OAuthApi {
     async fn do_revoke(
         &self,
         authorization: Option<&str>,
+        address: Option<std::net::IpAddr>,
         form: &FormParams,
     ) -> Result<(), Failure> {
         let token = token_param(form)?;
-        let client = authenticate_client(&self.state, authorization, form).await?;
+        let client = authenticate_client(&self.state, authorization, address, form).await?;
         let state = &self.state;
         state
             .limits
@@ -382,10 +391,11 @@ impl OAuthApi {
     async fn do_introspect(
         &self,
         authorization: Option<&str>,
+        address: Option<std::net::IpAddr>,
         form: &FormParams,
     ) -> Result<Introspection, Failure> {
         let token = token_param(form)?;
-        let client = authenticate_client(&self.state, authorization, form).await?;
+        let client = authenticate_client(&self.state, authorization, address, form).await?;
         // A public client's id is no secret; letting it introspect would let anyone.
         if client.client_type != ClientType::Confidential {
             return Err(OAuthError::invalid_client(

@@ -113,8 +113,14 @@ impl TokenApi {
     /// `client_assertion` (`private_key_jwt`, no secret). The access token is a JWT
     /// (RFC 9068) that resource servers verify with the keys at `jwks_uri`.
     #[oai(path = "/oauth/token", method = "post", operation_id = "issueToken")]
-    async fn token(&self, auth: ClientAuthHeader, form: OAuthForm<TokenRequest>) -> TokenResponse {
-        let outcome = self.issue(auth.0.as_deref(), &form.params).await;
+    async fn token(
+        &self,
+        req: &poem::Request,
+        auth: ClientAuthHeader,
+        form: OAuthForm<TokenRequest>,
+    ) -> TokenResponse {
+        let address = super::limits::caller_address(&self.state, req);
+        let outcome = self.issue(auth.0.as_deref(), address, &form.params).await;
         TokenResponse::from_outcome("token endpoint", outcome.map(Json))
     }
 }
@@ -123,11 +129,12 @@ impl TokenApi {
     async fn issue(
         &self,
         authorization: Option<&str>,
+        address: Option<std::net::IpAddr>,
         form: &FormParams,
     ) -> Result<TokenSuccess, Failure> {
         let state = &self.state;
         let grant = token::grant_type(form)?;
-        let client = &super::authenticate_client(state, authorization, form).await?;
+        let client = &super::authenticate_client(state, authorization, address, form).await?;
         // Per client after authentication: nobody can spend another client's budget
         // by sending its id with a wrong secret.
         state
