@@ -525,7 +525,7 @@ fn client_json(row: &store::models::ClientRow) -> anyhow::Result<serde_json::Val
         "post_logout_redirect_uris": row.post_logout_redirect_uri_list()?,
         "grant_types": row.grant_types.split_whitespace().collect::<Vec<_>>(),
         "scope": row.scopes,
-        "token_endpoint_auth_method": row.to_registered()?.auth_method(),
+        "token_endpoint_auth_method": row.auth_method(),
         "jwks": crate::services::clients::keys_of(row)?.and_then(|k| match k {
             crate::oauth::registration::KeysMetadata::Jwks(set) => Some(set),
             crate::oauth::registration::KeysMetadata::Uri(_) => None,

@@ -427,14 +427,8 @@ fn information(
         .unwrap_or_else(|| registration::inferred_application_type(&meta.redirect_uris))
         .as_str()
         .to_owned();
-    let jwks = match meta.keys {
-        Some(registration::KeysMetadata::Jwks(set)) => Some(PublicJwks {
-            keys: set["keys"].as_array().cloned().unwrap_or_default(),
-        }),
-        _ => None,
-    };
     Ok(ClientInformation {
-        jwks,
+        jwks: PublicJwks::registered(meta.keys),
         jwks_uri: row.jwks_uri.clone(),
         application_type,
         registration_client_uri: format!("{}/oauth/register/{}", state.settings.issuer, row.id),

@@ -186,11 +186,6 @@ pub fn authenticate<'a>(
     // One message for unknown client and wrong secret, so the answer does not reveal
     // which client ids exist.
     let failed = || OAuthError::invalid_client("client authentication failed");
-    if let ClientCredentials::Assertion { .. } = credentials {
-        // Assertions are checked against the client's keys (`client_assertion`),
-        // never here.
-        return Err(failed());
-    }
     let Some(client) = client else {
         // Do the same hashing work as for a known client.
         if let ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. } =
@@ -201,6 +196,8 @@ pub fn authenticate<'a>(
         return Err(failed());
     };
     match (credentials, client.client_type, &client.secret_hash) {
+        // Assertions are checked against the client's keys (`client_assertion`),
+        // never here.
         (ClientCredentials::Assertion { .. }, _, _) => Err(failed()),
         (
             ClientCredentials::Basic { .. } | ClientCredentials::Post { .. },

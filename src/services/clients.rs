@@ -194,7 +194,7 @@ pub async fn update_client(
     }
     let explicit = meta.application_type;
     let valid = registration::validate(meta, catalogue, operator).map_err(ClientError::Invalid)?;
-    let had_keys = row.jwks.is_some() || row.jwks_uri.is_some();
+    let had_keys = row.uses_keys();
     if had_keys && !valid.uses_keys() {
         return Err(ClientError::Invalid(OAuthError::invalid_client_metadata(
             "a private_key_jwt client cannot switch to a client secret; register its new keys instead, or create a new client",

@@ -58,6 +58,23 @@ impl ClientRow {
             || self.document_fetched_at.is_some()
     }
 
+    /// It authenticates with `private_key_jwt` (its keys by value or by URL).
+    pub fn uses_keys(&self) -> bool {
+        self.jwks.is_some() || self.jwks_uri.is_some()
+    }
+
+    /// The RFC 7591 `token_endpoint_auth_method` it authenticates with, read from
+    /// the row alone (without parsing its keys).
+    pub fn auth_method(&self) -> &'static str {
+        if self.client_type == ClientType::Public.as_str() {
+            "none"
+        } else if self.uses_keys() {
+            crate::oauth::types::PRIVATE_KEY_JWT
+        } else {
+            "client_secret_basic"
+        }
+    }
+
     /// The `application_type` it registered, if it did.
     pub fn application_type(&self) -> Option<ApplicationType> {
         self.application_type

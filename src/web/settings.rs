@@ -361,7 +361,7 @@ fn edit_page(
             name: row.name.clone(),
             kind: row.client_type.clone(),
             confidential: row.client_type == ClientType::Confidential.as_str(),
-            signs_with_key: row.jwks.is_some() || row.jwks_uri.is_some(),
+            signs_with_key: row.uses_keys(),
         },
         form: app_form(state, meta, false),
         error: error.map(str::to_owned),

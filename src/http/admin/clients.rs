@@ -292,7 +292,7 @@ impl AdminClientsApi {
                 "public clients have no secret to rotate",
             ));
         }
-        if row.jwks.is_some() || row.jwks_uri.is_some() {
+        if row.uses_keys() {
             return Err(AdminError::conflict(
                 "this client authenticates with private_key_jwt and has no secret: rotate its keys instead",
             ));

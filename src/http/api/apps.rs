@@ -214,18 +214,25 @@ pub fn app_of(row: &ClientRow, client_secret: Option<String>) -> Result<App, Sto
         } else {
             AppType::Confidential
         },
-        token_endpoint_auth_method: row.to_registered()?.auth_method().to_owned(),
-        jwks: match meta.keys {
-            Some(KeysMetadata::Jwks(set)) => Some(PublicJwks {
-                keys: set["keys"].as_array().cloned().unwrap_or_default(),
-            }),
-            _ => None,
-        },
+        token_endpoint_auth_method: row.auth_method().to_owned(),
+        jwks: PublicJwks::registered(meta.keys),
         jwks_uri: row.jwks_uri.clone(),
         created_at: row.created_at,
         updated_at: row.updated_at,
         client_secret,
     })
+}
+
+impl PublicJwks {
+    /// The JWK Set a client registered by value, as the API shows it.
+    pub fn registered(keys: Option<KeysMetadata>) -> Option<Self> {
+        match keys {
+            Some(KeysMetadata::Jwks(set)) => Some(Self {
+                keys: set["keys"].as_array().cloned().unwrap_or_default(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// The key members of a request, checked alike in every door.
@@ -498,7 +505,7 @@ impl AppsApi {
                 "public apps have no secret to rotate",
             ));
         }
-        if row.jwks.is_some() || row.jwks_uri.is_some() {
+        if row.uses_keys() {
             return Err(ApiError::problem(
                 StatusCode::CONFLICT,
                 "no-secret",
