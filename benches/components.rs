@@ -189,6 +189,7 @@ async fn family(db: &Db, tag: &str) -> (String, Vec<u8>) {
         last_used_at: NOW,
         revoked_at: None,
         auth_time: Some(NOW),
+        dpop_jkt: None,
     };
     let code = CodeRow {
         code_hash: latchkey::random::url_token::<32>().into_bytes(),
@@ -206,11 +207,12 @@ async fn family(db: &Db, tag: &str) -> (String, Vec<u8>) {
         nonce: None,
         auth_time: Some(NOW),
         identity: None,
+        dpop_jkt: None,
     };
     store::codes::insert_code(db, &family, &code).await.unwrap();
     let first = refresh_row(&family_id);
     assert!(
-        store::tokens::activate_family(db, &family_id, Some(&first), NOW)
+        store::tokens::activate_family(db, &family_id, Some(&first), None, NOW)
             .await
             .unwrap()
     );

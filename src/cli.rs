@@ -126,6 +126,9 @@ pub enum ClientsCommand {
         /// private_key_jwt: the https URL where the client publishes its JWK Set
         #[arg(long, value_name = "URL")]
         jwks_uri: Option<String>,
+        /// Refuse the client any token without a DPoP proof (RFC 9449 §5.2)
+        #[arg(long)]
+        dpop_bound_access_tokens: bool,
     },
     /// List clients (never their secrets)
     List,
@@ -382,6 +385,7 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
             token_endpoint_auth_method,
             jwks,
             jwks_uri,
+            dpop_bound_access_tokens,
         } => {
             let jwks = match jwks {
                 None => None,
@@ -414,6 +418,7 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
                 public,
                 application_type: None,
                 keys,
+                dpop_bound_access_tokens,
             };
             let origin = clients::Origin {
                 operator: true,
@@ -531,6 +536,7 @@ fn client_json(row: &store::models::ClientRow) -> anyhow::Result<serde_json::Val
             crate::oauth::registration::KeysMetadata::Uri(_) => None,
         }),
         "jwks_uri": row.jwks_uri,
+        "dpop_bound_access_tokens": row.dpop_bound_access_tokens,
         "created_at": row.created_at,
     }))
 }

@@ -421,7 +421,7 @@ async fn refusals(backend: Backend) {
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     assert_eq!(
         resp.headers()["www-authenticate"],
-        r#"Bearer scope="latchkey:admin""#
+        r#"Bearer realm="latchkey", scope="latchkey:admin", DPoP realm="latchkey", scope="latchkey:admin", algs="RS256 PS256 ES256 EdDSA""#
     );
     let resp = app
         .http

@@ -30,6 +30,7 @@ both_backends!(
     python_sdk_with_dynamic_registration,
     conformance_authorization_scenarios,
     sdk_private_key_jwt_client_credentials,
+    the_server_checks_dpop_bound_tokens,
 );
 
 /// The scope the example server asks for.
@@ -911,4 +912,78 @@ async fn sdk_private_key_jwt_client_credentials(backend: Backend) {
         "a token for the MCP server"
     );
     assert_eq!(claims["client_id"], id.as_str());
+}
+
+/// The example server verifies a DPoP-bound token locally (JWKS, proof, `ath`,
+/// `cnf.jkt`, a `jti` cache) and refuses it without its key.
+async fn the_server_checks_dpop_bound_tokens(backend: Backend) {
+    use common::jose::{TestKey, ath};
+    let stack = Stack::start(&backend, |_| {}).await;
+    let app = &stack.app;
+    let client = app.client(Some(SCOPE)).await;
+    let key = TestKey::es256("agent");
+    let now = real_now();
+    let resp = app
+        .http
+        .post(app.url("/oauth/token"))
+        .basic_auth(&client.id, Some(&client.secret))
+        .header(
+            "DPoP",
+            key.proof("POST", &app.url("/oauth/token"), now, json!({})),
+        )
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", SCOPE),
+            ("resource", &stack.mcp),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["token_type"], "DPoP");
+    let token = body["access_token"].as_str().unwrap();
+    let call = |scheme: &'static str, proof: Option<String>| {
+        let mut req = app
+            .http
+            .post(&stack.mcp)
+            .header("accept", "application/json, text/event-stream")
+            .header("authorization", format!("{scheme} {token}"))
+            .json(&initialize());
+        if let Some(p) = proof {
+            req = req.header("DPoP", p);
+        }
+        async move { req.send().await.unwrap() }
+    };
+    let good = || key.proof("POST", &stack.mcp, real_now(), json!({"ath": ath(token)}));
+    let once = good();
+    assert_eq!(call("DPoP", Some(once.clone())).await.status(), 200);
+    let other = TestKey::es256("thief");
+    for (scheme, proof, error) in [
+        ("Bearer", None, "DPoP-bound"),
+        ("DPoP", None, "exactly one DPoP proof"),
+        ("DPoP", Some(once), "used before"),
+        (
+            "DPoP",
+            Some(other.proof("POST", &stack.mcp, real_now(), json!({"ath": ath(token)}))),
+            "another key",
+        ),
+        (
+            "DPoP",
+            Some(key.proof("POST", &stack.mcp, real_now(), json!({"ath": ath("x")}))),
+            "ath",
+        ),
+        (
+            "DPoP",
+            Some(key.proof("GET", &stack.mcp, real_now(), json!({"ath": ath(token)}))),
+            "htm",
+        ),
+    ] {
+        let resp = call(scheme, proof).await;
+        assert_eq!(resp.status(), 401, "{error}");
+        let value = challenge(&resp);
+        assert!(value.contains(error), "{error}: {value}");
+        assert!(value.contains("DPoP "), "{value}");
+    }
+    assert_eq!(call("DPoP", Some(good())).await.status(), 200);
 }

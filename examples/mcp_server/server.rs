@@ -33,7 +33,7 @@ use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use verify::{Verifier, bearer, has_scope};
+use verify::{Verifier, has_scope};
 
 /// How the server is set up.
 #[derive(Debug, Clone)]
@@ -75,17 +75,32 @@ impl Guard {
     /// `scope` is what the request needs (MCP authorization, "Scope Challenge
     /// Handling": the scopes for this operation, which the client adds to its own).
     fn challenge(&self, status: StatusCode, scope: &str, error: Option<(&str, &str)>) -> Response {
+        self.challenge_on(status, scope, error, false)
+    }
+
+    /// `challenge`, with the error on the `DPoP` challenge when `dpop` (RFC 9449
+    /// §7.1: a refused proof), else on the `Bearer` one; both are always offered.
+    fn challenge_on(
+        &self,
+        status: StatusCode,
+        scope: &str,
+        error: Option<(&str, &str)>,
+        dpop: bool,
+    ) -> Response {
         let mut value = format!(
             r#"Bearer resource_metadata="{}", scope="{scope}""#,
             self.metadata_url
         );
+        let mut dpop_value = r#"DPoP algs="ES256 PS256 RS256 EdDSA""#.to_owned();
         if let Some((code, description)) = error {
             // RFC 6750 §3: the description is a quoted string; keep it one.
             let description = description.replace(['"', '\\'], "'");
-            value.push_str(&format!(
+            let on = if dpop { &mut dpop_value } else { &mut value };
+            on.push_str(&format!(
                 r#", error="{code}", error_description="{description}""#
             ));
         }
+        let value = format!("{value}, {dpop_value}");
         Response::builder()
             .status(status)
             .header("WWW-Authenticate", value)
@@ -122,16 +137,32 @@ impl Guard {
             .and_then(|v| v.to_str().ok());
         // RFC 6750 §3.1: a request without credentials gets a challenge with no
         // error code.
-        let Some(token) = bearer(header) else {
+        if header.is_none() {
             return Err(self.challenge(StatusCode::UNAUTHORIZED, &scope, None));
-        };
-        let claims = self.verifier.verify(token).await.map_err(|e| {
-            self.challenge(
-                StatusCode::UNAUTHORIZED,
-                &scope,
-                Some(("invalid_token", &e.0)),
+        }
+        let proofs: Vec<&str> = req
+            .headers()
+            .get_all("dpop")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let claims = self
+            .verifier
+            .verify_request(
+                header,
+                &proofs,
+                req.method().as_str(),
+                &self.settings.resource,
             )
-        })?;
+            .await
+            .map_err(|e| {
+                self.challenge_on(
+                    StatusCode::UNAUTHORIZED,
+                    &scope,
+                    Some((e.error, &e.description)),
+                    e.dpop,
+                )
+            })?;
         if !needed.iter().all(|s| has_scope(&claims, s)) {
             return Err(self.challenge(
                 StatusCode::FORBIDDEN,
@@ -258,6 +289,7 @@ pub async fn endpoint(settings: Settings) -> Result<impl Endpoint, String> {
         "authorization_servers": [settings.issuer],
         "scopes_supported": [settings.scope, settings.write_scope],
         "bearer_methods_supported": ["header"],
+        "dpop_signing_alg_values_supported": ["ES256", "PS256", "RS256", "EdDSA"],
         "resource_name": "Latchkey example MCP server",
     });
     let notes = Notes::default();

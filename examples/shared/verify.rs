@@ -1,9 +1,12 @@
 //! Local validation of Latchkey access tokens (RFC 9068) against the issuer's JWKS,
-//! as a resource server does it. Shared by the examples; not part of Latchkey.
+//! as a resource server does it — DPoP-bound ones (RFC 9449) with their proof.
+//! Shared by the examples; not part of Latchkey.
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::RwLock;
 
@@ -12,7 +15,21 @@ pub struct Verifier {
     issuer: String,
     audience: String,
     jwks: JwksCache,
+    /// DPoP proof ids seen, until their `iat` window closes.
+    proofs_seen: Mutex<HashMap<String, i64>>,
 }
+
+/// A request refused: the RFC 6750 / RFC 9449 error code, a description, and
+/// the scheme whose challenge should carry it.
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: &'static str,
+    pub description: String,
+    pub dpop: bool,
+}
+
+/// How far a proof's `iat` may be from our clock, seconds.
+const PROOF_WINDOW: i64 = 60;
 
 /// Why a token was not accepted; shown to the caller in `error_description`.
 #[derive(Debug)]
@@ -55,7 +72,150 @@ impl Verifier {
                 state: RwLock::new((set, Instant::now(), max_age)),
                 last_forced: RwLock::new(None),
             },
+            proofs_seen: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The claims of the token a request presents, checked as it must be sent: a
+    /// bearer token as `Authorization: Bearer`; a DPoP-bound one (`cnf.jkt`) as
+    /// `Authorization: DPoP` with one `DPoP` proof of `method` and `url` by the
+    /// token's key, carrying its hash in `ath`.
+    pub async fn verify_request(
+        &self,
+        authorization: Option<&str>,
+        proofs: &[&str],
+        method: &str,
+        url: &str,
+    ) -> Result<Value, Refusal> {
+        let refuse = |error, description: &str, dpop| Refusal {
+            error,
+            description: description.to_owned(),
+            dpop,
+        };
+        let (scheme, token) = authorization
+            .and_then(|h| h.split_once(' '))
+            .map(|(s, t)| (s.to_ascii_lowercase(), t.trim()))
+            .ok_or_else(|| refuse("invalid_request", "send an access token", false))?;
+        let claims = self
+            .verify(token)
+            .await
+            .map_err(|e| refuse("invalid_token", &e.0, false))?;
+        let jkt = claims["cnf"]["jkt"].as_str();
+        match (scheme.as_str(), jkt) {
+            ("bearer", None) => Ok(claims),
+            ("bearer", Some(_)) => Err(refuse(
+                "invalid_token",
+                "this token is DPoP-bound: send it as Authorization: DPoP with a proof",
+                false,
+            )),
+            ("dpop", Some(jkt)) => {
+                let [proof] = proofs else {
+                    return Err(refuse(
+                        "invalid_dpop_proof",
+                        "send exactly one DPoP proof",
+                        true,
+                    ));
+                };
+                self.check_proof(proof, method, url, token, jkt)
+                    .map_err(|why| refuse("invalid_dpop_proof", &why, true))?;
+                Ok(claims)
+            }
+            ("dpop", None) => Err(refuse(
+                "invalid_token",
+                "this token is not DPoP-bound: send it as Authorization: Bearer",
+                false,
+            )),
+            _ => Err(refuse(
+                "invalid_request",
+                "use the Bearer or DPoP scheme",
+                false,
+            )),
+        }
+    }
+
+    /// RFC 9449 §4.3 and §7.1: the proof's header and signature, `htm`, `htu`,
+    /// `iat`, `ath`, its key being the token's, and a `jti` not seen before.
+    fn check_proof(
+        &self,
+        proof: &str,
+        method: &str,
+        url: &str,
+        token: &str,
+        jkt: &str,
+    ) -> Result<(), String> {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = decode_header(proof).map_err(|e| format!("malformed proof: {e}"))?;
+        if header.typ.as_deref() != Some("dpop+jwt") {
+            return Err("the proof's typ must be dpop+jwt".into());
+        }
+        if !matches!(
+            header.alg,
+            Algorithm::ES256 | Algorithm::PS256 | Algorithm::RS256 | Algorithm::EdDSA
+        ) {
+            return Err("the proof must be signed with an asymmetric algorithm".into());
+        }
+        let jwk = header.jwk.ok_or("the proof has no jwk")?;
+        // jsonwebtoken's Jwk keeps public members only; look at the raw header for
+        // private ones, which mean the private key was published.
+        let raw: Value = proof
+            .split('.')
+            .next()
+            .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or("malformed proof header")?;
+        if ["d", "p", "q", "dp", "dq", "qi", "k"]
+            .iter()
+            .any(|m| raw["jwk"].get(m).is_some())
+        {
+            return Err("the proof's jwk holds a private key".into());
+        }
+        let thumbprint = jwk
+            .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .map_err(|e| e.to_string())?;
+        if thumbprint != jkt {
+            return Err("the proof is made with another key than the token's".into());
+        }
+        let key = DecodingKey::from_jwk(&jwk).map_err(|e| format!("unusable jwk: {e}"))?;
+        let mut validation = Validation::new(header.alg);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims::<&str>(&[]);
+        let claims = decode::<Value>(proof, &key, &validation)
+            .map_err(|e| format!("the proof's signature: {e}"))?
+            .claims;
+        if claims["htm"] != method {
+            return Err(format!("the proof's htm must be {method}"));
+        }
+        let strip = |u: &str| u.split(['?', '#']).next().unwrap_or_default().to_owned();
+        if claims["htu"].as_str().map(strip) != Some(strip(url)) {
+            return Err(format!("the proof's htu must be {url}"));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            .as_secs() as i64;
+        let iat = claims["iat"].as_i64().ok_or("the proof has no iat")?;
+        if (iat - now).abs() > PROOF_WINDOW {
+            return Err("the proof's iat is too far from now".into());
+        }
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        if claims["ath"].as_str() != Some(URL_SAFE_NO_PAD.encode(digest.as_ref()).as_str()) {
+            return Err("the proof's ath is not the token's hash".into());
+        }
+        let jti = claims["jti"].as_str().ok_or("the proof has no jti")?;
+        let mut seen = self
+            .proofs_seen
+            .lock()
+            .map_err(|_| "proof cache poisoned".to_owned())?;
+        seen.retain(|_, until| *until >= now);
+        if seen
+            .insert(format!("{jkt}:{jti}"), iat + PROOF_WINDOW)
+            .is_some()
+        {
+            return Err("this proof was used before".into());
+        }
+        Ok(())
     }
 
     /// The claims of `token` if it is an access token from our issuer, for our
@@ -86,12 +246,6 @@ impl Verifier {
             .map(|data| data.claims)
             .map_err(|e| Rejected(e.to_string()))
     }
-}
-
-/// The bearer token of an `Authorization` header value, if it carries one.
-pub fn bearer(header: Option<&str>) -> Option<&str> {
-    let (scheme, token) = header?.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Whether the token's `scope` claim includes `scope`.

@@ -3,6 +3,7 @@
 
 pub mod brand;
 pub mod client_auth;
+pub mod dpop;
 pub mod fetch;
 mod file;
 mod keys;
@@ -114,6 +115,14 @@ pub struct SettingsArgs {
         value_name = "SECONDS"
     )]
     pub client_assertion_max_lifetime: Option<u64>,
+    /// DPoP proofs must carry a server nonce (RFC 9449 §8): off or on [default: off]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_DPOP_NONCE",
+        value_name = "off|on"
+    )]
+    pub dpop_nonce: Option<String>,
     /// Token endpoint limit per address and per client, N/period or off [default: 6000/1m]
     #[arg(
         long,
@@ -250,6 +259,8 @@ pub struct Settings {
     pub audit_retention: i64,
     /// What `private_key_jwt` client assertions must satisfy.
     pub client_assertions: client_auth::ClientAssertions,
+    /// DPoP proofs: nonces and algorithms.
+    pub dpop: dpop::DpopSettings,
 }
 
 impl Settings {
@@ -300,6 +311,7 @@ impl Settings {
                 .unwrap_or("open"),
         )?;
         let client_assertions = client_auth::client_assertions(args, &mut file)?;
+        let dpop = dpop::dpop(args, &mut file)?;
         let (limits, trusted_proxies) = limits::limits(args, &mut file)?;
         let brand = brand::brand(&args.brand, &mut file)?;
         Ok(Self {
@@ -322,6 +334,7 @@ impl Settings {
             default_audience: tokens.default_audience,
             registration,
             client_assertions,
+            dpop,
             limits,
             trusted_proxies,
             brand,

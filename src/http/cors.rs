@@ -29,11 +29,12 @@ pub fn is_public(path: &str) -> bool {
 }
 
 /// Request headers a preflight may ask for: credentials and form or JSON bodies,
-/// and the version header MCP clients send with their discovery requests.
-const ALLOWED_HEADERS: &str = "authorization, content-type, mcp-protocol-version";
+/// the version header MCP clients send with their discovery requests, and DPoP
+/// proofs (RFC 9449: browser apps are the public clients that need them most).
+const ALLOWED_HEADERS: &str = "authorization, content-type, mcp-protocol-version, dpop";
 /// Response headers the page may read beyond the safelisted ones: the bearer
 /// challenge (RFC 6750 §3), a rate limit's wait, and the id of a failed request.
-const EXPOSED_HEADERS: &str = "www-authenticate, retry-after, x-request-id";
+const EXPOSED_HEADERS: &str = "www-authenticate, retry-after, x-request-id, dpop-nonce";
 /// How long a browser may reuse a preflight's answer, in seconds.
 const PREFLIGHT_MAX_AGE: &str = "86400";
 

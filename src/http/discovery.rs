@@ -54,6 +54,8 @@ pub struct AuthorizationServerMetadata {
     pub revocation_endpoint_auth_signing_alg_values_supported: Vec<String>,
     /// JWS algorithms of client assertions at the introspection endpoint.
     pub introspection_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    /// RFC 9449 §5.1: JWS algorithms of DPoP proofs.
+    pub dpop_signing_alg_values_supported: Vec<String>,
     /// PKCE methods: `S256` only (`plain` is refused).
     pub code_challenge_methods_supported: Vec<String>,
     /// RFC 9207: authorization responses carry `iss`.
@@ -203,6 +205,12 @@ impl Documents {
             introspection_endpoint_auth_signing_alg_values_supported: strings(
                 &crate::oauth::jwk::ALGORITHMS,
             ),
+            dpop_signing_alg_values_supported: settings
+                .dpop
+                .algorithms
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
             code_challenge_methods_supported: strings(&["S256"]),
             authorization_response_iss_parameter_supported: true,
             client_id_metadata_document_supported: settings.fetch.documents_enabled,

@@ -179,16 +179,23 @@ pub enum OAuthResponse<T: poem_openapi::payload::Payload + IntoResponse + Send> 
         /// Always `no-cache`, for HTTP/1.0 caches.
         #[oai(header = "Pragma")]
         String,
+        /// A new DPoP server nonce, when the one used is about to expire (RFC 9449 §8).
+        #[oai(header = "DPoP-Nonce")]
+        Option<String>,
     ),
     /// The request is malformed or refused: `invalid_request`, `invalid_grant`,
     /// `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`,
-    /// `invalid_target`.
+    /// `invalid_target`, `invalid_dpop_proof`, or `use_dpop_nonce` (then with a
+    /// `DPoP-Nonce` to retry with).
     #[oai(status = 400)]
     BadRequest(
         poem_openapi::payload::Json<OAuthErrorBody>,
         /// Always `no-store`.
         #[oai(header = "Cache-Control")]
         String,
+        /// The DPoP server nonce to put in the next proof (RFC 9449 §8).
+        #[oai(header = "DPoP-Nonce")]
+        Option<String>,
     ),
     /// Client authentication failed (`invalid_client`).
     #[oai(status = 401)]
@@ -303,6 +310,26 @@ impl From<crate::store::StoreError> for Failure {
     }
 }
 
+impl From<super::dpop::ProofFailure> for Failure {
+    fn from(e: super::dpop::ProofFailure) -> Self {
+        match e {
+            super::dpop::ProofFailure::Refused(r) => Self::OAuth(dpop_error(r)),
+            super::dpop::ProofFailure::Store(e) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+/// The OAuth error for a refused proof: `use_dpop_nonce` when only the nonce was
+/// wrong, else `invalid_dpop_proof` (RFC 9449 §5, §8).
+pub fn dpop_error(r: crate::oauth::dpop::Refused) -> OAuthError {
+    let code = if r.reason == crate::oauth::dpop::Reason::Nonce {
+        ErrorCode::UseDpopNonce
+    } else {
+        ErrorCode::InvalidDpopProof
+    };
+    OAuthError::new(code, r.message)
+}
+
 impl From<crate::keys::KeyError> for Failure {
     fn from(e: crate::keys::KeyError) -> Self {
         Self::Internal(e.to_string())
@@ -311,7 +338,16 @@ impl From<crate::keys::KeyError> for Failure {
 
 impl<T: poem_openapi::payload::Payload + IntoResponse + Send> OAuthResponse<T> {
     pub fn ok(body: T) -> Self {
-        Self::Ok(body, "no-store".to_owned(), "no-cache".to_owned())
+        Self::Ok(body, "no-store".to_owned(), "no-cache".to_owned(), None)
+    }
+
+    /// The same answer carrying `DPoP-Nonce: nonce` (success and 400 only).
+    pub fn with_dpop_nonce(mut self, nonce: Option<String>) -> Self {
+        match &mut self {
+            Self::Ok(_, _, _, n) | Self::BadRequest(_, _, n) => *n = nonce,
+            _ => {}
+        }
+        self
     }
 
     /// The response for an endpoint's outcome; `what` names it in the log.
@@ -341,7 +377,7 @@ impl<T: poem_openapi::payload::Payload + IntoResponse + Send> OAuthResponse<T> {
                 Self::Unauthorized(body, r#"Basic realm="latchkey""#.to_owned(), no_store)
             }
             (ErrorCode::ServerError, _) => Self::ServerError(body, no_store),
-            _ => Self::BadRequest(body, no_store),
+            _ => Self::BadRequest(body, no_store, None),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod bearer;
 pub mod client_auth;
 pub mod cors;
 pub mod discovery;
+pub mod dpop;
 pub mod errors;
 pub mod health;
 pub mod limits;

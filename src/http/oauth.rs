@@ -1,7 +1,7 @@
 //! `POST /oauth/revoke` (RFC 7009), `POST /oauth/introspect` (RFC 7662) and
 //! `GET`/`POST /oauth/userinfo` (OpenID Connect Core §5.3).
 
-use super::bearer::active_access_token;
+use super::bearer::{TokenRefusal, active_access_token};
 use super::errors::{Failure, OAuthErrorBody, OAuthResponse};
 use super::payloads::OAuthForm;
 use super::{ApiTags, ClientAuthHeader, authenticate_client};
@@ -59,7 +59,8 @@ pub struct Introspection {
     /// The user's username, for tokens issued to a user.
     #[oai(skip_serializing_if_is_none)]
     pub username: Option<String>,
-    /// `Bearer` for access tokens, `refresh_token` for refresh tokens.
+    /// `Bearer` or `DPoP` (RFC 9449 §6.2) for access tokens, `refresh_token` for
+    /// refresh tokens.
     #[oai(skip_serializing_if_is_none)]
     pub token_type: Option<String>,
     /// Expiry, seconds since the epoch.
@@ -80,6 +81,17 @@ pub struct Introspection {
     /// The token's unique id (access tokens).
     #[oai(skip_serializing_if_is_none)]
     pub jti: Option<String>,
+    // DPoP-bound tokens: the key they are bound to. (No doc comment: a described
+    // `$ref` becomes `allOf`.)
+    #[oai(skip_serializing_if_is_none)]
+    pub cnf: Option<TokenConfirmation>,
+}
+
+/// The key a token is bound to (RFC 7800 §3.1, RFC 9449 §6).
+#[derive(Debug, Clone, Object)]
+pub struct TokenConfirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the DPoP key, base64url.
+    pub jkt: String,
 }
 
 /// The token's user, by scope (OpenID Connect Core §5.1, §5.4).
@@ -120,14 +132,24 @@ pub type IntrospectResponse = OAuthResponse<Json<Introspection>>;
 pub enum UserInfoResponse {
     /// The user's profile.
     #[oai(status = 200)]
-    Ok(Json<UserInfo>),
-    /// No token, or it is not an active user token (`invalid_token`, RFC 6750 §3.1).
+    Ok(
+        Json<UserInfo>,
+        /// A new DPoP server nonce, when the one used is about to expire.
+        #[oai(header = "DPoP-Nonce")]
+        Option<String>,
+    ),
+    /// No token, or it is not an active user token (`invalid_token`, RFC 6750
+    /// §3.1), or its DPoP proof is refused (`invalid_dpop_proof`, `use_dpop_nonce`:
+    /// RFC 9449 §7.1).
     #[oai(status = 401)]
     Unauthorized(
         Json<OAuthErrorBody>,
-        /// `Bearer`, with `error="invalid_token"` when a token was sent.
+        /// A `Bearer` and a `DPoP` challenge, the error on the scheme that failed.
         #[oai(header = "WWW-Authenticate")]
         String,
+        /// The DPoP server nonce to put in the next proof.
+        #[oai(header = "DPoP-Nonce")]
+        Option<String>,
     ),
     /// The token carries none of `openid`, `profile`, `email`
     /// (`insufficient_scope`, RFC 6750 §3.1).
@@ -156,7 +178,9 @@ impl<'a> ApiExtractor<'a> for BearerAuth {
             "BearerToken",
             MetaSecurityScheme {
                 ty: "http",
-                description: Some("An access token issued by this server (RFC 6750)."),
+                description: Some(
+                    "An access token issued by this server (RFC 6750). A DPoP-bound token (token_type DPoP) goes as `Authorization: DPoP <token>` instead, with a `DPoP` proof header whose `ath` is the token's hash (RFC 9449 §7).",
+                ),
                 name: None,
                 key_in: None,
                 scheme: Some("bearer"),
@@ -248,8 +272,8 @@ impl OAuthApi {
     /// `profile`; `email` and `email_verified` with scope `email`. The token must
     /// carry `openid`, `profile` or `email`.
     #[oai(path = "/oauth/userinfo", method = "get", operation_id = "getUserInfo")]
-    async fn userinfo(&self, auth: BearerAuth) -> UserInfoResponse {
-        self.user_info(auth).await
+    async fn userinfo(&self, req: &poem::Request, _auth: BearerAuth) -> UserInfoResponse {
+        self.user_info(req).await
     }
 
     /// The token's user (POST)
@@ -261,39 +285,51 @@ impl OAuthApi {
         method = "post",
         operation_id = "postUserInfo"
     )]
-    async fn userinfo_post(&self, auth: BearerAuth) -> UserInfoResponse {
-        self.user_info(auth).await
+    async fn userinfo_post(&self, req: &poem::Request, _auth: BearerAuth) -> UserInfoResponse {
+        self.user_info(req).await
     }
 }
 
 impl OAuthApi {
-    async fn user_info(&self, auth: BearerAuth) -> UserInfoResponse {
-        let invalid = |description: &str| {
+    async fn user_info(&self, req: &poem::Request) -> UserInfoResponse {
+        let state = &self.state;
+        let access =
+            super::bearer::resource_access(state, &super::bearer::ResourceRequest::of(req)).await;
+        let nonce = access.nonce;
+        let refused = |refusal: &TokenRefusal| {
+            let code = match refusal {
+                TokenRefusal::Missing | TokenRefusal::Malformed => "invalid_request",
+                TokenRefusal::Proof(r) if r.reason == crate::oauth::dpop::Reason::Nonce => {
+                    "use_dpop_nonce"
+                }
+                TokenRefusal::Proof(_) => "invalid_dpop_proof",
+                _ => "invalid_token",
+            };
             UserInfoResponse::Unauthorized(
                 Json(OAuthErrorBody {
-                    error: "invalid_token".to_owned(),
-                    error_description: description.to_owned(),
+                    error: code.to_owned(),
+                    error_description: refusal.message(),
                 }),
-                r#"Bearer realm="latchkey", error="invalid_token""#.to_owned(),
+                super::bearer::challenge(state, refusal, None),
+                nonce.clone(),
             )
         };
-        let Some(token) = auth.0 else {
-            return UserInfoResponse::Unauthorized(
-                Json(OAuthErrorBody {
-                    error: "invalid_request".to_owned(),
-                    error_description: "send an access token as Authorization: Bearer".to_owned(),
-                }),
-                r#"Bearer realm="latchkey""#.to_owned(),
-            );
+        let invalid = |description: &'static str| refused(&TokenRefusal::Invalid(description));
+        let claims = match access.outcome {
+            Ok(claims) => claims,
+            Err(TokenRefusal::Internal(e)) => {
+                tracing::error!(error = %e, "userinfo failed");
+                return UserInfoResponse::ServerError(Json(OAuthErrorBody::from(
+                    &OAuthError::server_error(),
+                )));
+            }
+            Err(refusal) => return refused(&refusal),
         };
         let result = async {
-            let Some(claims) = active_access_token(&self.state, &token).await? else {
-                return Ok(TokenOwner::Nobody);
-            };
             if family_of_jti(&claims.jti).is_none() {
                 return Ok(TokenOwner::Client);
             }
-            let user = store::users::find_user(&self.state.db, &claims.sub).await?;
+            let user = store::users::find_user(&state.db, &claims.sub).await?;
             Ok::<_, StoreError>(match user {
                 Some(u) => TokenOwner::User(Box::new(claims), u),
                 None => TokenOwner::Nobody,
@@ -322,14 +358,17 @@ impl OAuthApi {
                 }
                 let identity = user.identity();
                 let profile = ProfileClaims::for_scope(&identity, &scope);
-                UserInfoResponse::Ok(Json(UserInfo {
-                    sub: user.id.clone(),
-                    name: profile.name,
-                    username: profile.preferred_username.clone(),
-                    preferred_username: profile.preferred_username,
-                    email: profile.email,
-                    email_verified: profile.email_verified,
-                }))
+                UserInfoResponse::Ok(
+                    Json(UserInfo {
+                        sub: user.id.clone(),
+                        name: profile.name,
+                        username: profile.preferred_username.clone(),
+                        preferred_username: profile.preferred_username,
+                        email: profile.email,
+                        email_verified: profile.email_verified,
+                    }),
+                    nonce,
+                )
             }
             Ok(TokenOwner::Client) => invalid("this token was issued to a client, not a user"),
             Ok(TokenOwner::Nobody) => invalid("the access token is invalid, expired or revoked"),
@@ -440,12 +479,14 @@ impl OAuthApi {
         } else {
             None
         };
+        let token_type = claims.token_type();
         Ok(Introspection {
             active: true,
             scope: Some(claims.scope),
             client_id: Some(claims.client_id),
             username,
-            token_type: Some("Bearer".to_owned()),
+            token_type: Some(token_type.to_owned()),
+            cnf: claims.cnf.map(|c| TokenConfirmation { jkt: c.jkt }),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
             sub: Some(claims.sub),

@@ -78,6 +78,10 @@ pub struct ClientRegistration {
     /// `com.example.app:/callback`, and `https`).
     #[oai(skip_serializing_if_is_none)]
     pub application_type: Option<String>,
+    /// RFC 9449 §5.2: `true` to be refused any token without a DPoP proof.
+    /// Default `false`.
+    #[oai(skip_serializing_if_is_none)]
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// The registered client (RFC 7591 §3.2.1, RFC 7592 §3).
@@ -128,6 +132,8 @@ pub struct ClientInformation {
     pub logo_uri: Option<String>,
     /// `web` or `native`.
     pub application_type: String,
+    /// Whether every token request must carry a DPoP proof (RFC 9449 §5.2).
+    pub dpop_bound_access_tokens: bool,
 }
 
 #[derive(ApiResponse)]
@@ -392,6 +398,7 @@ fn to_metadata(
         public: method == "none",
         application_type,
         keys,
+        dpop_bound_access_tokens: body.dpop_bound_access_tokens.unwrap_or(false),
     };
     Ok((meta, method))
 }
@@ -446,6 +453,7 @@ fn information(
         scope: row.scopes.clone(),
         client_uri: meta.website,
         logo_uri: meta.icon_url,
+        dpop_bound_access_tokens: row.dpop_bound_access_tokens,
     })
 }
 

@@ -10,8 +10,8 @@ use crate::oauth::id_token::{self, IdTokenInput, Identity};
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::token::refresh_token::{PresentedToken, RefreshDecision};
 use crate::oauth::token::{authorization_code, client_credentials, refresh_token};
-use crate::oauth::types::{GrantType, RefreshToken, RegisteredClient, sha256};
-use crate::oauth::{OAuthError, token};
+use crate::oauth::types::{ClientType, GrantType, RefreshToken, RegisteredClient, sha256};
+use crate::oauth::{ErrorCode, OAuthError, token};
 use crate::random::url_token;
 use crate::services::audit::{Actor, Event};
 use crate::services::state::AppState;
@@ -79,9 +79,11 @@ pub struct TokenRequest {
 /// A successful token response (RFC 6749 §5.1).
 #[derive(Debug, Clone, Object)]
 pub struct TokenSuccess {
-    /// The access token: a JWT (RFC 9068) to send as `Authorization: Bearer`.
+    /// The access token: a JWT (RFC 9068) to send as `Authorization: Bearer`, or
+    /// as `Authorization: DPoP` with a proof when it is DPoP-bound.
     pub access_token: String,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` when the request carried a DPoP proof: the token then
+    /// has `cnf.jkt`, the thumbprint of the proof's key, and is useless without it.
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
@@ -112,6 +114,10 @@ impl TokenApi {
     /// `client_secret` in the body (`client_secret_post`), or with a signed
     /// `client_assertion` (`private_key_jwt`, no secret). The access token is a JWT
     /// (RFC 9068) that resource servers verify with the keys at `jwks_uri`.
+    ///
+    /// With a `DPoP` header (RFC 9449: a proof signed by the client's key, `htm`
+    /// POST, `htu` this URL) every grant issues a DPoP-bound token; a public
+    /// client's refresh token is then bound to the key too.
     #[oai(path = "/oauth/token", method = "post", operation_id = "issueToken")]
     async fn token(
         &self,
@@ -120,8 +126,19 @@ impl TokenApi {
         form: OAuthForm<TokenRequest>,
     ) -> TokenResponse {
         let address = super::limits::caller_address(&self.state, req);
-        let outcome = self.issue(auth.0.as_deref(), address, &form.params).await;
-        TokenResponse::from_outcome("token endpoint", outcome.map(Json))
+        // The proof first: a nonce refusal then costs the client no assertion.
+        let proof =
+            super::dpop::proof(&self.state, req.headers(), "POST", "/oauth/token", None).await;
+        let nonce = super::dpop::nonce_header(&self.state, &proof);
+        let outcome = match proof {
+            Ok(proof) => {
+                let jkt = proof.as_ref().map(|p| p.jkt.as_str());
+                self.issue(auth.0.as_deref(), address, &form.params, jkt)
+                    .await
+            }
+            Err(e) => Err(e.into()),
+        };
+        TokenResponse::from_outcome("token endpoint", outcome.map(Json)).with_dpop_nonce(nonce)
     }
 }
 
@@ -131,10 +148,16 @@ impl TokenApi {
         authorization: Option<&str>,
         address: Option<std::net::IpAddr>,
         form: &FormParams,
+        jkt: Option<&str>,
     ) -> Result<TokenSuccess, Failure> {
         let state = &self.state;
         let grant = token::grant_type(form)?;
         let client = &super::authenticate_client(state, authorization, address, form).await?;
+        if client.dpop_bound && jkt.is_none() {
+            return Err(dpop_refused(
+                "this client is registered with dpop_bound_access_tokens: send a DPoP proof",
+            ));
+        }
         // Per client after authentication: nobody can spend another client's budget
         // by sending its id with a wrong secret.
         state
@@ -153,7 +176,8 @@ impl TokenApi {
                     &state.policy,
                     now,
                     url_token::<16>(),
-                )?;
+                )?
+                .bound_to(jkt);
                 let keys = state.keys.get();
                 let access_token = keys.active().sign_jwt(&claims)?;
                 state
@@ -162,8 +186,8 @@ impl TokenApi {
                 tracing::info!(client_id = %client.id, grant = "client_credentials", scope = %claims.scope, "issued access token");
                 Ok(success(access_token, &claims, now, None, None))
             }
-            GrantType::AuthorizationCode => self.exchange_code(client, form, now).await,
-            GrantType::RefreshToken => self.refresh(client, form, now).await,
+            GrantType::AuthorizationCode => self.exchange_code(client, form, now, jkt).await,
+            GrantType::RefreshToken => self.refresh(client, form, now, jkt).await,
         }
     }
 
@@ -172,6 +196,7 @@ impl TokenApi {
         client: &RegisteredClient,
         form: &FormParams,
         now: i64,
+        jkt: Option<&str>,
     ) -> Result<TokenSuccess, Failure> {
         let state = &self.state;
         let request = authorization_code::validate(form)?;
@@ -195,6 +220,17 @@ impl TokenApi {
         };
         let grant =
             authorization_code::decide(client, &request, &row.to_issued()?, &state.policy, now)?;
+        // RFC 9449 §10: a code the authorization request bound with dpop_jkt is
+        // redeemed only with a proof by that key. (The code is spent either way.)
+        if let Some(bound) = row.dpop_jkt.as_deref()
+            && jkt != Some(bound)
+        {
+            return Err(dpop_refused(
+                "the code is bound (dpop_jkt) to another DPoP key than this proof's",
+            ));
+        }
+        // §5: a public client's refresh tokens are bound to the key it proved.
+        let family_jkt = jkt.filter(|_| client.client_type == ClientType::Public);
         let refresh = grant
             .refresh_token
             .then(|| new_refresh(&row.family_id, now, state.settings.refresh_token_ttl));
@@ -202,6 +238,7 @@ impl TokenApi {
             &state.db,
             &row.family_id,
             refresh.as_ref().map(|(_, r)| r),
+            family_jkt,
             now,
         )
         .await?;
@@ -209,14 +246,17 @@ impl TokenApi {
             // A replay revoked the family between our redemption and now.
             return Err(OAuthError::invalid_grant("the code has already been used").into());
         }
-        let claims = state.policy.claims(
-            row.user_id.clone(),
-            client.id.as_str(),
-            &grant.scope,
-            grant.audience,
-            now,
-            family_jti(&row.family_id, &url_token::<12>()),
-        );
+        let claims = state
+            .policy
+            .claims(
+                row.user_id.clone(),
+                client.id.as_str(),
+                &grant.scope,
+                grant.audience,
+                now,
+                family_jti(&row.family_id, &url_token::<12>()),
+            )
+            .bound_to(jkt);
         let keys = state.keys.get();
         let access_token = keys.active().sign_jwt(&claims)?;
         let id_token = self.id_token(IdTokenFor {
@@ -247,6 +287,7 @@ impl TokenApi {
         client: &RegisteredClient,
         form: &FormParams,
         now: i64,
+        jkt: Option<&str>,
     ) -> Result<TokenSuccess, Failure> {
         let state = &self.state;
         let request = refresh_token::validate(form)?;
@@ -255,6 +296,24 @@ impl TokenApi {
         else {
             return Err(refresh_token::unknown_token().into());
         };
+        // §5: a family bound to a key refreshes only with a proof by that key. Not a
+        // reason to revoke it: whoever holds the key still holds the family.
+        if let Some(bound) = family_row.dpop_jkt.as_deref() {
+            match jkt {
+                Some(j) if j == bound => {}
+                Some(_) => {
+                    return Err(dpop_refused(
+                        "this refresh token is bound to another DPoP key than this proof's",
+                    ));
+                }
+                None => {
+                    return Err(dpop_refused(
+                        "this refresh token is DPoP-bound: send a proof made with its key",
+                    ));
+                }
+            }
+        }
+        let bind_now = family_row.dpop_jkt.is_none() && client.client_type == ClientType::Public;
         let presented = PresentedToken {
             hash,
             expires_at: token.expires_at,
@@ -314,14 +373,22 @@ impl TokenApi {
             tracing::warn!(client_id = %client.id, family = %family.id, "refresh token reuse; family revoked");
             return Err(refresh_token::unknown_token().into());
         };
-        let claims = state.policy.claims(
-            family.user_id.clone(),
-            client.id.as_str(),
-            &grant.scope,
-            grant.audience,
-            now,
-            family_jti(&family.id, &url_token::<12>()),
-        );
+        let claims = state
+            .policy
+            .claims(
+                family.user_id.clone(),
+                client.id.as_str(),
+                &grant.scope,
+                grant.audience,
+                now,
+                family_jti(&family.id, &url_token::<12>()),
+            )
+            .bound_to(jkt);
+        if bind_now && let Some(j) = jkt {
+            // A public client's family issued without DPoP, now refreshed with a
+            // proof: from here on its refresh tokens need that key.
+            store::tokens::bind_family_key(&state.db, &family.id, j).await?;
+        }
         let keys = state.keys.get();
         let access_token = keys.active().sign_jwt(&claims)?;
         // Core §12.2: the same sub, aud and auth_time as at sign-in; no nonce.
@@ -392,6 +459,11 @@ struct IdTokenFor<'a> {
     now: i64,
 }
 
+/// A refused token request about DPoP (`invalid_dpop_proof`).
+fn dpop_refused(message: &'static str) -> Failure {
+    OAuthError::new(ErrorCode::InvalidDpopProof, message).into()
+}
+
 /// A new refresh token and its row.
 fn new_refresh(family_id: &str, now: i64, ttl: i64) -> (String, RefreshTokenRow) {
     let token = format!("{}{}", RefreshToken::PREFIX, url_token::<32>());
@@ -413,7 +485,7 @@ fn success(
 ) -> TokenSuccess {
     TokenSuccess {
         access_token,
-        token_type: "Bearer".to_owned(),
+        token_type: claims.token_type().to_owned(),
         expires_in: claims.exp - now,
         scope: claims.scope.clone(),
         refresh_token,

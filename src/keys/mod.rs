@@ -11,6 +11,7 @@
 pub mod jwks;
 pub mod lifecycle;
 pub mod sealed;
+pub mod secret;
 pub mod signer;
 mod verify;
 

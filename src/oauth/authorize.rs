@@ -41,6 +41,8 @@ pub struct AuthorizeRequest {
     /// Core §3.1.2.1: the `sub` of the `id_token_hint`, set by the caller once it
     /// has verified the hint's signature (the core does no cryptography).
     pub hint_subject: Option<String>,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is to be bound to.
+    pub dpop_jkt: Option<String>,
 }
 
 /// The `prompt` parameter (OpenID Connect Core §3.1.2.1). No value set: ask only
@@ -300,6 +302,22 @@ pub fn validate(
         .single("login_hint")?
         .and_then(login_hint)
         .map(str::to_owned);
+    let dpop_jkt = match params.single("dpop_jkt")? {
+        None => None,
+        // A SHA-256 thumbprint, base64url: 43 characters.
+        Some(j)
+            if j.len() == 43
+                && j.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Some(j.to_owned())
+        }
+        Some(_) => {
+            return Err(OAuthError::invalid_request(
+                "dpop_jkt must be the base64url SHA-256 JWK thumbprint (RFC 7638) of the DPoP key",
+            ));
+        }
+    };
 
     Ok(AuthorizeRequest {
         client_id: client.id.clone(),
@@ -314,6 +332,7 @@ pub fn validate(
         max_age,
         login_hint,
         hint_subject: None,
+        dpop_jkt,
     })
 }
 
@@ -488,6 +507,7 @@ mod tests {
             ],
             self_described: false,
             keys: None,
+            dpop_bound: false,
         }
     }
 

@@ -42,6 +42,33 @@ pub struct AccessTokenClaims {
     pub client_id: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// RFC 9449 §6.1: the DPoP key the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's confirmation claim (RFC 7800): the thumbprint of its DPoP key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
+}
+
+impl AccessTokenClaims {
+    /// Binds the token to the DPoP key `jkt`, if any.
+    pub fn bound_to(mut self, jkt: Option<&str>) -> Self {
+        self.cnf = jkt.map(|j| Confirmation { jkt: j.to_owned() });
+        self
+    }
+
+    /// `DPoP` for a DPoP-bound token (RFC 9449 §5), else `Bearer`.
+    pub fn token_type(&self) -> &'static str {
+        if self.cnf.is_some() { "DPoP" } else { "Bearer" }
+    }
+
+    /// The thumbprint of the key the token is bound to, if any.
+    pub fn jkt(&self) -> Option<&str> {
+        self.cnf.as_ref().map(|c| c.jkt.as_str())
+    }
 }
 
 /// The `jti` of an access token issued from token family `family_id`: the family id,
@@ -88,6 +115,7 @@ impl TokenPolicy {
             jti,
             client_id: client_id.to_owned(),
             scope: scope.to_string(),
+            cnf: None,
         }
     }
 
@@ -232,9 +260,13 @@ mod tests {
             jti: "j".into(),
             client_id: "c".into(),
             scope: String::new(),
+            cnf: None,
         };
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["aud"], "a");
         assert!(json.get("scope").is_none());
+        assert!(json.get("cnf").is_none());
+        let bound = serde_json::to_value(c.bound_to(Some("th"))).unwrap();
+        assert_eq!(bound["cnf"], serde_json::json!({"jkt": "th"}));
     }
 }

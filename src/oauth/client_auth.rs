@@ -249,6 +249,7 @@ mod tests {
             redirect_uris: vec![],
             self_described: false,
             keys: None,
+            dpop_bound: false,
         }
     }
 

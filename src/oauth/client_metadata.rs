@@ -261,6 +261,15 @@ pub fn validate_document(
         public: keys.is_none(),
         application_type,
         keys,
+        dpop_bound_access_tokens: match obj.get("dpop_bound_access_tokens") {
+            None | Some(serde_json::Value::Null) => false,
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(doc(
+                    "`dpop_bound_access_tokens` must be a boolean".to_owned()
+                ));
+            }
+        },
     };
     let client = registration::validate(meta, catalogue, false)
         .map_err(|e| doc(e.description.into_owned()))?;

@@ -1,7 +1,8 @@
 //! OAuth error codes and the error value every protocol step returns.
 //!
 //! Wire strings follow RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
-//! RFC 7591 §3.2.2, RFC 8707 §2 and OpenID Connect Core §3.1.2.6. Mapping to HTTP
+//! RFC 7591 §3.2.2, RFC 8707 §2, RFC 9126 §2.2, RFC 9449 §5, §8 and OpenID Connect
+//! Core §3.1.2.6. Mapping to HTTP
 //! status codes lives in `http/`.
 
 use std::borrow::Cow;
@@ -29,6 +30,9 @@ pub enum ErrorCode {
     RequestNotSupported,
     RequestUriNotSupported,
     RegistrationNotSupported,
+    InvalidRequestUri,
+    InvalidDpopProof,
+    UseDpopNonce,
     ServerError,
     TemporarilyUnavailable,
 }
@@ -56,6 +60,9 @@ impl ErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::RegistrationNotSupported => "registration_not_supported",
+            Self::InvalidRequestUri => "invalid_request_uri",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }

@@ -238,6 +238,7 @@ mod tests {
             redirect_uris: vec![],
             self_described: false,
             keys: None,
+            dpop_bound: false,
         };
         let both = client(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
         let code_only = client(vec![GrantType::AuthorizationCode]);

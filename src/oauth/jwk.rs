@@ -186,7 +186,7 @@ impl ClientKeySet {
 
     /// The key to verify an assertion signed with `alg` under header `kid`.
     pub fn find(&self, kid: Option<&str>, alg: Alg) -> Result<&ClientKey, KeyMiss> {
-        let fits = |k: &ClientKey| k.kind == alg.kind() && k.alg.is_none_or(|a| a == alg);
+        let fits = |k: &ClientKey| k.fits(alg);
         match kid {
             Some(kid) => {
                 let key = self
@@ -369,6 +369,51 @@ fn parse_key(key: &Value) -> Result<ClientKey, KeyError> {
         kind,
         verifiers,
     })
+}
+
+/// One public JWK on its own (a DPoP proof's `jwk` header), read as strictly as a
+/// registered key: no private member, a type and size Latchkey verifies.
+pub fn public_key(key: &Value) -> Result<ClientKey, String> {
+    parse_key(key).map_err(|e| match e {
+        KeyError::Private(why) | KeyError::Unusable(why) => why,
+    })
+}
+
+impl ClientKey {
+    /// Whether the key can verify `alg` (its type fits, and its own `alg`, if any).
+    pub fn fits(&self, alg: Alg) -> bool {
+        self.kind == alg.kind() && self.alg.is_none_or(|a| a == alg)
+    }
+}
+
+/// The RFC 7638 thumbprint of a public JWK: SHA-256 over its required members in
+/// lexicographic order with no whitespace, base64url. `key` must already have
+/// passed `public_key`.
+pub fn thumbprint(key: &Value) -> Result<String, String> {
+    let required: &[&str] = match key.get("kty").and_then(Value::as_str) {
+        Some("RSA") => &["e", "kty", "n"],
+        Some("EC") => &["crv", "kty", "x", "y"],
+        Some("OKP") => &["crv", "kty", "x"],
+        _ => return Err("the key has no thumbprint: its `kty` is not RSA, EC or OKP".to_owned()),
+    };
+    let mut canonical = String::from("{");
+    for (i, name) in required.iter().enumerate() {
+        let value = key
+            .get(*name)
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("the `{name}` member is missing"))?;
+        if i > 0 {
+            canonical.push(',');
+        }
+        // serde_json writes a string with exactly the escapes RFC 7638 §3.3 wants.
+        canonical.push_str(&Value::String((*name).to_owned()).to_string());
+        canonical.push(':');
+        canonical.push_str(&Value::String(value.to_owned()).to_string());
+    }
+    canonical.push('}');
+    // Digested here rather than through `types::sha256`: `types` holds key sets.
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+    Ok(URL_SAFE_NO_PAD.encode(digest.as_ref()))
 }
 
 /// RFC 8017 `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.

@@ -11,6 +11,7 @@ pub mod claims;
 pub mod client_assertion;
 pub mod client_auth;
 pub mod client_metadata;
+pub mod dpop;
 pub mod error;
 pub mod form;
 pub mod id_token;

@@ -29,6 +29,8 @@ pub struct ClientMetadata {
     pub application_type: Option<ApplicationType>,
     /// For `token_endpoint_auth_method: private_key_jwt`: the client's public keys.
     pub keys: Option<KeysMetadata>,
+    /// RFC 9449 §5.2: tokens only with a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// A `private_key_jwt` client's public keys as submitted.
@@ -148,6 +150,7 @@ pub struct ValidClient {
     /// A `private_key_jwt` client's JWK Set (JSON text), or its `jwks_uri`.
     pub jwks: Option<String>,
     pub jwks_uri: Option<String>,
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl ValidClient {
@@ -314,6 +317,7 @@ pub fn validate(
         application_type,
         jwks,
         jwks_uri,
+        dpop_bound_access_tokens: meta.dpop_bound_access_tokens,
     })
 }
 

@@ -175,6 +175,8 @@ pub struct RegisteredClient {
     /// For a `private_key_jwt` client, where its public keys are; `None` for
     /// clients with a secret and public clients.
     pub keys: Option<ClientKeys>,
+    /// RFC 9449 §5.2: refused a token without a DPoP proof.
+    pub dpop_bound: bool,
 }
 
 /// Where a `private_key_jwt` client's public keys come from.

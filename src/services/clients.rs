@@ -88,6 +88,7 @@ fn changes(
         post_logout_redirect_uris: serde_json::Value::from(valid.post_logout_redirect_uris.clone())
             .to_string(),
         application_type: explicit.map(|t| t.as_str().to_owned()),
+        dpop_bound_access_tokens: valid.dpop_bound_access_tokens,
     }
 }
 
@@ -122,6 +123,7 @@ pub fn new_row(
         document_fetched_at: None,
         jwks: c.jwks,
         jwks_uri: c.jwks_uri,
+        dpop_bound_access_tokens: c.dpop_bound_access_tokens,
     }
 }
 
@@ -235,6 +237,7 @@ pub fn metadata_of(row: &ClientRow) -> Result<ClientMetadata, StoreError> {
         public: row.client_type == ClientType::Public.as_str(),
         application_type: row.application_type(),
         keys: keys_of(row)?,
+        dpop_bound_access_tokens: row.dpop_bound_access_tokens,
     })
 }
 

@@ -65,6 +65,21 @@ pub struct AssertionLabels {
     pub reason: &'static str,
 }
 
+impl AssertionLabels {
+    fn of(refused: Option<&'static str>) -> Self {
+        match refused {
+            None => Self {
+                outcome: "accepted",
+                reason: "none",
+            },
+            Some(reason) => Self {
+                outcome: "refused",
+                reason,
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabel {
     pub state: &'static str,
@@ -82,6 +97,7 @@ pub struct Metrics {
     pub rate_limited: Family<NameLabel, Counter>,
     pub sign_ins: Family<OutcomeLabel, Counter>,
     pub client_assertions: Family<AssertionLabels, Counter>,
+    pub dpop_proofs: Family<AssertionLabels, Counter>,
     pub client_cache: Family<OutcomeLabel, Counter>,
     pub db_connections: Family<StateLabel, Gauge>,
     pub signing_keys: Family<StateLabel, Gauge>,
@@ -152,6 +168,12 @@ impl Metrics {
             "private_key_jwt client assertions, by outcome and (when refused) the rule that failed",
             client_assertions.clone(),
         );
+        let dpop_proofs = Family::<AssertionLabels, Counter>::default();
+        registry.register(
+            "dpop_proofs",
+            "DPoP proofs, by outcome and (when refused) the rule that failed",
+            dpop_proofs.clone(),
+        );
         let client_cache = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "client_cache_lookups",
@@ -186,6 +208,7 @@ impl Metrics {
             rate_limited,
             sign_ins,
             client_assertions,
+            dpop_proofs,
             client_cache,
             db_connections,
             signing_keys,
@@ -267,17 +290,16 @@ impl Metrics {
 
     /// A client assertion accepted (`None`) or refused for `reason`.
     pub fn client_assertion(&self, refused: Option<&'static str>) {
-        let labels = match refused {
-            None => AssertionLabels {
-                outcome: "accepted",
-                reason: "none",
-            },
-            Some(reason) => AssertionLabels {
-                outcome: "refused",
-                reason,
-            },
-        };
-        self.client_assertions.get_or_create(&labels).inc();
+        self.client_assertions
+            .get_or_create(&AssertionLabels::of(refused))
+            .inc();
+    }
+
+    /// A DPoP proof accepted (`None`) or refused for `reason`.
+    pub fn dpop_proof(&self, refused: Option<&'static str>) {
+        self.dpop_proofs
+            .get_or_create(&AssertionLabels::of(refused))
+            .inc();
     }
 
     pub fn cache_lookup(&self, hit: bool) {

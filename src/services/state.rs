@@ -37,6 +37,9 @@ pub struct AppState {
     pub client_keys: Arc<client_keys::ClientKeyFetcher>,
     /// Records assertion ids (shared by every instance on the database).
     pub replay: Arc<replay::ReplayCache>,
+    /// DPoP server nonces (`--dpop-nonce on`), keyed by a secret of the keys
+    /// directory so every instance accepts every other's.
+    pub dpop_nonces: Option<Arc<crate::oauth::dpop::Nonces>>,
     /// What client assertions are checked against, derived from settings once.
     pub assertion_rules: Arc<AssertionRules>,
     /// Serving or shutting down (`/readyz` turns 503 while draining).
@@ -87,6 +90,17 @@ impl AppState {
             default_audience: settings.default_audience.clone(),
             access_token_ttl: settings.access_token_ttl,
         };
+        let dpop_nonces = if settings.dpop.nonce {
+            let secret = crate::keys::secret::shared_secret(
+                &settings.keys_dir,
+                "dpop-nonce",
+                settings.key_encryption.as_ref(),
+            )
+            .map_err(|e| ConfigError(format!("the DPoP nonce key cannot be had: {e}")))?;
+            Some(Arc::new(crate::oauth::dpop::Nonces::new(&secret)))
+        } else {
+            None
+        };
         let metrics = metrics::Metrics::new();
         let mut limits = limits::RateLimits::new(&settings.limits);
         limits.count_refusals(&metrics.rate_limited);
@@ -103,6 +117,7 @@ impl AppState {
             client_keys: Arc::new(client_keys),
             replay: Arc::new(replay::ReplayCache::start(db.clone())),
             assertion_rules: Arc::new(assertion_rules),
+            dpop_nonces,
             settings: Arc::new(settings),
             db,
             keys: Arc::new(KeyRing::new(keys)),

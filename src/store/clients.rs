@@ -155,6 +155,7 @@ pub struct ClientChanges {
     pub updated_at: i64,
     pub post_logout_redirect_uris: String,
     pub application_type: Option<String>,
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// Replaces a client's metadata; `false` when there is no such client.

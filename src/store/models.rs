@@ -46,6 +46,8 @@ pub struct ClientRow {
     pub jwks: Option<String>,
     /// A `private_key_jwt` client's public keys by reference.
     pub jwks_uri: Option<String>,
+    /// Tokens only with a DPoP proof (RFC 9449 §5.2).
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl ClientRow {
@@ -129,6 +131,7 @@ impl ClientRow {
         };
         Ok(RegisteredClient {
             keys,
+            dpop_bound: self.dpop_bound_access_tokens,
             id: ClientId::new(self.id.clone()),
             client_type,
             secret_hash,
@@ -248,6 +251,8 @@ pub struct FamilyRow {
     pub revoked_at: Option<i64>,
     /// When the person signed in for the authorization (OpenID Connect `auth_time`).
     pub auth_time: Option<i64>,
+    /// The DPoP key thumbprint its refresh tokens are bound to (public clients).
+    pub dpop_jkt: Option<String>,
 }
 
 /// A row of `authorization_codes`.
@@ -274,6 +279,8 @@ pub struct CodeRow {
     /// OpenID requests: who signed in, as JSON (`oauth::id_token::Identity`), so
     /// the ID token is made without reading the user again.
     pub identity: Option<String>,
+    /// The DPoP key thumbprint the code is bound to (`dpop_jkt`, RFC 9449 §10).
+    pub dpop_jkt: Option<String>,
 }
 
 /// A row of `refresh_tokens`: lets any token ever issued be traced to its family.

@@ -22,6 +22,7 @@ diesel::table! {
         document_fetched_at -> Nullable<BigInt>,
         jwks -> Nullable<Text>,
         jwks_uri -> Nullable<Text>,
+        dpop_bound_access_tokens -> Bool,
     }
 }
 
@@ -133,6 +134,7 @@ diesel::table! {
         last_used_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         auth_time -> Nullable<BigInt>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 
@@ -153,6 +155,7 @@ diesel::table! {
         nonce -> Nullable<Text>,
         auth_time -> Nullable<BigInt>,
         identity -> Nullable<Text>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 

@@ -17,6 +17,7 @@ pub async fn activate_family(
     db: &Db,
     family_id: &str,
     refresh: Option<&RefreshTokenRow>,
+    dpop_jkt: Option<&str>,
     now: i64,
 ) -> Result<bool, StoreError> {
     let current = refresh.map(|r| r.token_hash.clone());
@@ -33,6 +34,7 @@ pub async fn activate_family(
                 token_families::activated_at.eq(now),
                 token_families::last_used_at.eq(now),
                 token_families::current_hash.eq(current),
+                token_families::dpop_jkt.eq(dpop_jkt),
             ))
             .execute(conn)
             .await?;
@@ -47,6 +49,21 @@ pub async fn activate_family(
             Ok(n == 1)
         })
         .await
+    })
+}
+
+/// Binds an unbound family's refresh tokens to the DPoP key `jkt`.
+pub async fn bind_family_key(db: &Db, family_id: &str, jkt: &str) -> Result<(), StoreError> {
+    with_conn!(db, |conn| {
+        diesel::update(
+            token_families::table
+                .filter(token_families::id.eq(family_id))
+                .filter(token_families::dpop_jkt.is_null()),
+        )
+        .set(token_families::dpop_jkt.eq(jkt))
+        .execute(conn)
+        .await?;
+        Ok(())
     })
 }
 

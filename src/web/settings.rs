@@ -174,6 +174,7 @@ fn metadata_from(form: &FormParams, public: bool) -> Result<ClientMetadata, Stri
         public,
         application_type: None,
         keys: None,
+        dpop_bound_access_tokens: false,
     })
 }
 
@@ -405,6 +406,7 @@ pub async fn update_app(
     let submitted = metadata_from(&form, public).and_then(|meta| {
         Ok(ClientMetadata {
             keys: clients::keys_of(&row).map_err(|e| e.to_string())?,
+            dpop_bound_access_tokens: row.dpop_bound_access_tokens,
             ..meta
         })
     });

@@ -179,3 +179,50 @@ pub fn assertion_claims(client_id: &str, aud: &str, now: i64) -> Value {
         "jti": latchkey::random::url_token::<16>(),
     })
 }
+
+impl TestKey {
+    /// The public JWK as a DPoP proof carries it: the key members alone.
+    pub fn public_jwk(&self) -> Value {
+        let mut jwk = self.jwk();
+        for m in ["kid", "alg", "use"] {
+            jwk.as_object_mut().unwrap().remove(m);
+        }
+        jwk
+    }
+
+    /// The RFC 7638 thumbprint of the public key, computed by jsonwebtoken (not by
+    /// the server under test).
+    pub fn jkt(&self) -> String {
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(self.public_jwk()).unwrap();
+        jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+            .unwrap()
+    }
+
+    /// A DPoP proof header for this key.
+    pub fn dpop_header(&self) -> Value {
+        json!({"typ": "dpop+jwt", "alg": self.alg(), "jwk": self.public_jwk()})
+    }
+
+    /// A good DPoP proof of `method` `url` at `now`, a fresh `jti`, and `extra`
+    /// claims (`ath`, `nonce`) merged in.
+    pub fn proof(&self, method: &str, url: &str, now: i64, extra: Value) -> String {
+        let mut claims = dpop_claims(method, url, now);
+        if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                c.insert(k.clone(), v.clone());
+            }
+        }
+        self.sign(&self.dpop_header(), &claims)
+    }
+}
+
+/// The claims of a good DPoP proof, with a fresh `jti`.
+pub fn dpop_claims(method: &str, url: &str, now: i64) -> Value {
+    json!({"htm": method, "htu": url, "iat": now, "jti": latchkey::random::url_token::<16>()})
+}
+
+/// `ath` for `token`: its SHA-256, base64url.
+pub fn ath(token: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    b64(digest.as_ref())
+}

@@ -190,6 +190,7 @@ pub struct TestAppBuilder {
     key_alg: Option<latchkey::keys::Alg>,
     now: Option<i64>,
     database_url: Option<String>,
+    keys_path: Option<PathBuf>,
 }
 
 impl TestAppBuilder {
@@ -216,6 +217,13 @@ impl TestAppBuilder {
     /// Use another test app's database (a second instance), not a fresh one.
     pub fn same_database_as(mut self, other: &TestApp) -> Self {
         self.database_url = Some(other.db.url.clone());
+        self
+    }
+
+    /// Use another test app's keys directory (signing keys and shared secrets), as
+    /// instances behind one balancer do.
+    pub fn same_keys_as(mut self, other: &TestApp) -> Self {
+        self.keys_path = Some(other.keys_dir.path().to_owned());
         self
     }
 
@@ -256,14 +264,18 @@ impl TestAppBuilder {
         args.config = Some(config_path);
         args.bind = Some(addr.to_string());
         args.database_url = Some(db.url.clone());
-        args.keys_dir = Some(keys_dir.path().to_owned());
+        let keys_path = self
+            .keys_path
+            .clone()
+            .unwrap_or_else(|| keys_dir.path().to_owned());
+        args.keys_dir = Some(keys_path.clone());
         let settings = Settings::load(&args).unwrap();
 
         latchkey::store::migrate::run(&settings.database)
             .await
             .unwrap();
         let database = Db::connect(&settings.database).await.unwrap();
-        let keys = KeySet::load(keys_dir.path(), start, settings.access_token_ttl, None).unwrap();
+        let keys = KeySet::load(&keys_path, start, settings.access_token_ttl, None).unwrap();
         let clock = ManualClock::new(start);
         let pages = latchkey::pages::Pages::load(&settings.brand).unwrap();
         let state =

@@ -6,12 +6,16 @@
 //! credentials to a client allowed `latchkey:admin` (only an operator gives a
 //! client that scope). Errors are RFC 9457 problem documents as on `/api/*`.
 
+// An `AdminError` is a finished response (a problem document and its headers);
+// boxing it would only move the allocation, and handlers return it once.
+#![allow(clippy::result_large_err)]
+
 pub mod audit;
 pub mod clients;
 pub mod requests;
 pub mod users;
 
-use super::bearer::active_access_token;
+use super::bearer::{ResourceRequest, TokenRefusal, challenge, resource_access};
 use super::errors::Problem;
 use super::payloads::ProblemJson;
 use crate::oauth::claims::{AccessTokenClaims, family_of_jti};
@@ -44,10 +48,14 @@ pub enum AdminError {
     #[oai(status = 401)]
     Unauthorized(
         ProblemJson<Problem>,
-        /// `Bearer scope="latchkey:admin"`, with `error="invalid_token"` when a
-        /// token was sent.
+        /// A `Bearer` and a `DPoP` challenge with `scope="latchkey:admin"`, the
+        /// error (`invalid_token`, `invalid_dpop_proof`, `use_dpop_nonce`) on the
+        /// scheme that failed.
         #[oai(header = "WWW-Authenticate")]
         String,
+        /// The DPoP server nonce to put in the next proof.
+        #[oai(header = "DPoP-Nonce")]
+        Option<String>,
     ),
     /// The token is not an admin token (`…:insufficient-scope`, `…:not-an-operator`),
     /// or the identity is disabled (`…:disabled`).
@@ -75,7 +83,7 @@ impl AdminError {
         match status {
             StatusCode::BAD_REQUEST => Self::BadRequest(p),
             StatusCode::UNAUTHORIZED => {
-                Self::Unauthorized(p, format!(r#"Bearer scope="{ADMIN_SCOPE}""#))
+                Self::Unauthorized(p, format!(r#"Bearer scope="{ADMIN_SCOPE}""#), None)
             }
             StatusCode::FORBIDDEN => Self::Forbidden(p),
             StatusCode::NOT_FOUND => Self::NotFound(p),
@@ -158,7 +166,7 @@ pub type AdminResult<T> = Result<T, AdminError>;
 /// The credentials of an admin API request, documented as the `LatchkeyAdmin`
 /// scheme (OAuth client credentials with `latchkey:admin`).
 pub struct AdminCaller {
-    authorization: Option<String>,
+    request: ResourceRequest,
 }
 
 impl<'a> ApiExtractor<'a> for AdminCaller {
@@ -204,10 +212,7 @@ impl<'a> ApiExtractor<'a> for AdminCaller {
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
         Ok(Self {
-            authorization: request
-                .headers()
-                .get("authorization")
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            request: ResourceRequest::of(request),
         })
     }
 }
@@ -220,49 +225,40 @@ pub(super) fn by<'a>(claims: &'a AccessTokenClaims, kind: &'static str) -> Event
 impl AdminCaller {
     /// The admin token's claims, or why the request is refused.
     pub async fn check(&self, state: &AppState) -> AdminResult<AccessTokenClaims> {
-        let unauthorized = |detail: &str, sent: bool| {
-            let challenge = if sent {
-                format!(r#"Bearer error="invalid_token", scope="{ADMIN_SCOPE}""#)
-            } else {
-                format!(r#"Bearer scope="{ADMIN_SCOPE}""#)
-            };
-            AdminError::Unauthorized(
+        let access = resource_access(state, &self.request).await;
+        let claims = match access.outcome {
+            Ok(claims) => claims,
+            Err(TokenRefusal::Internal(e)) => return Err(e.into()),
+            Err(refusal) => {
+                let detail = match &refusal {
+                    TokenRefusal::Missing => "send an admin access token: Authorization: Bearer <token from client credentials with scope latchkey:admin>".to_owned(),
+                    other => other.message(),
+                };
+                return Err(AdminError::Unauthorized(
+                    ProblemJson(Problem::new(
+                        StatusCode::UNAUTHORIZED,
+                        "unauthorized",
+                        "Unauthorized",
+                        Some(detail),
+                    )),
+                    challenge(state, &refusal, Some(ADMIN_SCOPE)),
+                    access.nonce,
+                ));
+            }
+        };
+        if !claims.aud.contains(&state.settings.issuer) {
+            return Err(AdminError::Unauthorized(
                 ProblemJson(Problem::new(
                     StatusCode::UNAUTHORIZED,
                     "unauthorized",
                     "Unauthorized",
-                    Some(detail.to_owned()),
+                    Some(
+                        "the access token is not for this server (its audience lacks the issuer)"
+                            .to_owned(),
+                    ),
                 )),
-                challenge,
-            )
-        };
-        let Some(header) = &self.authorization else {
-            return Err(unauthorized(
-                "send an admin access token: Authorization: Bearer <token from client credentials with scope latchkey:admin>",
-                false,
-            ));
-        };
-        let token = header
-            .split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, t)| t.trim())
-            .filter(|t| !t.is_empty());
-        let Some(token) = token else {
-            return Err(unauthorized(
-                "the Authorization header must be `Bearer <access token>`",
-                true,
-            ));
-        };
-        let Some(claims) = active_access_token(state, token).await? else {
-            return Err(unauthorized(
-                "the access token is invalid, expired or revoked",
-                true,
-            ));
-        };
-        if !claims.aud.contains(&state.settings.issuer) {
-            return Err(unauthorized(
-                "the access token is not for this server (its audience lacks the issuer)",
-                true,
+                challenge(state, &TokenRefusal::Invalid(""), Some(ADMIN_SCOPE)),
+                None,
             ));
         }
         // The admin API acts for the operator: a person's token never reaches it,

@@ -59,6 +59,8 @@ pub struct App {
     /// `private_key_jwt`: where it publishes its public keys.
     #[oai(skip_serializing_if_is_none)]
     pub jwks_uri: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
+    pub dpop_bound_access_tokens: bool,
     /// Creation time, seconds since the epoch.
     pub created_at: i64,
     /// Last change, seconds since the epoch.
@@ -115,6 +117,10 @@ pub struct NewApp {
     /// under the server's outbound-fetch rules, cached per `Cache-Control`).
     #[oai(skip_serializing_if_is_none)]
     pub jwks_uri: Option<String>,
+    /// `true`: every token request must carry a DPoP proof (RFC 9449 §5.2), so
+    /// the app's tokens are useless without its key. Default `false`.
+    #[oai(skip_serializing_if_is_none)]
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// Changes to an application: absent fields stay as they are; `null` clears
@@ -155,6 +161,9 @@ pub struct AppChanges {
     /// Replaces where a `private_key_jwt` app publishes its keys.
     #[oai(skip_serializing_if_is_none)]
     pub jwks_uri: Option<String>,
+    /// Turns the DPoP requirement on or off (RFC 9449 §5.2).
+    #[oai(skip_serializing_if_is_none)]
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// The caller's applications.
@@ -217,6 +226,7 @@ pub fn app_of(row: &ClientRow, client_secret: Option<String>) -> Result<App, Sto
         token_endpoint_auth_method: row.auth_method().to_owned(),
         jwks: PublicJwks::registered(meta.keys),
         jwks_uri: row.jwks_uri.clone(),
+        dpop_bound_access_tokens: row.dpop_bound_access_tokens,
         created_at: row.created_at,
         updated_at: row.updated_at,
         client_secret,
@@ -299,6 +309,9 @@ pub fn apply_changes(meta: &mut ClientMetadata, changes: AppChanges) -> Result<(
     if let Some(grants) = changes.grant_types {
         meta.grant_types = grants.into_iter().map(grant_type_from).collect();
     }
+    if let Some(bound) = changes.dpop_bound_access_tokens {
+        meta.dpop_bound_access_tokens = bound;
+    }
     if changes.token_endpoint_auth_method.is_some()
         || changes.jwks.is_some()
         || changes.jwks_uri.is_some()
@@ -356,6 +369,7 @@ pub fn new_app_metadata(body: NewApp) -> Result<ClientMetadata, String> {
         scope: scope_string(body.scopes)?,
         public,
         application_type: None,
+        dpop_bound_access_tokens: body.dpop_bound_access_tokens.unwrap_or(false),
     })
 }
 

@@ -11,7 +11,7 @@ pub use apps::*;
 pub use grants::*;
 
 use super::ApiTags;
-use super::bearer::active_access_token;
+use super::bearer::{ResourceRequest, TokenRefusal, challenge, resource_access};
 use super::errors::Problem;
 use super::payloads::ProblemJson;
 use super::token::TokenGrantType;
@@ -77,9 +77,13 @@ pub enum ApiError {
     #[oai(status = 401)]
     Unauthorized(
         ProblemJson<Problem>,
-        /// `Bearer`, with `error="invalid_token"` when a token was sent.
+        /// A `Bearer` and a `DPoP` challenge, the error (`invalid_token`,
+        /// `invalid_dpop_proof`, `use_dpop_nonce`) on the scheme that failed.
         #[oai(header = "WWW-Authenticate")]
         String,
+        /// The DPoP server nonce to put in the next proof.
+        #[oai(header = "DPoP-Nonce")]
+        Option<String>,
     ),
     /// The credentials do not allow this (`…:insufficient-scope`, `…:csrf`,
     /// `…:not-a-user`).
@@ -101,7 +105,7 @@ impl ApiError {
         let p = ProblemJson(Problem::new(status, slug, title, Some(detail.into())));
         match status {
             StatusCode::BAD_REQUEST => Self::BadRequest(p),
-            StatusCode::UNAUTHORIZED => Self::Unauthorized(p, "Bearer".to_owned()),
+            StatusCode::UNAUTHORIZED => Self::Unauthorized(p, "Bearer".to_owned(), None),
             StatusCode::FORBIDDEN => Self::Forbidden(p),
             StatusCode::NOT_FOUND => Self::NotFound(p),
             StatusCode::CONFLICT => Self::Conflict(p),
@@ -168,7 +172,7 @@ type ApiResult<T> = Result<T, ApiError>;
 /// scheme (bearer access tokens from this server; the session cookie with
 /// `X-CSRF-Token` is accepted as well, see the tag description).
 pub struct ApiCaller {
-    authorization: Option<String>,
+    request: ResourceRequest,
     session_cookie: Option<String>,
     csrf_header: Option<String>,
 }
@@ -237,7 +241,7 @@ impl<'a> ApiExtractor<'a> for ApiCaller {
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         };
         Ok(Self {
-            authorization: header("authorization"),
+            request: ResourceRequest::of(request),
             session_cookie: session::cookie(request, session::SESSION_COOKIE).map(str::to_owned),
             csrf_header: header("x-csrf-token"),
         })
@@ -247,40 +251,39 @@ impl<'a> ApiExtractor<'a> for ApiCaller {
 impl ApiCaller {
     /// The user on whose behalf the request acts, if the credentials allow `scope`.
     pub async fn user(&self, state: &AppState, scope: ApiScope) -> ApiResult<UserRow> {
-        let unauthorized = |detail: &str, challenge: String| {
+        let unauthorized = |detail: String, challenge: String, nonce: Option<String>| {
             ApiError::Unauthorized(
                 ProblemJson(Problem::new(
                     StatusCode::UNAUTHORIZED,
                     "unauthorized",
                     "Unauthorized",
-                    Some(detail.to_owned()),
+                    Some(detail),
                 )),
                 challenge,
+                nonce,
             )
         };
-        if let Some(header) = &self.authorization {
-            let invalid = format!(r#"Bearer error="invalid_token", scope="{}""#, scope.name());
-            let token = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .map(str::trim)
-                .filter(|t| !t.is_empty());
-            let Some(token) = token else {
-                return Err(unauthorized(
-                    "the Authorization header must be `Bearer <access token>`",
-                    invalid,
-                ));
+        let invalid = TokenRefusal::Invalid("");
+        if self.request.headers.contains_key("authorization") {
+            let access = resource_access(state, &self.request).await;
+            let claims = match access.outcome {
+                Ok(claims) => claims,
+                Err(TokenRefusal::Internal(e)) => return Err(e.into()),
+                Err(refusal) => {
+                    return Err(unauthorized(
+                        refusal.message(),
+                        challenge(state, &refusal, Some(scope.name())),
+                        access.nonce,
+                    ));
+                }
             };
-            let Some(claims) = active_access_token(state, token).await? else {
-                return Err(unauthorized(
-                    "the access token is invalid, expired or revoked",
-                    invalid,
-                ));
-            };
+            let invalid_challenge = challenge(state, &invalid, Some(scope.name()));
             if !claims.aud.contains(&state.settings.issuer) {
                 return Err(unauthorized(
-                    "the access token is not for this server's API (its audience lacks the issuer)",
-                    invalid,
+                    "the access token is not for this server's API (its audience lacks the issuer)"
+                        .to_owned(),
+                    invalid_challenge,
+                    None,
                 ));
             }
             if family_of_jti(&claims.jti).is_none() {
@@ -301,7 +304,13 @@ impl ApiCaller {
             }
             return store::users::find_user(&state.db, &claims.sub)
                 .await?
-                .ok_or_else(|| unauthorized("the token's user no longer exists", invalid));
+                .ok_or_else(|| {
+                    unauthorized(
+                        "the token's user no longer exists".to_owned(),
+                        invalid_challenge,
+                        None,
+                    )
+                });
         }
         let signed_in = match &self.session_cookie {
             Some(value) => session::by_cookie(state, value).await?,
@@ -309,8 +318,9 @@ impl ApiCaller {
         };
         let Some(signed_in) = signed_in else {
             return Err(unauthorized(
-                "send a bearer access token, or sign in",
-                "Bearer".to_owned(),
+                "send a bearer access token, or sign in".to_owned(),
+                challenge(state, &TokenRefusal::Missing, Some(scope.name())),
+                None,
             ));
         };
         if scope.is_write()

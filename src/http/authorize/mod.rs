@@ -587,6 +587,7 @@ async fn issue_code(
         revoked_at: None,
         // The session began with the sign-in, so its start is the sign-in's time.
         auth_time: Some(signed_in.session.created_at),
+        dpop_jkt: None,
     };
     let row = CodeRow {
         code_hash: sha256(code.as_bytes()).to_vec(),
@@ -610,6 +611,7 @@ async fn issue_code(
             .then(|| serde_json::to_string(&signed_in.user.identity()))
             .transpose()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        dpop_jkt: request.dpop_jkt.clone(),
     };
     store::codes::insert_code(&state.db, &family, &row).await?;
     Ok(authorize::response_uri(

@@ -140,6 +140,7 @@ mod tests {
             redirect_uris: vec!["https://app.example/cb".into()],
             self_described: false,
             keys: None,
+            dpop_bound: false,
         }
     }
 

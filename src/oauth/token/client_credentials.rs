@@ -122,6 +122,7 @@ mod tests {
             redirect_uris: vec![],
             self_described: false,
             keys: None,
+            dpop_bound: false,
         }
     }
 
