@@ -10,7 +10,8 @@
 # against node-oidc-provider too (benches/peer/, installed from npm), with the same
 # wrk settings, and the ratio is printed. Client credentials with private_key_jwt
 # (pre-made ES256 assertions, benches/assertions.mjs, a fresh jti each) run beside
-# client_secret_basic ES256 on both servers. The code flow (authorize, code exchange)
+# client_secret_basic ES256 on both servers, and so does client credentials with a
+# DPoP proof (pre-made ES256 proofs, a fresh jti each). The code flow (authorize, code exchange)
 # and refresh rotation run on SQLite, and on
 # PostgreSQL when LATCHKEY_BENCH_POSTGRES_URL names a scratch database (and
 # LATCHKEY_BENCH_POSTGRES_OIDC_URL another, for the OpenID Connect run).
@@ -145,6 +146,12 @@ want cc && for alg in RS256 ES256 EdDSA; do
     LK_LUA="$root/benches/lua" LK_ASSERTIONS="$dir/assertions" \
       run_wrk "latchkey client_credentials private_key_jwt ES256" "$srv_pid" "$base" "$root/benches/lua/assertion.lua"
     latchkey_pkjwt=$last_rps
+    # DPoP beside bearer on the same client and signing algorithm: pre-made ES256
+    # proofs, a fresh jti each, made just before the run (iat is checked to 60 s).
+    node "$root/benches/assertions.mjs" proofs "$dir" "$base/oauth/token" $((secs * assertions_per_sec))
+    LK_LUA="$root/benches/lua" LK_PROOFS="$dir/proofs" LK_AUTH="$auth" \
+      run_wrk "latchkey client_credentials DPoP ES256" "$srv_pid" "$base" "$root/benches/lua/dpop.lua"
+    latchkey_dpop=$last_rps
   fi
   if [ "$alg" = RS256 ]; then
     # Introspection of a JWT access token, by a resource server client.
@@ -251,6 +258,11 @@ want peer && for alg in RS256 ES256 EdDSA; do
     LK_LUA="$root/benches/lua" LK_ASSERTIONS="$work/peer-pkjwt/assertions" LK_TOKEN_PATH=/token LK_EXTRA="&scope=profile" \
       run_wrk "node-oidc-provider client_credentials private_key_jwt ES256" "$peer_pid" "http://127.0.0.1:$port" "$root/benches/lua/assertion.lua"
     peer_pkjwt=$last_rps
+    node "$root/benches/assertions.mjs" proofs "$work/peer-pkjwt" "http://127.0.0.1:$port/token" $((secs * assertions_per_sec))
+    LK_LUA="$root/benches/lua" LK_PROOFS="$work/peer-pkjwt/proofs" LK_AUTH="$auth" LK_TOKEN_PATH=/token \
+      LK_BODY="grant_type=client_credentials&scope=profile" \
+      run_wrk "node-oidc-provider client_credentials DPoP ES256" "$peer_pid" "http://127.0.0.1:$port" "$root/benches/lua/dpop.lua"
+    peer_dpop=$last_rps
   fi
   kill "$peer_pid"; wait "$peer_pid" 2>/dev/null || true
 done
@@ -268,6 +280,9 @@ echo "idle RSS: latchkey ${latchkey_idle} MB, node-oidc-provider ${peer_idle} MB
 awk -v k="$latchkey_pkjwt" -v b="${latchkey_cc[ES256]}" -v p="$peer_pkjwt" 'BEGIN {
   printf "private_key_jwt ES256: %.0f%% of client_secret_basic ES256; latchkey/node-oidc-provider = %.2fx\n",
     100 * k / b, k / p }'
+awk -v d="$latchkey_dpop" -v b="${latchkey_cc[ES256]}" -v p="$peer_dpop" 'BEGIN {
+  printf "DPoP ES256 proofs: %.0f%% of bearer client credentials ES256; latchkey/node-oidc-provider = %.2fx\n",
+    100 * d / b, d / p }'
 for alg in RS256 ES256 EdDSA; do
   raw=$(sign_rate "$alg")
   awk -v a="$alg" -v l="${latchkey_cc[$alg]}" -v p="${peer_cc[$alg]}" -v r="$raw" 'BEGIN {

@@ -188,6 +188,12 @@ pub fn spawn_background(state: &AppState, key_poll: std::time::Duration) {
                 Ok(n) => tracing::debug!(deleted = n, "expired assertion ids swept"),
                 Err(e) => tracing::warn!(error = %e, "sweeping expired assertion ids failed"),
             }
+            match crate::store::pushed::purge_expired(&purge_state.db, purge_state.clock.now())
+                .await
+            {
+                Ok(n) => tracing::debug!(deleted = n, "expired pushed requests swept"),
+                Err(e) => tracing::warn!(error = %e, "sweeping pushed requests failed"),
+            }
             let before = purge_state.clock.now() - purge_state.settings.audit_retention;
             match crate::store::audit::purge_before(&purge_state.db, before).await {
                 Ok(0) => {}

@@ -129,6 +129,10 @@ pub enum ClientsCommand {
         /// Refuse the client any token without a DPoP proof (RFC 9449 §5.2)
         #[arg(long)]
         dpop_bound_access_tokens: bool,
+        /// Refuse the client's authorization requests unless pushed to /oauth/par
+        /// first (RFC 9126 §6)
+        #[arg(long = "require-par")]
+        require_par: bool,
     },
     /// List clients (never their secrets)
     List,
@@ -386,6 +390,7 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
             jwks,
             jwks_uri,
             dpop_bound_access_tokens,
+            require_par,
         } => {
             let jwks = match jwks {
                 None => None,
@@ -419,6 +424,7 @@ async fn clients_command(settings: Settings, cmd: ClientsCommand) -> anyhow::Res
                 application_type: None,
                 keys,
                 dpop_bound_access_tokens,
+                require_pushed_authorization_requests: require_par,
             };
             let origin = clients::Origin {
                 operator: true,
@@ -537,6 +543,7 @@ fn client_json(row: &store::models::ClientRow) -> anyhow::Result<serde_json::Val
         }),
         "jwks_uri": row.jwks_uri,
         "dpop_bound_access_tokens": row.dpop_bound_access_tokens,
+        "require_pushed_authorization_requests": row.require_pushed_authorization_requests,
         "created_at": row.created_at,
     }))
 }

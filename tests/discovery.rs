@@ -52,6 +52,8 @@ async fn server_metadata_advertises_what_exists(backend: Backend) {
             "introspection_endpoint": format!("{issuer}/oauth/introspect"),
             "userinfo_endpoint": format!("{issuer}/oauth/userinfo"),
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "pushed_authorization_request_endpoint": format!("{issuer}/oauth/par"),
+            "require_pushed_authorization_requests": false,
             "registration_endpoint": format!("{issuer}/oauth/register"),
             "scopes_supported": ["apps:read", "apps:write", "email", "grants:read", "grants:write", "offline_access", "openid", "orders:read", "profile"],
             "response_types_supported": ["code"],

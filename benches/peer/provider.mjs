@@ -49,6 +49,8 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    // DPoP proofs bind the token when sent (RFC 9449), no server nonces.
+    dPoP: { enabled: true },
     introspection: { enabled: true },
     resourceIndicators: {
       enabled: true,

@@ -9,6 +9,7 @@ mod file;
 mod keys;
 pub mod limits;
 pub mod listener;
+pub mod profile;
 pub mod registration;
 mod sign_in;
 mod tokens;
@@ -123,6 +124,9 @@ pub struct SettingsArgs {
         value_name = "off|on"
     )]
     pub dpop_nonce: Option<String>,
+    /// Refuse authorization requests not pushed to /oauth/par first (RFC 9126 §6)
+    #[arg(long, global = true, env = "LATCHKEY_REQUIRE_PAR")]
+    pub require_par: bool,
     /// Token endpoint limit per address and per client, N/period or off [default: 6000/1m]
     #[arg(
         long,
@@ -261,6 +265,8 @@ pub struct Settings {
     pub client_assertions: client_auth::ClientAssertions,
     /// DPoP proofs: nonces and algorithms.
     pub dpop: dpop::DpopSettings,
+    /// How authorization requests must arrive (pushed or not).
+    pub profile: profile::Profile,
 }
 
 impl Settings {
@@ -312,6 +318,7 @@ impl Settings {
         )?;
         let client_assertions = client_auth::client_assertions(args, &mut file)?;
         let dpop = dpop::dpop(args, &mut file)?;
+        let profile = profile::profile(args, &mut file);
         let (limits, trusted_proxies) = limits::limits(args, &mut file)?;
         let brand = brand::brand(&args.brand, &mut file)?;
         Ok(Self {
@@ -335,6 +342,7 @@ impl Settings {
             registration,
             client_assertions,
             dpop,
+            profile,
             limits,
             trusted_proxies,
             brand,

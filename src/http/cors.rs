@@ -21,6 +21,7 @@ pub fn is_public(path: &str) -> bool {
         || matches!(
             path,
             "/oauth/token"
+                | "/oauth/par"
                 | "/oauth/revoke"
                 | "/oauth/userinfo"
                 | "/oauth/register"

@@ -30,6 +30,10 @@ pub struct AuthorizationServerMetadata {
     pub userinfo_endpoint: String,
     /// URL of the JWK Set with the token signing keys.
     pub jwks_uri: String,
+    /// URL of the pushed authorization request endpoint (RFC 9126).
+    pub pushed_authorization_request_endpoint: String,
+    /// RFC 9126 §5: every authorization request must be pushed first.
+    pub require_pushed_authorization_requests: bool,
     /// URL of dynamic client registration (RFC 7591); absent when it is disabled.
     #[oai(skip_serializing_if_is_none)]
     pub registration_endpoint: Option<String>,
@@ -169,6 +173,8 @@ impl Documents {
             introspection_endpoint: format!("{issuer}/oauth/introspect"),
             userinfo_endpoint: format!("{issuer}/oauth/userinfo"),
             jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+            pushed_authorization_request_endpoint: format!("{issuer}/oauth/par"),
+            require_pushed_authorization_requests: settings.profile.require_par,
             registration_endpoint: (settings.registration
                 != crate::config::RegistrationPolicy::Disabled)
                 .then(|| format!("{issuer}/oauth/register")),

@@ -65,7 +65,8 @@ fn limiter_for<'a>(state: &'a AppState, method: &Method, path: &str) -> Option<&
     }
     let limits = &state.limits;
     match path {
-        "/oauth/token" => Some(&limits.token),
+        // A pushed request costs what a token request does, and shares its budget.
+        "/oauth/token" | "/oauth/par" => Some(&limits.token),
         "/oauth/register" => Some(&limits.register),
         "/oauth/revoke" => Some(&limits.revoke),
         "/login" => Some(&limits.login),

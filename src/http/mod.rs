@@ -14,6 +14,7 @@ pub mod health;
 pub mod limits;
 pub mod oauth;
 pub mod outage;
+pub mod par;
 pub mod payloads;
 pub mod register;
 pub mod token;
@@ -131,6 +132,7 @@ pub type Apis = (
     admin::requests::AdminRequestsApi,
     admin::audit::AdminAuditApi,
     token::TokenApi,
+    par::ParApi,
     oauth::OAuthApi,
     register::RegistrationApi,
     discovery::DiscoveryApi,
@@ -195,6 +197,9 @@ pub fn api_service(
             state: state.clone(),
         },
         token::TokenApi {
+            state: state.clone(),
+        },
+        par::ParApi {
             state: state.clone(),
         },
         oauth::OAuthApi {

@@ -82,6 +82,10 @@ pub struct ClientRegistration {
     /// Default `false`.
     #[oai(skip_serializing_if_is_none)]
     pub dpop_bound_access_tokens: Option<bool>,
+    /// RFC 9126 §6: `true` to have every authorization request refused unless
+    /// pushed to `/oauth/par` first. Default `false`.
+    #[oai(skip_serializing_if_is_none)]
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// The registered client (RFC 7591 §3.2.1, RFC 7592 §3).
@@ -134,6 +138,8 @@ pub struct ClientInformation {
     pub application_type: String,
     /// Whether every token request must carry a DPoP proof (RFC 9449 §5.2).
     pub dpop_bound_access_tokens: bool,
+    /// Whether authorization requests must be pushed first (RFC 9126 §6).
+    pub require_pushed_authorization_requests: bool,
 }
 
 #[derive(ApiResponse)]
@@ -399,6 +405,9 @@ fn to_metadata(
         application_type,
         keys,
         dpop_bound_access_tokens: body.dpop_bound_access_tokens.unwrap_or(false),
+        require_pushed_authorization_requests: body
+            .require_pushed_authorization_requests
+            .unwrap_or(false),
     };
     Ok((meta, method))
 }
@@ -454,6 +463,7 @@ fn information(
         client_uri: meta.website,
         logo_uri: meta.icon_url,
         dpop_bound_access_tokens: row.dpop_bound_access_tokens,
+        require_pushed_authorization_requests: row.require_pushed_authorization_requests,
     })
 }
 

@@ -106,6 +106,9 @@ pub enum NoRedirectKind {
     RedirectUri,
     /// The client's metadata document was refused (which rule, in the message).
     ClientDocument,
+    /// A `request_uri` this server did not issue, or one expired, spent, or
+    /// pushed by another client (`invalid_request_uri`, RFC 9126 §4).
+    RequestUri,
 }
 
 const MAX_STATE: usize = 2048;
@@ -212,12 +215,8 @@ pub fn validate(
             "request objects (the request parameter) are not supported",
         ));
     }
-    if params.single("request_uri")?.is_some() {
-        return Err(OAuthError::new(
-            super::ErrorCode::RequestUriNotSupported,
-            "the request_uri parameter is not supported",
-        ));
-    }
+    // `request_uri` (a pushed request, RFC 9126) is resolved by the caller before
+    // this runs; the parameters here are the pushed ones.
     if params.single("registration")?.is_some() {
         return Err(OAuthError::new(
             super::ErrorCode::RegistrationNotSupported,
@@ -508,6 +507,7 @@ mod tests {
             self_described: false,
             keys: None,
             dpop_bound: false,
+            require_par: false,
         }
     }
 
@@ -608,10 +608,6 @@ mod tests {
             (
                 format!("{base}&response_type=code&scope=profile&request=x&{pkce}"),
                 ErrorCode::RequestNotSupported,
-            ),
-            (
-                format!("{base}&response_type=code&scope=profile&request_uri=x&{pkce}"),
-                ErrorCode::RequestUriNotSupported,
             ),
             (
                 format!("{base}&response_type=code&scope=profile&response_mode=fragment&{pkce}"),

@@ -250,6 +250,7 @@ mod tests {
             self_described: false,
             keys: None,
             dpop_bound: false,
+            require_par: false,
         }
     }
 

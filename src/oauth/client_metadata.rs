@@ -164,6 +164,14 @@ pub fn validate_document(
         }
     };
 
+    let flag = |name: &str| -> Result<bool, Refusal> {
+        match obj.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(false),
+            Some(serde_json::Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(doc(format!("`{name}` must be a boolean"))),
+        }
+    };
+
     // §4.1: client_id MUST equal the URL it was fetched from, by simple string
     // comparison; otherwise one document could speak for another URL.
     match string("client_id")? {
@@ -261,15 +269,8 @@ pub fn validate_document(
         public: keys.is_none(),
         application_type,
         keys,
-        dpop_bound_access_tokens: match obj.get("dpop_bound_access_tokens") {
-            None | Some(serde_json::Value::Null) => false,
-            Some(serde_json::Value::Bool(b)) => *b,
-            Some(_) => {
-                return Err(doc(
-                    "`dpop_bound_access_tokens` must be a boolean".to_owned()
-                ));
-            }
-        },
+        dpop_bound_access_tokens: flag("dpop_bound_access_tokens")?,
+        require_pushed_authorization_requests: flag("require_pushed_authorization_requests")?,
     };
     let client = registration::validate(meta, catalogue, false)
         .map_err(|e| doc(e.description.into_owned()))?;

@@ -239,6 +239,7 @@ mod tests {
             self_described: false,
             keys: None,
             dpop_bound: false,
+            require_par: false,
         };
         let both = client(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
         let code_only = client(vec![GrantType::AuthorizationCode]);

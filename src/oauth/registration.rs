@@ -31,6 +31,8 @@ pub struct ClientMetadata {
     pub keys: Option<KeysMetadata>,
     /// RFC 9449 §5.2: tokens only with a DPoP proof.
     pub dpop_bound_access_tokens: bool,
+    /// RFC 9126 §6: authorization requests only through `/oauth/par`.
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// A `private_key_jwt` client's public keys as submitted.
@@ -151,6 +153,7 @@ pub struct ValidClient {
     pub jwks: Option<String>,
     pub jwks_uri: Option<String>,
     pub dpop_bound_access_tokens: bool,
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl ValidClient {
@@ -318,6 +321,7 @@ pub fn validate(
         jwks,
         jwks_uri,
         dpop_bound_access_tokens: meta.dpop_bound_access_tokens,
+        require_pushed_authorization_requests: meta.require_pushed_authorization_requests,
     })
 }
 

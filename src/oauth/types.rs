@@ -177,6 +177,8 @@ pub struct RegisteredClient {
     pub keys: Option<ClientKeys>,
     /// RFC 9449 §5.2: refused a token without a DPoP proof.
     pub dpop_bound: bool,
+    /// RFC 9126 §6: authorization requests only through `/oauth/par`.
+    pub require_par: bool,
 }
 
 /// Where a `private_key_jwt` client's public keys come from.

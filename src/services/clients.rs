@@ -89,6 +89,7 @@ fn changes(
             .to_string(),
         application_type: explicit.map(|t| t.as_str().to_owned()),
         dpop_bound_access_tokens: valid.dpop_bound_access_tokens,
+        require_pushed_authorization_requests: valid.require_pushed_authorization_requests,
     }
 }
 
@@ -124,6 +125,7 @@ pub fn new_row(
         jwks: c.jwks,
         jwks_uri: c.jwks_uri,
         dpop_bound_access_tokens: c.dpop_bound_access_tokens,
+        require_pushed_authorization_requests: c.require_pushed_authorization_requests,
     }
 }
 
@@ -238,6 +240,7 @@ pub fn metadata_of(row: &ClientRow) -> Result<ClientMetadata, StoreError> {
         application_type: row.application_type(),
         keys: keys_of(row)?,
         dpop_bound_access_tokens: row.dpop_bound_access_tokens,
+        require_pushed_authorization_requests: row.require_pushed_authorization_requests,
     })
 }
 

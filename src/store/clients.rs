@@ -156,6 +156,7 @@ pub struct ClientChanges {
     pub post_logout_redirect_uris: String,
     pub application_type: Option<String>,
     pub dpop_bound_access_tokens: bool,
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// Replaces a client's metadata; `false` when there is no such client.

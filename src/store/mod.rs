@@ -15,6 +15,7 @@ pub mod grants;
 pub mod jtis;
 pub mod migrate;
 pub mod models;
+pub mod pushed;
 pub mod schema;
 pub mod sessions;
 pub mod tokens;

@@ -48,6 +48,8 @@ pub struct ClientRow {
     pub jwks_uri: Option<String>,
     /// Tokens only with a DPoP proof (RFC 9449 §5.2).
     pub dpop_bound_access_tokens: bool,
+    /// Authorization requests only through `/oauth/par` (RFC 9126 §6).
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl ClientRow {
@@ -132,6 +134,7 @@ impl ClientRow {
         Ok(RegisteredClient {
             keys,
             dpop_bound: self.dpop_bound_access_tokens,
+            require_par: self.require_pushed_authorization_requests,
             id: ClientId::new(self.id.clone()),
             client_type,
             secret_hash,
@@ -281,6 +284,21 @@ pub struct CodeRow {
     pub identity: Option<String>,
     /// The DPoP key thumbprint the code is bound to (`dpop_jkt`, RFC 9449 §10).
     pub dpop_jkt: Option<String>,
+}
+
+/// A row of `pushed_requests`.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = super::schema::pushed_requests)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct PushedRow {
+    pub request_uri_hash: Vec<u8>,
+    pub client_id: String,
+    /// The pushed parameters, form-encoded as received.
+    pub params: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// When the code of its authorization was issued.
+    pub used_at: Option<i64>,
 }
 
 /// A row of `refresh_tokens`: lets any token ever issued be traced to its family.

@@ -23,6 +23,18 @@ diesel::table! {
         jwks -> Nullable<Text>,
         jwks_uri -> Nullable<Text>,
         dpop_bound_access_tokens -> Bool,
+        require_pushed_authorization_requests -> Bool,
+    }
+}
+
+diesel::table! {
+    pushed_requests (request_uri_hash) {
+        request_uri_hash -> Binary,
+        client_id -> Text,
+        params -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
     }
 }
 

@@ -175,6 +175,7 @@ fn metadata_from(form: &FormParams, public: bool) -> Result<ClientMetadata, Stri
         application_type: None,
         keys: None,
         dpop_bound_access_tokens: false,
+        require_pushed_authorization_requests: false,
     })
 }
 
@@ -407,6 +408,7 @@ pub async fn update_app(
         Ok(ClientMetadata {
             keys: clients::keys_of(&row).map_err(|e| e.to_string())?,
             dpop_bound_access_tokens: row.dpop_bound_access_tokens,
+            require_pushed_authorization_requests: row.require_pushed_authorization_requests,
             ..meta
         })
     });

@@ -1,6 +1,6 @@
 // DPoP from openid-client v6 (getDPoPHandle, randomDPoPKeyPair), run by
-// tests/dpop.rs: a public client signs a person in with code + PKCE and dpop_jkt,
-// reads UserInfo, refreshes and reads it again; a confidential client gets a token
+// tests/dpop.rs: a public client pushes its request (PAR) and signs a person in
+// with code + PKCE, reads UserInfo, refreshes and reads it again; a confidential client gets a token
 // by client credentials. Every call carries a proof the library makes itself, and
 // retries on use_dpop_nonce by itself when the server requires nonces. An
 // independent resource server built on oauth4webapi's validateJwtAccessToken
@@ -44,14 +44,19 @@ const redirectUri = env("REDIRECT_URI");
 const person = new Person(issuer, env("USERNAME"), env("PASSWORD"));
 const verifier = client.randomPKCECodeVerifier();
 const state = client.randomState();
-const url = client.buildAuthorizationUrl(config, {
-  redirect_uri: redirectUri,
-  scope: "openid profile offline_access",
-  code_challenge: await client.calculatePKCECodeChallenge(verifier),
-  code_challenge_method: "S256",
-  state,
-  dpop_jkt: await thumbprint(keyPair.publicKey),
-});
+// Pushed (RFC 9126), with a proof: the code is bound to the key (RFC 9449 §10.1).
+const url = await client.buildAuthorizationUrlWithPAR(
+  config,
+  {
+    redirect_uri: redirectUri,
+    scope: "openid profile offline_access",
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: "S256",
+    state,
+  },
+  { DPoP },
+);
+check(url.searchParams.get("request_uri")?.startsWith("urn:ietf:params:oauth:request_uri:"), "a pushed request");
 const back = await person.browse(url.href, redirectUri);
 const tokens = await client.authorizationCodeGrant(
   config,

@@ -61,6 +61,8 @@ pub struct App {
     pub jwks_uri: Option<String>,
     /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
     pub dpop_bound_access_tokens: bool,
+    /// Every authorization request must be pushed to `/oauth/par` first (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
     /// Creation time, seconds since the epoch.
     pub created_at: i64,
     /// Last change, seconds since the epoch.
@@ -121,6 +123,10 @@ pub struct NewApp {
     /// the app's tokens are useless without its key. Default `false`.
     #[oai(skip_serializing_if_is_none)]
     pub dpop_bound_access_tokens: Option<bool>,
+    /// `true`: authorization requests are refused unless pushed to `/oauth/par`
+    /// first (RFC 9126 §6), so none travels through the browser. Default `false`.
+    #[oai(skip_serializing_if_is_none)]
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// Changes to an application: absent fields stay as they are; `null` clears
@@ -164,6 +170,9 @@ pub struct AppChanges {
     /// Turns the DPoP requirement on or off (RFC 9449 §5.2).
     #[oai(skip_serializing_if_is_none)]
     pub dpop_bound_access_tokens: Option<bool>,
+    /// Turns the pushed-request requirement on or off (RFC 9126 §6).
+    #[oai(skip_serializing_if_is_none)]
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// The caller's applications.
@@ -227,6 +236,7 @@ pub fn app_of(row: &ClientRow, client_secret: Option<String>) -> Result<App, Sto
         jwks: PublicJwks::registered(meta.keys),
         jwks_uri: row.jwks_uri.clone(),
         dpop_bound_access_tokens: row.dpop_bound_access_tokens,
+        require_pushed_authorization_requests: row.require_pushed_authorization_requests,
         created_at: row.created_at,
         updated_at: row.updated_at,
         client_secret,
@@ -312,6 +322,9 @@ pub fn apply_changes(meta: &mut ClientMetadata, changes: AppChanges) -> Result<(
     if let Some(bound) = changes.dpop_bound_access_tokens {
         meta.dpop_bound_access_tokens = bound;
     }
+    if let Some(required) = changes.require_pushed_authorization_requests {
+        meta.require_pushed_authorization_requests = required;
+    }
     if changes.token_endpoint_auth_method.is_some()
         || changes.jwks.is_some()
         || changes.jwks_uri.is_some()
@@ -370,6 +383,9 @@ pub fn new_app_metadata(body: NewApp) -> Result<ClientMetadata, String> {
         public,
         application_type: None,
         dpop_bound_access_tokens: body.dpop_bound_access_tokens.unwrap_or(false),
+        require_pushed_authorization_requests: body
+            .require_pushed_authorization_requests
+            .unwrap_or(false),
     })
 }
 

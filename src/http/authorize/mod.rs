@@ -60,9 +60,13 @@ async fn no_redirect(
 ) -> Response {
     tracing::info!(request_id = %crate::request_id::request_id(), reason = %message, "authorization request refused without redirect");
     if json {
+        let error = match kind {
+            NoRedirectKind::RequestUri => "invalid_request_uri",
+            _ => "invalid_request",
+        };
         return json_response(
             StatusCode::BAD_REQUEST,
-            &json!({ "error": "invalid_request", "error_description": message }),
+            &json!({ "error": error, "error_description": message }),
         );
     }
     let product = &state.pages.brand().product_name;
@@ -84,6 +88,12 @@ async fn no_redirect(
             "This app could not be identified",
             &format!("The app names itself by a web address where its details are published, and {product} could not use what it found there, so you cannot sign in to it."),
             "Go back to the app and try again later. If it keeps happening, tell the app's developers what the details below say.",
+        ),
+        NoRedirectKind::RequestUri => ErrorPage::new(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link has expired",
+            "The app prepared this sign-in with us beforehand, and what it prepared has expired or has been used already.",
+            "Go back to the app and start again.",
         ),
         NoRedirectKind::Malformed => ErrorPage::new(
             StatusCode::BAD_REQUEST,
@@ -238,6 +248,22 @@ async fn flow_inner(
     step: Step,
 ) -> Result<Response, StoreError> {
     let issuer = &state.settings.issuer;
+    let signed_in = session::current(state, req).await?;
+    // Step 0: a pushed request (RFC 9126 §4): its parameters, and only those.
+    let expanded;
+    let (params, pushed) = match params.single("request_uri") {
+        Ok(Some(uri)) => match pushed_request(state, params, uri, signed_in.as_ref()).await? {
+            Ok(p) => {
+                expanded = p;
+                (&expanded, Some(crate::oauth::par::request_uri_hash(uri)))
+            }
+            Err(message) => {
+                let why = NoRedirect(NoRedirectKind::RequestUri, message);
+                return Ok(no_redirect(state, req, json, why).await);
+            }
+        },
+        _ => (params, None),
+    };
     // Step 1: client and redirect URI (RFC 6749 §4.1.2.1: never redirect on failure).
     // A client_id that is an https URL names its metadata document, which is
     // fetched; a refused document is shown to the person, never redirected to.
@@ -285,6 +311,12 @@ async fn flow_inner(
         )
     };
 
+    // RFC 9126 §6: this server, or this client, takes pushed requests only.
+    if pushed.is_none() && (state.settings.profile.require_par || client.require_par) {
+        return Ok(fail(&OAuthError::invalid_request(
+            "authorization requests must be pushed to /oauth/par first (RFC 9126); send client_id and the request_uri it returns",
+        )));
+    }
     // Step 2: the rest of the request.
     let mut request = match authorize::validate(
         params,
@@ -308,7 +340,6 @@ async fn flow_inner(
         }
     }
 
-    let signed_in = session::current(state, req).await?;
     let (decision, csrf) = match step {
         Step::Show => (None, None),
         Step::Decide { decision, csrf } => (Some(decision), csrf),
@@ -334,7 +365,7 @@ async fn flow_inner(
             if remember {
                 remember_consent(state, &s.user.id, &request).await?;
             }
-            let uri = issue_code(state, &request, &s).await?;
+            let uri = issue_code(state, &request, &s, pushed.as_ref()).await?;
             tracing::info!(client_id = %client.id, user_id = %s.user.id, scope = %request.scope, "authorization approved at the product");
             return finish(state, &s, to_client(json, &uri)).await;
         }
@@ -372,9 +403,20 @@ async fn flow_inner(
                     send_to_product(state, req, json, c).await
                 }
                 (Decision::Login, _) => {
-                    // Back here after signing in, without what asked for it.
+                    // Back here after signing in, without what asked for it (a
+                    // pushed request: its uri, whose sign-in prompts a sign-in
+                    // made after the push satisfies).
+                    let back_pairs = match pushed {
+                        Some(_) => params
+                            .pairs()
+                            .iter()
+                            .filter(|(k, _)| k == "client_id" || k == "request_uri")
+                            .cloned()
+                            .collect(),
+                        None => authorize::after_sign_in(params),
+                    };
                     let back = url::form_urlencoded::Serializer::new(String::new())
-                        .extend_pairs(authorize::after_sign_in(params))
+                        .extend_pairs(back_pairs)
                         .finish();
                     let login = crate::web::login_url_for(
                         &format!("{}?{back}", req.uri().path()),
@@ -422,7 +464,7 @@ async fn flow_inner(
                 }
                 (Decision::Issue, Some(s)) => {
                     store_document_client(state, &row).await?;
-                    let uri = issue_code(state, &request, s).await?;
+                    let uri = issue_code(state, &request, s, pushed.as_ref()).await?;
                     finish(state, s, to_client(json, &uri)).await
                 }
                 (Decision::Fail(e), _) => Ok(fail(&e)),
@@ -461,7 +503,7 @@ async fn flow_inner(
                 Some("approve") => {
                     store_document_client(state, &row).await?;
                     remember_consent(state, &s.user.id, &request).await?;
-                    let uri = issue_code(state, &request, &s).await?;
+                    let uri = issue_code(state, &request, &s, pushed.as_ref()).await?;
                     tracing::info!(client_id = %client.id, user_id = %s.user.id, scope = %request.scope, "authorization approved");
                     finish(state, &s, to_client(json, &uri)).await
                 }
@@ -560,15 +602,72 @@ async fn remember_consent(
     Ok(())
 }
 
+/// The authorization request a `request_uri` stands for, or why it stands for
+/// none (`invalid_request_uri`): issued here, unexpired, unspent, and pushed by
+/// the client the request names.
+async fn pushed_request(
+    state: &AppState,
+    params: &FormParams,
+    uri: &str,
+    signed_in: Option<&SignedIn>,
+) -> Result<Result<FormParams, String>, StoreError> {
+    use crate::oauth::par;
+    if !uri.starts_with(par::REQUEST_URI_PREFIX) {
+        return Ok(Err(
+            "this request_uri was not issued by this server: push the request to /oauth/par first"
+                .to_owned(),
+        ));
+    }
+    let Some(row) = store::pushed::find(&state.db, &par::request_uri_hash(uri)).await? else {
+        return Ok(Err(
+            "this request_uri is unknown or has expired; push the request again".to_owned(),
+        ));
+    };
+    let now = state.clock.now();
+    if params.single("client_id").ok().flatten() != Some(row.client_id.as_str()) {
+        return Ok(Err(
+            "this request_uri was pushed by another client than client_id names".to_owned(),
+        ));
+    }
+    if row.expires_at <= now {
+        return Ok(Err(
+            "this request_uri has expired; push the request again".to_owned()
+        ));
+    }
+    if row.used_at.is_some() {
+        return Ok(Err(
+            "this request_uri has been used already; push the request again".to_owned(),
+        ));
+    }
+    let signed_in_since = signed_in.is_some_and(|s| s.session.created_at >= row.created_at);
+    Ok(par::expand(&row.params, uri, signed_in_since).map_err(|e| e.description.into_owned()))
+}
+
 /// Stores a new code (and its token family) and returns the redirect carrying it.
 async fn issue_code(
     state: &AppState,
     request: &AuthorizeRequest,
     signed_in: &SignedIn,
+    pushed: Option<&[u8; 32]>,
 ) -> Result<String, StoreError> {
     let user_id = &signed_in.user.id;
     let code = url_token::<32>();
     let now = state.clock.now();
+    // A pushed request makes one code: spent now, by whichever answer comes first.
+    if let Some(hash) = pushed
+        && !store::pushed::spend(&state.db, hash, now).await?
+    {
+        let err = OAuthError::new(
+            ErrorCode::InvalidRequestUri,
+            "this request_uri has been used already; push the request again",
+        );
+        return Ok(authorize::error_uri(
+            &request.redirect_uri,
+            &err,
+            request.state.as_deref(),
+            &state.settings.issuer,
+        ));
+    }
     let resources = serde_json::to_string(&request.resources)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let family = FamilyRow {
