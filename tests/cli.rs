@@ -498,6 +498,33 @@ fn bad_configuration_is_refused_at_start() {
             .args(["serve", "--access-token-ttl", "88888888"]),
     );
     assert!(err.contains("88888888"), "flag beats environment: {err}");
+    std::fs::remove_file(dir.path().join("latchkey.toml")).unwrap();
+
+    // The FAPI 2.0 profile will not sign with an RS256 key, nor make one.
+    let err = run_err(latchkey(dir.path(), &sqlite).args([
+        "serve",
+        "--profile",
+        "fapi2",
+        "--signing-alg",
+        "RS256",
+    ]));
+    assert!(err.contains("RS256") && err.contains("FAPI"), "{err}");
+    run_ok(latchkey(dir.path(), &sqlite).args([
+        "keys",
+        "rotate",
+        "--alg",
+        "RS256",
+        "--activate-in",
+        "0",
+    ]));
+    let err = run_err(latchkey(dir.path(), &sqlite).args([
+        "serve",
+        "--profile",
+        "fapi2",
+        "--bind",
+        "127.0.0.1:0",
+    ]));
+    assert!(err.contains("active signing key is RS256"), "{err}");
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub struct DpopSettings {
 pub(super) fn dpop(
     args: &SettingsArgs,
     file: &mut FileConfig,
+    fapi2: bool,
 ) -> Result<DpopSettings, ConfigError> {
     let nonce = match args
         .dpop_nonce
@@ -35,6 +36,6 @@ pub(super) fn dpop(
     };
     Ok(DpopSettings {
         nonce,
-        algorithms: vec![Alg::RS256, Alg::PS256, Alg::ES256, Alg::EdDSA],
+        algorithms: super::client_auth::algorithms(fapi2),
     })
 }

@@ -29,6 +29,7 @@ pub(super) struct FileConfig {
     pub(super) client_assertion_max_lifetime: Option<u64>,
     pub(super) dpop_nonce: Option<String>,
     pub(super) require_par: Option<bool>,
+    pub(super) profile: Option<String>,
     pub(super) rate_limit_token: Option<String>,
     pub(super) rate_limit_register: Option<String>,
     pub(super) rate_limit_login: Option<String>,

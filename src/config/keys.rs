@@ -15,7 +15,11 @@ pub(super) struct Keys {
     pub signing_alg: Alg,
 }
 
-pub(super) fn keys(args: &SettingsArgs, file: &mut FileConfig) -> Result<Keys, ConfigError> {
+pub(super) fn keys(
+    args: &SettingsArgs,
+    file: &mut FileConfig,
+    fapi2: bool,
+) -> Result<Keys, ConfigError> {
     let keys_dir = args
         .keys_dir
         .clone()
@@ -33,8 +37,15 @@ pub(super) fn keys(args: &SettingsArgs, file: &mut FileConfig) -> Result<Keys, C
         args.signing_alg
             .as_deref()
             .or(file.signing_alg.as_deref())
-            .unwrap_or("RS256"),
+            // FAPI 2.0 §5.4: no RSASSA-PKCS1-v1_5.
+            .unwrap_or(if fapi2 { "ES256" } else { "RS256" }),
     )?;
+    if fapi2 && signing_alg == Alg::Rs256 {
+        return Err(ConfigError(
+            "signing_alg RS256 is not allowed under the FAPI 2.0 profile: use ES256 or EdDSA"
+                .to_owned(),
+        ));
+    }
     Ok(Keys {
         keys_dir,
         key_poll_interval: key_poll_interval as u64,

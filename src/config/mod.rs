@@ -127,6 +127,10 @@ pub struct SettingsArgs {
     /// Refuse authorization requests not pushed to /oauth/par first (RFC 9126 §6)
     #[arg(long, global = true, env = "LATCHKEY_REQUIRE_PAR")]
     pub require_par: bool,
+    /// Security profile: standard, or fapi2 (FAPI 2.0 Security Profile: PAR, PKCE,
+    /// private_key_jwt, DPoP, no RS256) [default: standard]
+    #[arg(long, global = true, env = "LATCHKEY_PROFILE", value_name = "PROFILE")]
+    pub profile: Option<String>,
     /// Token endpoint limit per address and per client, N/period or off [default: 6000/1m]
     #[arg(
         long,
@@ -290,6 +294,7 @@ impl Settings {
         mut file: FileConfig,
         env_database_url: Option<String>,
     ) -> Result<Self, ConfigError> {
+        let profile = profile::profile(args, &mut file)?;
         let fetch = fetch::fetch_settings(&args.fetch, &mut file)?;
         let listener = listener::listener(args, &mut file)?;
         let tokens = tokens::tokens(args, &mut file, listener.bind)?;
@@ -300,7 +305,12 @@ impl Settings {
             .or(file.database_url.take())
             .unwrap_or_else(|| "sqlite://latchkey.db".to_owned());
         let database = DatabaseUrl::parse(&database_raw).map_err(ConfigError)?;
-        let keys = keys::keys(args, &mut file)?;
+        let keys = keys::keys(args, &mut file, profile.fapi2)?;
+        if profile.fapi2 && tokens.code_ttl > 60 {
+            return Err(ConfigError(
+                "code_ttl may be at most 60 seconds under the FAPI 2.0 profile".to_owned(),
+            ));
+        }
         let sign_in = sign_in::sign_in(args, &mut file)?;
         let audit_retention = seconds(
             "audit_retention",
@@ -316,9 +326,8 @@ impl Settings {
                 .or(file.registration.as_deref())
                 .unwrap_or("open"),
         )?;
-        let client_assertions = client_auth::client_assertions(args, &mut file)?;
-        let dpop = dpop::dpop(args, &mut file)?;
-        let profile = profile::profile(args, &mut file);
+        let client_assertions = client_auth::client_assertions(args, &mut file, profile.fapi2)?;
+        let dpop = dpop::dpop(args, &mut file, profile.fapi2)?;
         let (limits, trusted_proxies) = limits::limits(args, &mut file)?;
         let brand = brand::brand(&args.brand, &mut file)?;
         Ok(Self {

@@ -27,6 +27,14 @@ pub async fn authenticate_client(
     form: &FormParams,
 ) -> Result<Arc<RegisteredClient>, Failure> {
     let credentials = client_auth::extract(authorization, form)?;
+    // FAPI 2.0 §5.3.2.1: confidential clients, authenticated by private_key_jwt (or
+    // mTLS, which Latchkey does not offer).
+    if state.settings.profile.fapi2 && !matches!(credentials, ClientCredentials::Assertion { .. }) {
+        return Err(OAuthError::invalid_client(
+            "this server runs the FAPI 2.0 profile: clients authenticate with private_key_jwt only (no client secrets, no public clients)",
+        )
+        .into());
+    }
     if let ClientCredentials::Assertion { id, assertion } = &credentials {
         return match by_assertion(state, id.as_ref(), assertion).await? {
             Ok(client) => {

@@ -110,6 +110,8 @@ pub struct ProtectedResourceMetadata {
     pub resource_name: String,
     /// Scopes the management API (`/api/*`) accepts.
     pub scopes_supported: Vec<String>,
+    /// RFC 9728: every token must be DPoP-bound (under the FAPI 2.0 profile).
+    pub dpop_bound_access_tokens_required: bool,
 }
 
 /// One scope of the public catalogue.
@@ -165,6 +167,14 @@ pub struct Documents {
 impl Documents {
     pub fn build(settings: &Settings) -> Self {
         let issuer = &settings.issuer;
+        // FAPI 2.0 §5.3.2.1: private_key_jwt only.
+        let methods = |all: &[&str]| {
+            if settings.profile.fapi2 {
+                strings(&[crate::oauth::types::PRIVATE_KEY_JWT])
+            } else {
+                strings(all)
+            }
+        };
         let server = AuthorizationServerMetadata {
             issuer: issuer.clone(),
             authorization_endpoint: format!("{issuer}/oauth/authorize"),
@@ -185,44 +195,40 @@ impl Documents {
                 .iter()
                 .map(|g| g.as_str().to_owned())
                 .collect(),
-            token_endpoint_auth_methods_supported: strings(&[
+            token_endpoint_auth_methods_supported: methods(&[
                 "client_secret_basic",
                 "client_secret_post",
                 "private_key_jwt",
                 "none",
             ]),
-            revocation_endpoint_auth_methods_supported: strings(&[
+            revocation_endpoint_auth_methods_supported: methods(&[
                 "client_secret_basic",
                 "client_secret_post",
                 "private_key_jwt",
                 "none",
             ]),
-            introspection_endpoint_auth_methods_supported: strings(&[
+            introspection_endpoint_auth_methods_supported: methods(&[
                 "client_secret_basic",
                 "client_secret_post",
                 "private_key_jwt",
             ]),
-            token_endpoint_auth_signing_alg_values_supported: strings(
-                &crate::oauth::jwk::ALGORITHMS,
+            token_endpoint_auth_signing_alg_values_supported: alg_names(
+                &settings.client_assertions.algorithms,
             ),
-            revocation_endpoint_auth_signing_alg_values_supported: strings(
-                &crate::oauth::jwk::ALGORITHMS,
+            revocation_endpoint_auth_signing_alg_values_supported: alg_names(
+                &settings.client_assertions.algorithms,
             ),
-            introspection_endpoint_auth_signing_alg_values_supported: strings(
-                &crate::oauth::jwk::ALGORITHMS,
+            introspection_endpoint_auth_signing_alg_values_supported: alg_names(
+                &settings.client_assertions.algorithms,
             ),
-            dpop_signing_alg_values_supported: settings
-                .dpop
-                .algorithms
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
+            dpop_signing_alg_values_supported: alg_names(&settings.dpop.algorithms),
             code_challenge_methods_supported: strings(&["S256"]),
             authorization_response_iss_parameter_supported: true,
             client_id_metadata_document_supported: settings.fetch.documents_enabled,
             service_documentation: format!("{issuer}/docs"),
         };
         let resource = ProtectedResourceMetadata {
+            dpop_bound_access_tokens_required: settings.profile.fapi2,
             resource: issuer.clone(),
             authorization_servers: vec![issuer.clone()],
             bearer_methods_supported: vec!["header".to_owned()],
@@ -481,6 +487,11 @@ impl DiscoveryApi {
         let doc = &self.documents.scopes;
         cached(&doc.body, &doc.etag, if_none_match.0.as_deref())
     }
+}
+
+/// JWS algorithm names, in the order given.
+fn alg_names(algs: &[crate::oauth::jwk::Alg]) -> Vec<String> {
+    algs.iter().map(|a| a.as_str().to_owned()).collect()
 }
 
 #[cfg(test)]

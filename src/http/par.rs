@@ -241,6 +241,9 @@ impl ParApi {
             &state.settings.scopes,
             &state.policy,
         )?;
+        if state.settings.profile.fapi2 {
+            authorize::require_pkce(&request)?;
+        }
         if let (Some(bound), Some(proof)) = (request.dpop_jkt.as_deref(), jkt)
             && bound != proof
         {

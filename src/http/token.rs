@@ -158,6 +158,11 @@ impl TokenApi {
                 "this client is registered with dpop_bound_access_tokens: send a DPoP proof",
             ));
         }
+        if state.settings.profile.fapi2 && jkt.is_none() {
+            return Err(dpop_refused(
+                "this server runs the FAPI 2.0 profile: tokens are sender-constrained, send a DPoP proof",
+            ));
+        }
         // Per client after authentication: nobody can spend another client's budget
         // by sending its id with a wrong secret.
         state

@@ -335,6 +335,16 @@ pub fn validate(
     })
 }
 
+/// FAPI 2.0 §5.3.2.2: PKCE with S256 for every client, confidential ones too.
+pub fn require_pkce(request: &AuthorizeRequest) -> Result<(), OAuthError> {
+    if request.code_challenge.is_none() {
+        return Err(OAuthError::invalid_request(
+            "this server runs the FAPI 2.0 profile: PKCE is required, send code_challenge with code_challenge_method=S256",
+        ));
+    }
+    Ok(())
+}
+
 /// A `login_hint` fit to pre-fill a username field; any other is ignored (Core
 /// §3.1.2.1 makes it a hint, not a requirement).
 pub fn login_hint(raw: &str) -> Option<&str> {

@@ -62,6 +62,8 @@ pub struct AssertionRules {
     pub audience: AudienceRule,
     /// The longest `exp` may be after `iat`, and after now, seconds.
     pub max_lifetime: i64,
+    /// The signing algorithms accepted, a subset of `jwk::ALGORITHMS`.
+    pub algorithms: Vec<Alg>,
 }
 
 /// Which rule an assertion broke (a metrics label and part of the audit record).
@@ -251,6 +253,17 @@ impl<'a> Jws<'a> {
         rules: &AssertionRules,
         now: i64,
     ) -> Result<Accepted, Refused> {
+        if !rules.algorithms.contains(&self.alg) {
+            let names: Vec<&str> = rules.algorithms.iter().map(|a| a.as_str()).collect();
+            return Err(Refused::new(
+                Reason::Algorithm,
+                format!(
+                    "the client assertion's alg {} is not accepted by this server's profile: use one of {}",
+                    self.alg.as_str(),
+                    names.join(", ")
+                ),
+            ));
+        }
         let key = keys.find(self.kid(), self.alg).map_err(|miss| match miss {
             KeyMiss::UnknownKid(kid) => Refused::new(
                 Reason::UnknownKey,
@@ -442,6 +455,7 @@ mod tests {
             token_endpoint: "https://as.example/oauth/token".into(),
             audience,
             max_lifetime: 600,
+            algorithms: vec![Alg::RS256, Alg::PS256, Alg::ES256, Alg::EdDSA],
         }
     }
 

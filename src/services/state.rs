@@ -83,7 +83,14 @@ impl AppState {
             token_endpoint: format!("{}/oauth/token", settings.issuer),
             audience: settings.client_assertions.audience,
             max_lifetime: settings.client_assertions.max_lifetime,
+            algorithms: settings.client_assertions.algorithms.clone(),
         };
+        // FAPI 2.0 §5.4: tokens are not signed with RSASSA-PKCS1-v1_5 either.
+        if settings.profile.fapi2 && keys.active().alg() == crate::keys::Alg::Rs256 {
+            return Err(ConfigError(
+                "the active signing key is RS256, which the FAPI 2.0 profile does not allow: run `latchkey keys rotate --alg ES256` (or EdDSA) and wait for it to become active".to_owned(),
+            ));
+        }
         let policy = TokenPolicy {
             issuer: settings.issuer.clone(),
             resources: settings.resources.clone(),

@@ -328,6 +328,11 @@ async fn flow_inner(
         Ok(r) => r,
         Err(e) => return Ok(fail(&e)),
     };
+    if state.settings.profile.fapi2
+        && let Err(e) = authorize::require_pkce(&request)
+    {
+        return Ok(fail(&e));
+    }
     // Core §3.1.2.1: an ID token this server issued, naming who the client expects.
     if let Some(hint) = params.single("id_token_hint").ok().flatten() {
         match state.keys.get().verify_id_token(hint, issuer) {
