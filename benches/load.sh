@@ -152,6 +152,29 @@ want cc && for alg in RS256 ES256 EdDSA; do
     LK_LUA="$root/benches/lua" LK_PROOFS="$dir/proofs" LK_AUTH="$auth" \
       run_wrk "latchkey client_credentials DPoP ES256" "$srv_pid" "$base" "$root/benches/lua/dpop.lua"
     latchkey_dpop=$last_rps
+    # UserInfo with a person's token (one code flow, benches/flow_setup.py): as a
+    # bearer token, and DPoP-bound (refreshed with a proof) with a fresh proof and
+    # `ath` on every request.
+    (cd "$dir" && printf 'correct horse battery' | LATCHKEY_DATABASE_URL=${DB_URL:-"sqlite://$dir/bench.db"} LATCHKEY_LOG=warn \
+      "$bin" users create "bench$$-ui" --password-stdin --keys-dir "$dir/keys" >/dev/null)
+    ui_id=$(new_client "$dir" --name userinfo --public --scope profile --redirect-uri http://127.0.0.1/cb | field client_id)
+    mkdir -p "$dir/ui"
+    python3 "$root/benches/flow_setup.py" "$base" "$ui_id" "bench$$-ui" 'correct horse battery' 2 "$dir/ui"
+    refresh_with() { # REFRESH_TOKEN [DPOP_PROOF] -> access token
+      curl -fs ${2:+-H "DPoP: $2"} -d grant_type=refresh_token -d client_id="$ui_id" \
+        --data-urlencode refresh_token="$1" "$base/oauth/token" | field access_token
+    }
+    bearer_at=$(refresh_with "$(sed -n 1p "$dir/ui/refresh_tokens")")
+    node "$root/benches/assertions.mjs" proofs "$dir" "$base/oauth/token" 1
+    dpop_at=$(refresh_with "$(sed -n 2p "$dir/ui/refresh_tokens")" "$(cat "$dir/proofs")")
+    printf 'wrk.headers["Authorization"] = "Bearer %s"\n' "$bearer_at" > "$dir/userinfo.lua"
+    run_wrk "latchkey UserInfo bearer" "$srv_pid" "$base/oauth/userinfo" "$dir/userinfo.lua"
+    latchkey_userinfo=$last_rps
+    node "$root/benches/assertions.mjs" proofs "$dir" "$base/oauth/userinfo" $((secs * assertions_per_sec)) GET "$dpop_at"
+    LK_LUA="$root/benches/lua" LK_PROOFS="$dir/proofs" LK_METHOD=GET LK_TOKEN_PATH=/oauth/userinfo \
+      LK_AUTHORIZATION="DPoP $dpop_at" \
+      run_wrk "latchkey UserInfo DPoP (proof with ath)" "$srv_pid" "$base" "$root/benches/lua/dpop.lua"
+    latchkey_userinfo_dpop=$last_rps
   fi
   if [ "$alg" = RS256 ]; then
     # Introspection of a JWT access token, by a resource server client.
@@ -283,6 +306,8 @@ awk -v k="$latchkey_pkjwt" -v b="${latchkey_cc[ES256]}" -v p="$peer_pkjwt" 'BEGI
 awk -v d="$latchkey_dpop" -v b="${latchkey_cc[ES256]}" -v p="$peer_dpop" 'BEGIN {
   printf "DPoP ES256 proofs: %.0f%% of bearer client credentials ES256; latchkey/node-oidc-provider = %.2fx\n",
     100 * d / b, d / p }'
+awk -v d="$latchkey_userinfo_dpop" -v b="$latchkey_userinfo" 'BEGIN {
+  printf "UserInfo: DPoP (ES256 proof) at %.0f%% of bearer\n", 100 * d / b }'
 for alg in RS256 ES256 EdDSA; do
   raw=$(sign_rate "$alg")
   awk -v a="$alg" -v l="${latchkey_cc[$alg]}" -v p="${peer_cc[$alg]}" -v r="$raw" 'BEGIN {
