@@ -18,8 +18,6 @@
 //! Pure: the caller brings the keys, the time and the replay check.
 
 use super::jwk::{ALGORITHMS, Alg, ClientKeySet, KeyMiss};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 /// `client_assertion_type` for a JWT (RFC 7523 §2.2).
@@ -153,31 +151,11 @@ fn malformed(what: &str) -> Refused {
     )
 }
 
-fn decode_json(part: &str, what: &str) -> Result<Map<String, Value>, Refused> {
-    let raw = URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| malformed(&format!("the {what} is not base64url")))?;
-    match serde_json::from_slice(&raw) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(malformed(&format!("the {what} is not a JSON object"))),
-    }
-}
-
 impl<'a> Jws<'a> {
     /// Splits and decodes `compact`, and checks the header.
     pub fn parse(compact: &'a str) -> Result<Self, Refused> {
-        if compact.len() > MAX_ASSERTION_BYTES {
-            return Err(malformed(&format!(
-                "it is longer than {MAX_ASSERTION_BYTES} bytes"
-            )));
-        }
-        let mut parts = compact.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(malformed("a JWS has three dot-separated parts"));
-        };
-        let header = decode_json(h, "header")?;
+        let jws = super::jws::split(compact, MAX_ASSERTION_BYTES).map_err(|why| malformed(&why))?;
+        let header = &jws.header;
         let alg_name = header.get("alg").and_then(Value::as_str).unwrap_or("");
         let alg = Alg::parse(alg_name).ok_or_else(|| {
             Refused::new(
@@ -215,16 +193,12 @@ impl<'a> Jws<'a> {
             Some(Value::String(k)) => Some(k.clone()),
             Some(_) => return Err(malformed("`kid` is not a string")),
         };
-        let claims = decode_json(p, "payload")?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(s)
-            .map_err(|_| malformed("the signature is not base64url"))?;
         Ok(Self {
             alg,
             kid,
-            claims,
-            signing_input: &compact[..h.len() + 1 + p.len()],
-            signature,
+            claims: jws.claims,
+            signing_input: jws.signing_input,
+            signature: jws.signature,
         })
     }
 
@@ -413,6 +387,8 @@ mod tests {
     use crate::oauth::jwk::Reading;
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
 
     const NOW: i64 = 1_800_000_000;

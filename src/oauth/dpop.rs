@@ -149,32 +149,12 @@ pub struct Accepted {
     pub nonce_stale: bool,
 }
 
-fn decode_json(part: &str, what: &str) -> Result<Map<String, Value>, Refused> {
-    let raw = URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| malformed(&format!("the {what} is not base64url")))?;
-    match serde_json::from_slice(&raw) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(malformed(&format!("the {what} is not a JSON object"))),
-    }
-}
-
 impl Proof {
     /// Splits and decodes `compact` and checks its header; `algs` are the accepted
     /// signing algorithms.
     pub fn parse(compact: &str, algs: &[Alg]) -> Result<Self, Refused> {
-        if compact.len() > MAX_PROOF_BYTES {
-            return Err(malformed(&format!(
-                "it is longer than {MAX_PROOF_BYTES} bytes"
-            )));
-        }
-        let mut parts = compact.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(malformed("a JWS has three dot-separated parts"));
-        };
-        let header = decode_json(h, "header")?;
+        let jws = super::jws::split(compact, MAX_PROOF_BYTES).map_err(|why| malformed(&why))?;
+        let header = &jws.header;
         if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
             return Err(Refused::new(
                 Reason::Type,
@@ -219,17 +199,13 @@ impl Proof {
         }
         let jkt = jwk::thumbprint(jwk)
             .map_err(|why| Refused::new(Reason::Key, format!("the DPoP proof's `jwk`: {why}")))?;
-        let claims = decode_json(p, "payload")?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(s)
-            .map_err(|_| malformed("the signature is not base64url"))?;
         Ok(Self {
             alg,
             key,
             jkt,
-            claims,
-            signing_input: compact[..h.len() + 1 + p.len()].to_owned(),
-            signature,
+            signing_input: jws.signing_input.to_owned(),
+            claims: jws.claims,
+            signature: jws.signature,
         })
     }
 

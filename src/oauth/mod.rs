@@ -16,6 +16,7 @@ pub mod error;
 pub mod form;
 pub mod id_token;
 pub mod jwk;
+pub mod jws;
 pub mod par;
 pub mod pkce;
 pub mod redirect_uri;
