@@ -634,8 +634,16 @@ pub fn generate_key(dir: &Path, alg: Alg, kek: Option<&Kek>) -> Result<String, K
         Some(kek) => sealed::seal(kek, &pem)?,
         None => pem,
     };
-    let path = dir.join(format!("{}.pem", parsed.kid));
-    let tmp = dir.join(format!(".{}.pem.tmp", parsed.kid));
+    let path = write_private(dir, &format!("{}.pem", parsed.kid), &contents)?;
+    tracing::info!(kid = %parsed.kid, alg = alg.as_str(), path = %path.display(), "generated a signing key");
+    Ok(parsed.kid)
+}
+
+/// Writes `contents` to `dir/name`, mode 0600, atomically: a temporary file,
+/// synced, then renamed, so readers never see half a file. Returns the path.
+fn write_private(dir: &Path, name: &str, contents: &str) -> Result<PathBuf, KeyError> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
     {
         let mut file: File = OpenOptions::new()
             .write(true)
@@ -647,10 +655,8 @@ pub fn generate_key(dir: &Path, alg: Alg, kek: Option<&Kek>) -> Result<String, K
             .and_then(|()| file.sync_all())
             .map_err(|e| file_error(&tmp, e.to_string()))?;
     }
-    // Rename is atomic: readers never see a half-written key.
     fs::rename(&tmp, &path).map_err(|e| file_error(&path, e.to_string()))?;
-    tracing::info!(kid = %parsed.kid, alg = alg.as_str(), path = %path.display(), "generated a signing key");
-    Ok(parsed.kid)
+    Ok(path)
 }
 
 fn der_to_pem(der: &[u8]) -> String {

@@ -3,12 +3,11 @@
 //! keys (mode 0600, sealed when a key-encryption key is set), made on first use
 //! under the directory lock so that instances starting together make one.
 
-use super::{Kek, KeyError, file_error, sealed, with_dir_lock};
+use super::{Kek, KeyError, file_error, sealed, with_dir_lock, write_private};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// The 32-byte secret `name` of the keys directory `dir`, made if absent.
@@ -24,18 +23,7 @@ pub fn shared_secret(dir: &Path, name: &str, kek: Option<&Kek>) -> Result<[u8; 3
                 Some(kek) => sealed::seal(kek, &text)?,
                 None => format!("{text}\n"),
             };
-            let tmp = dir.join(format!(".{name}.secret.tmp"));
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(|e| file_error(&tmp, format!("cannot create: {e}")))?;
-            file.write_all(contents.as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(|e| file_error(&tmp, e.to_string()))?;
-            fs::rename(&tmp, &path).map_err(|e| file_error(&path, e.to_string()))?;
+            write_private(dir, &format!("{name}.secret"), &contents)?;
             tracing::info!(path = %path.display(), "generated a shared secret");
         }
         Ok(())
