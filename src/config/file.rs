@@ -65,6 +65,8 @@ pub(super) struct FileConfig {
     pub(super) metrics_bind: Option<String>,
     pub(super) metrics_public: Option<bool>,
     pub(super) audit_retention: Option<u64>,
+    #[serde(default)]
+    pub(super) trusted_issuers: Vec<super::trust::IssuerFile>,
 }
 
 pub(super) fn read_file_config(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {

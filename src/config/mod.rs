@@ -13,6 +13,7 @@ pub mod profile;
 pub mod registration;
 mod sign_in;
 mod tokens;
+mod trust;
 
 use crate::cidr::Cidr;
 use crate::fetch::FetchSettings;
@@ -271,6 +272,8 @@ pub struct Settings {
     pub dpop: dpop::DpopSettings,
     /// How authorization requests must arrive (pushed or not).
     pub profile: profile::Profile,
+    /// Issuers whose signed tokens the JWT-bearer grant and token exchange accept.
+    pub trusted_issuers: Vec<std::sync::Arc<crate::oauth::assertion_grant::TrustedIssuer>>,
 }
 
 impl Settings {
@@ -329,6 +332,11 @@ impl Settings {
         let client_assertions = client_auth::client_assertions(args, &mut file, profile.fapi2)?;
         let dpop = dpop::dpop(args, &mut file, profile.fapi2)?;
         let (limits, trusted_proxies) = limits::limits(args, &mut file)?;
+        let trusted_issuers = trust::trusted_issuers(
+            std::mem::take(&mut file.trusted_issuers),
+            &tokens.issuer,
+            &client_assertions.algorithms,
+        )?;
         let brand = brand::brand(&args.brand, &mut file)?;
         Ok(Self {
             bind: listener.bind,
@@ -352,6 +360,7 @@ impl Settings {
             client_assertions,
             dpop,
             profile,
+            trusted_issuers,
             limits,
             trusted_proxies,
             brand,

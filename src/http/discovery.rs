@@ -191,8 +191,16 @@ impl Documents {
             scopes_supported: settings.scopes.names().iter().map(str::to_owned).collect(),
             response_types_supported: vec!["code".to_owned()],
             response_modes_supported: vec!["query".to_owned()],
+            // The JWT-bearer grant only where some issuer's assertions are trusted.
             grant_types_supported: SUPPORTED_GRANTS
                 .iter()
+                .filter(|g| {
+                    **g != crate::oauth::types::GrantType::JwtBearer
+                        || settings
+                            .trusted_issuers
+                            .iter()
+                            .any(|t| t.trusted_for(crate::oauth::assertion_grant::Use::Workload))
+                })
                 .map(|g| g.as_str().to_owned())
                 .collect(),
             token_endpoint_auth_methods_supported: methods(&[

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod assertion_grant;
 pub mod authorize;
 pub mod bearer;
 pub mod client_auth;
@@ -18,6 +19,7 @@ pub mod par;
 pub mod payloads;
 pub mod register;
 pub mod token;
+pub mod token_response;
 
 use crate::services::state::AppState;
 use poem::http::header;

@@ -4,14 +4,14 @@ use super::errors::{Failure, OAuthResponse};
 use super::payloads::OAuthForm;
 use super::{ApiTags, ClientAuthHeader};
 use crate::keys::SigningKey;
-use crate::oauth::claims::{AccessTokenClaims, family_jti};
+use crate::oauth::claims::family_jti;
 use crate::oauth::form::FormParams;
 use crate::oauth::id_token::{self, IdTokenInput, Identity};
 use crate::oauth::scope::ScopeSet;
 use crate::oauth::token::refresh_token::{PresentedToken, RefreshDecision};
 use crate::oauth::token::{authorization_code, client_credentials, refresh_token};
 use crate::oauth::types::{ClientType, GrantType, RefreshToken, RegisteredClient, sha256};
-use crate::oauth::{ErrorCode, OAuthError, token};
+use crate::oauth::{OAuthError, token};
 use crate::random::url_token;
 use crate::services::audit::{Actor, Event};
 use crate::services::state::AppState;
@@ -20,6 +20,9 @@ use crate::store::models::RefreshTokenRow;
 use crate::store::tokens::Replacement;
 use poem_openapi::payload::Json;
 use poem_openapi::{Enum, Object, OpenApi};
+
+pub use super::token_response::TokenSuccess;
+use super::token_response::{dpop_refused, success};
 
 /// The grant being exchanged. Grant types accepted at the token endpoint.
 #[derive(Debug, Clone, Copy, Enum)]
@@ -31,6 +34,14 @@ pub enum TokenGrantType {
     RefreshToken,
     /// RFC 6749 §4.4: a confidential client acting on its own behalf.
     ClientCredentials,
+    /// RFC 7523 §2.1: a signed JWT (`assertion`) from a trusted issuer — a
+    /// workload's identity token, or an ID-JAG (typ `oauth-id-jag+jwt`).
+    #[oai(rename = "urn:ietf:params:oauth:grant-type:jwt-bearer")]
+    JwtBearer,
+    /// RFC 8693: exchange `subject_token` for a narrower token (or, with
+    /// `requested_token_type` ID-JAG, an ID-JAG for another server).
+    #[oai(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
 
 /// A token request (RFC 6749 §4.1.3, §6, §4.4.2), form-encoded.
@@ -74,29 +85,6 @@ pub struct TokenRequest {
     /// `exp` and a `jti` never used before.
     #[oai(skip_serializing_if_is_none)]
     pub client_assertion: Option<String>,
-}
-
-/// A successful token response (RFC 6749 §5.1).
-#[derive(Debug, Clone, Object)]
-pub struct TokenSuccess {
-    /// The access token: a JWT (RFC 9068) to send as `Authorization: Bearer`, or
-    /// as `Authorization: DPoP` with a proof when it is DPoP-bound.
-    pub access_token: String,
-    /// `Bearer`, or `DPoP` when the request carried a DPoP proof: the token then
-    /// has `cnf.jkt`, the thumbprint of the proof's key, and is useless without it.
-    pub token_type: String,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    /// The scopes granted, space-separated.
-    pub scope: String,
-    /// A refresh token (`lk_rt_…`), for authorization_code and refresh_token grants
-    /// when the client may refresh. Each use returns a new one; the old one dies.
-    #[oai(skip_serializing_if_is_none)]
-    pub refresh_token: Option<String>,
-    /// An OpenID Connect ID token (a JWT with `typ: JWT`), when the granted scope
-    /// includes `openid`: on the code exchange and on every refresh of it.
-    #[oai(skip_serializing_if_is_none)]
-    pub id_token: Option<String>,
 }
 
 pub type TokenResponse = OAuthResponse<Json<TokenSuccess>>;
@@ -152,6 +140,12 @@ impl TokenApi {
     ) -> Result<TokenSuccess, Failure> {
         let state = &self.state;
         let grant = token::grant_type(form)?;
+        if grant == GrantType::JwtBearer
+            && !crate::oauth::client_auth::has_credentials(authorization, form)
+        {
+            // RFC 7521 §4.1: a workload's assertion is its only credential.
+            return super::assertion_grant::redeem(state, None, address, form, jkt).await;
+        }
         let client = &super::authenticate_client(state, authorization, address, form).await?;
         if client.dpop_bound && jkt.is_none() {
             return Err(dpop_refused(
@@ -193,6 +187,13 @@ impl TokenApi {
             }
             GrantType::AuthorizationCode => self.exchange_code(client, form, now, jkt).await,
             GrantType::RefreshToken => self.refresh(client, form, now, jkt).await,
+            GrantType::JwtBearer => {
+                super::assertion_grant::redeem(state, Some(client), address, form, jkt).await
+            }
+            GrantType::TokenExchange => Err(OAuthError::unsupported_grant_type(
+                "token exchange is not available on this server yet",
+            )
+            .into()),
         }
     }
 
@@ -464,11 +465,6 @@ struct IdTokenFor<'a> {
     now: i64,
 }
 
-/// A refused token request about DPoP (`invalid_dpop_proof`).
-fn dpop_refused(message: &'static str) -> Failure {
-    OAuthError::new(ErrorCode::InvalidDpopProof, message).into()
-}
-
 /// A new refresh token and its row.
 fn new_refresh(family_id: &str, now: i64, ttl: i64) -> (String, RefreshTokenRow) {
     let token = format!("{}{}", RefreshToken::PREFIX, url_token::<32>());
@@ -479,21 +475,4 @@ fn new_refresh(family_id: &str, now: i64, ttl: i64) -> (String, RefreshTokenRow)
         expires_at: now + ttl,
     };
     (token, row)
-}
-
-fn success(
-    access_token: String,
-    claims: &AccessTokenClaims,
-    now: i64,
-    refresh_token: Option<String>,
-    id_token: Option<String>,
-) -> TokenSuccess {
-    TokenSuccess {
-        access_token,
-        token_type: claims.token_type().to_owned(),
-        expires_in: claims.exp - now,
-        scope: claims.scope.clone(),
-        refresh_token,
-        id_token,
-    }
 }

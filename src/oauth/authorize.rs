@@ -518,6 +518,7 @@ mod tests {
             keys: None,
             dpop_bound: false,
             require_par: false,
+            exchange: Default::default(),
         }
     }
 

@@ -74,6 +74,20 @@ pub fn hash_secret(secret: &str) -> SecretHash {
 /// Step 1: work out which credentials the request carries.
 ///
 /// `authorization` is the raw `Authorization` header, if any.
+/// Whether the request carries any client credentials at all (a header, or
+/// `client_id`, `client_secret` or a client assertion in the form).
+pub fn has_credentials(authorization: Option<&str>, form: &FormParams) -> bool {
+    authorization.is_some()
+        || [
+            "client_id",
+            "client_secret",
+            "client_assertion",
+            "client_assertion_type",
+        ]
+        .iter()
+        .any(|name| form.all(name).next().is_some())
+}
+
 pub fn extract(
     authorization: Option<&str>,
     form: &FormParams,
@@ -251,6 +265,7 @@ mod tests {
             keys: None,
             dpop_bound: false,
             require_par: false,
+            exchange: Default::default(),
         }
     }
 

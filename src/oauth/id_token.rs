@@ -240,6 +240,7 @@ mod tests {
             keys: None,
             dpop_bound: false,
             require_par: false,
+            exchange: Default::default(),
         };
         let both = client(vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
         let code_only = client(vec![GrantType::AuthorizationCode]);

@@ -5,6 +5,7 @@
 //! generator: the HTTP layer loads rows, passes `now` and fresh random values in,
 //! calls `validate` then `decide`, and carries out the result.
 
+pub mod assertion_grant;
 pub mod authorize;
 pub mod challenge;
 pub mod claims;

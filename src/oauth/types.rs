@@ -49,13 +49,19 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    /// RFC 7523 §2.1: a signed JWT from a trusted issuer (workloads, ID-JAG).
+    JwtBearer,
+    /// RFC 8693: a token exchanged for another.
+    TokenExchange,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 3] = [
+    pub const ALL: [GrantType; 5] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
+        GrantType::JwtBearer,
+        GrantType::TokenExchange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +69,8 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::JwtBearer => "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
         }
     }
 }
@@ -75,7 +83,7 @@ impl FromStr for GrantType {
             .find(|g| g.as_str() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown grant type `{}` (expected authorization_code, refresh_token or client_credentials)",
+                    "unknown grant type `{}` (expected authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:jwt-bearer or urn:ietf:params:oauth:grant-type:token-exchange)",
                     s.escape_default()
                 )
             })
@@ -179,6 +187,18 @@ pub struct RegisteredClient {
     pub dpop_bound: bool,
     /// RFC 9126 §6: authorization requests only through `/oauth/par`.
     pub require_par: bool,
+    /// What it may exchange tokens for (RFC 8693); nothing by default.
+    pub exchange: ExchangePolicy,
+}
+
+/// A client's token exchange policy, set by the operator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExchangePolicy {
+    /// Audiences (RFC 8707 resources) it may exchange a token for.
+    pub audiences: Vec<String>,
+    /// Other authorization servers it may get an ID-JAG for: their issuer, and this
+    /// client's id there.
+    pub id_jag: Vec<(String, String)>,
 }
 
 /// Where a `private_key_jwt` client's public keys come from.

@@ -126,6 +126,8 @@ pub fn new_row(
         jwks_uri: c.jwks_uri,
         dpop_bound_access_tokens: c.dpop_bound_access_tokens,
         require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+        token_exchange_audiences: None,
+        id_jag_audiences: None,
     }
 }
 

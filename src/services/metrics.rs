@@ -80,6 +80,16 @@ impl AssertionLabels {
     }
 }
 
+/// An authorization grant assertion (JWT-bearer grant): which kind, and its outcome.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GrantAssertionLabels {
+    /// `workload` or `id_jag`.
+    pub kind: &'static str,
+    pub outcome: &'static str,
+    /// The rule that failed (`assertion_grant::Reason`), `none` when accepted.
+    pub reason: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabel {
     pub state: &'static str,
@@ -98,6 +108,7 @@ pub struct Metrics {
     pub sign_ins: Family<OutcomeLabel, Counter>,
     pub client_assertions: Family<AssertionLabels, Counter>,
     pub dpop_proofs: Family<AssertionLabels, Counter>,
+    pub grant_assertions: Family<GrantAssertionLabels, Counter>,
     pub client_cache: Family<OutcomeLabel, Counter>,
     pub db_connections: Family<StateLabel, Gauge>,
     pub signing_keys: Family<StateLabel, Gauge>,
@@ -174,6 +185,12 @@ impl Metrics {
             "DPoP proofs, by outcome and (when refused) the rule that failed",
             dpop_proofs.clone(),
         );
+        let grant_assertions = Family::<GrantAssertionLabels, Counter>::default();
+        registry.register(
+            "grant_assertions",
+            "JWT-bearer grant assertions (workload tokens, ID-JAGs), by kind, outcome and (when refused) the rule that failed",
+            grant_assertions.clone(),
+        );
         let client_cache = Family::<OutcomeLabel, Counter>::default();
         registry.register(
             "client_cache_lookups",
@@ -209,6 +226,7 @@ impl Metrics {
             sign_ins,
             client_assertions,
             dpop_proofs,
+            grant_assertions,
             client_cache,
             db_connections,
             signing_keys,
@@ -299,6 +317,18 @@ impl Metrics {
     pub fn dpop_proof(&self, refused: Option<&'static str>) {
         self.dpop_proofs
             .get_or_create(&AssertionLabels::of(refused))
+            .inc();
+    }
+
+    /// A JWT-bearer grant assertion of `kind` accepted (`None`) or refused.
+    pub fn assertion_grant(&self, kind: &'static str, refused: Option<&'static str>) {
+        let AssertionLabels { outcome, reason } = AssertionLabels::of(refused);
+        self.grant_assertions
+            .get_or_create(&GrantAssertionLabels {
+                kind,
+                outcome,
+                reason,
+            })
             .inc();
     }
 

@@ -50,9 +50,35 @@ pub struct ClientRow {
     pub dpop_bound_access_tokens: bool,
     /// Authorization requests only through `/oauth/par` (RFC 9126 §6).
     pub require_pushed_authorization_requests: bool,
+    /// Token exchange (RFC 8693): the audiences this client may exchange tokens
+    /// for, a JSON array; `None` for none (the operator's, never the client's).
+    pub token_exchange_audiences: Option<String>,
+    /// The other authorization servers this client may get ID-JAGs for: a JSON
+    /// object of their issuer to this client's id there.
+    pub id_jag_audiences: Option<String>,
 }
 
 impl ClientRow {
+    /// The token exchange policy the operator set, if any.
+    pub fn exchange_policy(&self) -> Result<crate::oauth::types::ExchangePolicy, StoreError> {
+        let corrupt = |what: &str, e: serde_json::Error| {
+            StoreError::Corrupt(format!("client {}: {what}: {e}", self.id))
+        };
+        let audiences = match &self.token_exchange_audiences {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str::<Vec<String>>(text)
+                .map_err(|e| corrupt("token_exchange_audiences", e))?,
+        };
+        let id_jag = match &self.id_jag_audiences {
+            None => Vec::new(),
+            Some(text) => serde_json::from_str::<std::collections::BTreeMap<String, String>>(text)
+                .map_err(|e| corrupt("id_jag_audiences", e))?
+                .into_iter()
+                .collect(),
+        };
+        Ok(crate::oauth::types::ExchangePolicy { audiences, id_jag })
+    }
+
     /// Made by one of the users (settings pages, apps API) or by itself (RFC 7591),
     /// rather than by the operator on the CLI: its name and icon are its own claims,
     /// and the consent page says so.
@@ -135,6 +161,7 @@ impl ClientRow {
             keys,
             dpop_bound: self.dpop_bound_access_tokens,
             require_par: self.require_pushed_authorization_requests,
+            exchange: self.exchange_policy()?,
             id: ClientId::new(self.id.clone()),
             client_type,
             secret_hash,

@@ -24,6 +24,18 @@ diesel::table! {
         jwks_uri -> Nullable<Text>,
         dpop_bound_access_tokens -> Bool,
         require_pushed_authorization_requests -> Bool,
+        token_exchange_audiences -> Nullable<Text>,
+        id_jag_audiences -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    linked_identities (id) {
+        id -> Text,
+        user_id -> Text,
+        issuer -> Text,
+        subject -> Text,
+        created_at -> BigInt,
     }
 }
 
@@ -188,6 +200,7 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(linked_identities -> users (user_id));
 diesel::joinable!(challenges -> users (user_id));
 diesel::joinable!(consents -> clients (client_id));
 diesel::joinable!(refresh_tokens -> token_families (family_id));
@@ -199,6 +212,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     clients,
     initial_access_tokens,
     users,
+    linked_identities,
     sessions,
     consents,
     token_families,

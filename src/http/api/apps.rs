@@ -203,6 +203,8 @@ fn grant_type_of(g: GrantType) -> TokenGrantType {
         GrantType::AuthorizationCode => TokenGrantType::AuthorizationCode,
         GrantType::RefreshToken => TokenGrantType::RefreshToken,
         GrantType::ClientCredentials => TokenGrantType::ClientCredentials,
+        GrantType::JwtBearer => TokenGrantType::JwtBearer,
+        GrantType::TokenExchange => TokenGrantType::TokenExchange,
     }
 }
 
@@ -211,6 +213,8 @@ fn grant_type_from(g: TokenGrantType) -> GrantType {
         TokenGrantType::AuthorizationCode => GrantType::AuthorizationCode,
         TokenGrantType::RefreshToken => GrantType::RefreshToken,
         TokenGrantType::ClientCredentials => GrantType::ClientCredentials,
+        TokenGrantType::JwtBearer => GrantType::JwtBearer,
+        TokenGrantType::TokenExchange => GrantType::TokenExchange,
     }
 }
 

@@ -142,6 +142,7 @@ mod tests {
             keys: None,
             dpop_bound: false,
             require_par: false,
+            exchange: Default::default(),
         }
     }
 

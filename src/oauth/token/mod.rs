@@ -9,10 +9,11 @@ use super::form::FormParams;
 use super::types::GrantType;
 
 /// Grants this build of the token endpoint carries out.
-pub const SUPPORTED_GRANTS: [GrantType; 3] = [
+pub const SUPPORTED_GRANTS: [GrantType; 4] = [
     GrantType::AuthorizationCode,
     GrantType::RefreshToken,
     GrantType::ClientCredentials,
+    GrantType::JwtBearer,
 ];
 
 /// Reads `grant_type` and checks that this server supports it.

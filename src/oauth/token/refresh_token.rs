@@ -169,6 +169,7 @@ mod tests {
             keys: None,
             dpop_bound: false,
             require_par: false,
+            exchange: Default::default(),
         }
     }
 
