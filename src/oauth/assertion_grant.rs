@@ -23,6 +23,7 @@
 
 use super::client_assertion::CLOCK_SKEW;
 use super::jwk::{ALGORITHMS, Alg, ClientKeySet, KeyMiss};
+use super::jws::TimeFault;
 use super::scope::ScopeSet;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -456,52 +457,18 @@ impl<'a> Assertion<'a> {
                 ),
             ));
         }
-        let time = |name: &str| -> Result<Option<i64>, Refused> {
-            match c.get(name) {
-                None => Ok(None),
-                Some(v) => v
-                    .as_i64()
-                    .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-                    .map(Some)
-                    .ok_or_else(|| malformed(&format!("`{name}` is not a number of seconds"))),
-            }
-        };
-        let exp = time("exp")?
-            .ok_or_else(|| Refused::new(Reason::Expired, "the assertion has no `exp`"))?;
-        if exp.saturating_add(CLOCK_SKEW) <= now {
-            return Err(Refused::new(Reason::Expired, "the assertion has expired"));
-        }
-        if let Some(nbf) = time("nbf")?
-            && nbf.saturating_sub(CLOCK_SKEW) > now
-        {
-            return Err(Refused::new(
-                Reason::NotYetValid,
-                "the assertion is not valid yet (`nbf` is in the future)",
-            ));
-        }
-        let iat = time("iat")?;
-        if id_jag && iat.is_none() {
-            return Err(malformed("an ID-JAG needs `iat`"));
-        }
-        if let Some(iat) = iat
-            && iat.saturating_sub(CLOCK_SKEW) > now
-        {
-            return Err(Refused::new(
-                Reason::NotYetValid,
-                "the assertion was issued in the future (`iat`)",
-            ));
-        }
-        let too_long = exp.saturating_sub(now) > trusted.max_lifetime + CLOCK_SKEW
-            || iat.is_some_and(|iat| exp.saturating_sub(iat) > trusted.max_lifetime);
-        if too_long {
-            return Err(Refused::new(
-                Reason::Lifetime,
-                format!(
-                    "the assertion lives too long: `exp` may be at most {} seconds after `iat` and after now",
-                    trusted.max_lifetime
-                ),
-            ));
-        }
+        let exp = super::jws::check_times(c, now, CLOCK_SKEW, trusted.max_lifetime, id_jag)
+            .map_err(|fault| {
+                let message = fault.message("the assertion", trusted.max_lifetime);
+                match fault {
+                    TimeFault::NotNumber(_) | TimeFault::NoIat => malformed(&message),
+                    TimeFault::NoExp | TimeFault::Expired => Refused::new(Reason::Expired, message),
+                    TimeFault::NotYetValid | TimeFault::IssuedAhead => {
+                        Refused::new(Reason::NotYetValid, message)
+                    }
+                    TimeFault::TooLong => Refused::new(Reason::Lifetime, message),
+                }
+            })?;
         let text = |name: &str, reason: Reason| -> Result<Option<String>, Refused> {
             match c.get(name) {
                 None => Ok(None),

@@ -18,6 +18,7 @@
 //! Pure: the caller brings the keys, the time and the replay check.
 
 use super::jwk::{ALGORITHMS, Alg, ClientKeySet, KeyMiss};
+use super::jws::TimeFault;
 use serde_json::{Map, Value};
 
 /// `client_assertion_type` for a JWT (RFC 7523 §2.2).
@@ -301,52 +302,19 @@ impl<'a> Jws<'a> {
                 ),
             ));
         }
-        let time = |name: &str| -> Result<Option<i64>, Refused> {
-            match c.get(name) {
-                None => Ok(None),
-                Some(v) => v
-                    .as_i64()
-                    .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-                    .map(Some)
-                    .ok_or_else(|| malformed(&format!("`{name}` is not a number of seconds"))),
-            }
-        };
-        let exp = time("exp")?
-            .ok_or_else(|| Refused::new(Reason::Expired, "the client assertion has no `exp`"))?;
-        if exp.saturating_add(CLOCK_SKEW) <= now {
-            return Err(Refused::new(
-                Reason::Expired,
-                "the client assertion has expired",
-            ));
-        }
-        if let Some(nbf) = time("nbf")?
-            && nbf.saturating_sub(CLOCK_SKEW) > now
-        {
-            return Err(Refused::new(
-                Reason::NotYetValid,
-                "the client assertion is not valid yet (`nbf` is in the future)",
-            ));
-        }
-        let iat = time("iat")?;
-        if let Some(iat) = iat
-            && iat.saturating_sub(CLOCK_SKEW) > now
-        {
-            return Err(Refused::new(
-                Reason::NotYetValid,
-                "the client assertion was issued in the future (`iat`)",
-            ));
-        }
-        let too_long = exp.saturating_sub(now) > rules.max_lifetime + CLOCK_SKEW
-            || iat.is_some_and(|iat| exp.saturating_sub(iat) > rules.max_lifetime);
-        if too_long {
-            return Err(Refused::new(
-                Reason::Lifetime,
-                format!(
-                    "the client assertion lives too long: `exp` may be at most {} seconds after `iat` and after now",
-                    rules.max_lifetime
-                ),
-            ));
-        }
+        let exp = super::jws::check_times(c, now, CLOCK_SKEW, rules.max_lifetime, false).map_err(
+            |fault| {
+                let message = fault.message("the client assertion", rules.max_lifetime);
+                match fault {
+                    TimeFault::NotNumber(_) | TimeFault::NoIat => malformed(&message),
+                    TimeFault::NoExp | TimeFault::Expired => Refused::new(Reason::Expired, message),
+                    TimeFault::NotYetValid | TimeFault::IssuedAhead => {
+                        Refused::new(Reason::NotYetValid, message)
+                    }
+                    TimeFault::TooLong => Refused::new(Reason::Lifetime, message),
+                }
+            },
+        )?;
         let jti = match c.get("jti") {
             Some(Value::String(j)) if !j.is_empty() && j.len() <= MAX_JTI => j.clone(),
             Some(Value::String(j)) if !j.is_empty() => {
