@@ -156,30 +156,21 @@ async fn verified(
     let outcome = match &trusted.keys {
         IssuerKeys::Set(set) => check(set),
         IssuerKeys::Uri(uri) => {
-            let unusable = |refusal| {
-                Refused::new(
-                    Reason::Key,
-                    format!("the issuer's jwks_uri could not be used ({refusal})"),
+            state
+                .client_keys
+                .check_with(
+                    uri,
+                    now,
+                    check,
+                    |r| r.reason == Reason::UnknownKey,
+                    |refusal| {
+                        Refused::new(
+                            Reason::Key,
+                            format!("the issuer's jwks_uri could not be used ({refusal})"),
+                        )
+                    },
                 )
-            };
-            let fetched = state.client_keys.keys(uri, now).await;
-            let first = match &fetched.keys {
-                Ok(set) => check(set),
-                Err(refusal) => Err(unusable(refusal)),
-            };
-            match first {
-                // The issuer may have rotated since the set was fetched.
-                Err(r) if r.reason == Reason::UnknownKey => {
-                    match state.client_keys.refetch(uri, &fetched, now).await {
-                        Some(again) => match &again.keys {
-                            Ok(set) => check(set),
-                            Err(refusal) => Err(unusable(refusal)),
-                        },
-                        None => Err(r),
-                    }
-                }
-                other => other,
-            }
+                .await
         }
     };
     Ok(match outcome {

@@ -134,30 +134,21 @@ async fn by_assertion(
         }
         Some(ClientKeys::Set(set)) => jws.verify(&sub, set, rules, now),
         Some(ClientKeys::Uri(uri)) => {
-            let fetched = state.client_keys.keys(uri, now).await;
-            let first = match &fetched.keys {
-                Ok(set) => jws.verify(&sub, set, rules, now),
-                Err(refusal) => Err(Refused::new(
-                    Reason::Key,
-                    format!("the client's jwks_uri could not be used ({refusal})"),
-                )),
-            };
-            match first {
-                // The client may have added a key since the set was fetched.
-                Err(r) if r.reason == Reason::UnknownKey => {
-                    match state.client_keys.refetch(uri, &fetched, now).await {
-                        Some(again) => match &again.keys {
-                            Ok(set) => jws.verify(&sub, set, rules, now),
-                            Err(refusal) => Err(Refused::new(
-                                Reason::Key,
-                                format!("the client's jwks_uri could not be used ({refusal})"),
-                            )),
-                        },
-                        None => Err(r),
-                    }
-                }
-                other => other,
-            }
+            state
+                .client_keys
+                .check_with(
+                    uri,
+                    now,
+                    |set| jws.verify(&sub, set, rules, now),
+                    |r| r.reason == Reason::UnknownKey,
+                    |refusal| {
+                        Refused::new(
+                            Reason::Key,
+                            format!("the client's jwks_uri could not be used ({refusal})"),
+                        )
+                    },
+                )
+                .await
         }
     };
     let accepted = match accepted {

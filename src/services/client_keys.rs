@@ -74,6 +74,32 @@ impl ClientKeyFetcher {
         Some(fresh)
     }
 
+    /// Runs `check` on the key set at `uri`; when it fails for a key the set lacks
+    /// (`missing_key`), once more on a set fetched anew (within `REFETCH_INTERVAL`'s
+    /// bound). A set that cannot be had becomes `unusable`'s error.
+    pub async fn check_with<T, E>(
+        &self,
+        uri: &str,
+        now: i64,
+        check: impl Fn(&ClientKeySet) -> Result<T, E>,
+        missing_key: impl Fn(&E) -> bool,
+        unusable: impl Fn(&Refusal) -> E,
+    ) -> Result<T, E> {
+        let run = |fetched: &FetchedKeys| match &fetched.keys {
+            Ok(set) => check(set),
+            Err(refusal) => Err(unusable(refusal)),
+        };
+        let fetched = self.keys(uri, now).await;
+        match run(&fetched) {
+            // The set may have gained a key since it was fetched.
+            Err(e) if missing_key(&e) => match self.refetch(uri, &fetched, now).await {
+                Some(again) => run(&again),
+                None => Err(e),
+            },
+            other => other,
+        }
+    }
+
     async fn fetch(&self, uri: &str, now: i64) -> (FetchedKeys, i64) {
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let outcome = match Url::parse(uri) {
