@@ -166,6 +166,36 @@ async fn grant(app: &TestApp, assertion: &str, extra: &[(&str, &str)]) -> reqwes
         .unwrap()
 }
 
+/// Access tokens this instance issued through the JWT-bearer grant.
+fn issued(app: &TestApp) -> u64 {
+    ["RS256", "PS256", "ES256", "EdDSA"]
+        .iter()
+        .map(|alg| {
+            app.state
+                .metrics
+                .tokens_issued
+                .get_or_create(&latchkey::services::metrics::TokenLabels {
+                    grant: "jwt_bearer",
+                    alg,
+                })
+                .get()
+        })
+        .sum()
+}
+
+/// Workload assertions refused for `reason`.
+fn refused_count(app: &TestApp, reason: &'static str) -> u64 {
+    app.state
+        .metrics
+        .grant_assertions
+        .get_or_create(&latchkey::services::metrics::GrantAssertionLabels {
+            kind: "workload",
+            outcome: "refused",
+            reason,
+        })
+        .get()
+}
+
 async fn workloads_get_tokens_without_secrets(backend: Backend) {
     let s = setup(&backend).await;
     let app = &s.app;
@@ -234,6 +264,9 @@ async fn workloads_get_tokens_without_secrets(backend: Backend) {
         jwt_claims(body["access_token"].as_str().unwrap())["cnf"]["jkt"],
         dpop.jkt()
     );
+
+    // One GitHub token, two cluster tokens and the DPoP one.
+    assert_eq!(issued(app), 4);
 
     // A client that does authenticate must be the one the rule names.
     let other = app.client(None).await;
@@ -383,7 +416,6 @@ async fn every_broken_workload_token_is_refused(backend: Backend) {
         let err = expect_oauth_error(resp, 400, "invalid_grant").await;
         let description = err["error_description"].as_str().unwrap();
         assert!(description.contains(needle), "{what}: {description}");
-        assert!(err.get("access_token").is_none(), "{what}");
     }
 
     // A scope beyond the rule's: invalid_scope.
@@ -419,7 +451,20 @@ async fn every_broken_workload_token_is_refused(backend: Backend) {
         .unwrap();
     expect_oauth_error(resp, 400, "invalid_request").await;
 
-    // Every refusal is in the audit log with its reason.
+    // Nothing was issued, and every refusal was counted and is in the audit log.
+    assert_eq!(issued(app), 0);
+    let refusals: u64 = [
+        "unmapped",
+        "audience",
+        "expired",
+        "issuer",
+        "algorithm",
+        "use",
+    ]
+    .iter()
+    .map(|reason| refused_count(app, reason))
+    .sum();
+    assert!(refusals >= 10, "{refusals}");
     let filter = latchkey::store::audit::Filter {
         since: 0,
         event: Some("token.assertion_refused".into()),
